@@ -1,0 +1,53 @@
+"""Turning what was said into queue items: scrubbed of secrets, with stable ids, then enqueued."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from mem0_hooks import queue
+from mem0_hooks.redact import scrub
+
+
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def item_id(session_id: str, role: str, text: str) -> str:
+    """The same turn of the same session always gets the same id (this is what makes delivery idempotent)."""
+    digest = hashlib.sha256(f"{session_id}\0{role}\0{' '.join(text.split())}".encode("utf-8", "replace"))
+    return digest.hexdigest()[:32]
+
+
+def make_item(
+    *,
+    text: str,
+    role: str,
+    session_id: str,
+    project: str,
+    seq: int,
+    created_at: str | None = None,
+    scope: str = "project",
+    config: dict[str, Any],
+) -> dict[str, Any] | None:
+    """A queue item for one turn, or None when nothing is left after scrubbing."""
+    clean = scrub(text, config["privacy"]["redact_patterns"]).strip()
+    if not clean:
+        return None
+    return {
+        "id": item_id(session_id, role, clean),
+        "text": clean,
+        "role": role,
+        "created_at": created_at or utc_now(),
+        "session_id": session_id,
+        "project": project,
+        "scope": scope,
+        "seq": seq,
+        "metadata": {},
+    }
+
+
+def enqueue_items(items: list[dict[str, Any]], config: dict[str, Any]) -> int:
+    """Write items to the queue (QueueError when the disk or the cap refuses)."""
+    return queue.enqueue(items, max_items=config["queue"]["max_items"])

@@ -1,0 +1,68 @@
+"""Small pieces shared by the CLI commands: config loading with clean errors, output helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from mem0_hooks.errors import Mem0HooksError
+
+
+class FatalError(Mem0HooksError):
+    """A CLI failure shown to the user as one ``error: ...`` line, exit 1."""
+
+
+def load_config() -> dict[str, Any]:
+    from mem0_hooks import config
+
+    return config.load()
+
+
+def open_store(config: dict[str, Any]) -> Any:
+    from mem0_hooks.backends import open_backend
+
+    return open_backend(config)
+
+
+def current_project(path: str | None = None) -> str:
+    from mem0_hooks.project import project_of
+
+    return project_of(path or os.getcwd())
+
+
+def ago(stamp: float | None) -> str:
+    """``3m ago`` style for a unix time (``never`` for None)."""
+    if not stamp:
+        return "never"
+    delta = max(time.time() - float(stamp), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if delta >= size:
+            return f"{int(delta // size)}{unit} ago"
+    return f"{int(delta)}s ago"
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def memory_json(memory: Any) -> dict[str, Any]:
+    """The documented shape of a memory in ``--json`` output."""
+    return {
+        "id": memory.id,
+        "text": memory.text,
+        "role": memory.role,
+        "created_at": memory.created_at,
+        "session": memory.session_id,
+        "project": memory.project,
+        "scope": memory.scope,
+        "score": memory.score,
+    }
+
+
+def one_line(text: str, width: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "\u2026"

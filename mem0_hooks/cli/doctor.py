@@ -1,0 +1,151 @@
+"""``doctor``: check config, store, queue and Claude Code wiring, and say what to fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import stat
+from typing import Callable
+
+from mem0_hooks import paths, queue
+from mem0_hooks.errors import Mem0HooksError
+
+HOOK_FILES = {
+    "SessionStart": "session_start.py",
+    "UserPromptSubmit": "user_prompt_submit.py",
+    "Stop": "stop.py",
+}
+
+
+def claude_settings_path() -> str:
+    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+    return os.path.join(base, "settings.json")
+
+
+def _check_config() -> tuple[bool, str]:
+    from mem0_hooks import config
+
+    config.validate()
+    return True, f"config {paths.config_file()} is valid" + ("" if os.path.exists(paths.config_file()) else " (absent: defaults)")
+
+
+def _check_home() -> tuple[bool, str]:
+    home = paths.home()
+    if not os.path.isdir(home):
+        return False, f"data dir {home} does not exist: run ./install.sh, or any hook creates it"
+    mode = stat.S_IMODE(os.stat(home).st_mode)
+    if mode & 0o077:
+        return False, f"data dir {home} is readable by others (mode {mode:o}): chmod 700 {home}"
+    if not os.access(home, os.W_OK):
+        return False, f"data dir {home} is not writable: capture cannot queue anything"
+    return True, f"data dir {home} is private and writable"
+
+
+def _check_consent() -> tuple[bool, str]:
+    from mem0_hooks import config
+
+    cfg = config.load()
+    if not config.capture_allowed(cfg):
+        if not cfg["memory"]["auto_store"]:
+            return False, "capture is off (memory.auto_store: false)"
+        return False, "capture is off until you consent: mem0-hooks config set privacy.consent_given true"
+    return True, "capture is on (consent given)"
+
+
+def _check_store() -> tuple[bool, str]:
+    from mem0_hooks import config
+    from mem0_hooks.backends import open_backend
+
+    return True, open_backend(config.load()).health()
+
+
+def _check_queue() -> tuple[bool, str]:
+    pending, dead = queue.depth(), queue.depth(queue.DEAD)
+    if dead:
+        reasons = {str(r.get("dead_reason", ""))[:120] for r in queue.dead_items()[:10]}
+        return False, f"{dead} item(s) dead-lettered ({'; '.join(sorted(reasons))}): fix the cause, then `mem0-hooks replay --dead`"
+    if pending > 100:
+        return False, f"{pending} items waiting: is the store reachable? `mem0-hooks replay` delivers them now"
+    return True, f"queue: {pending} pending, 0 dead"
+
+
+def _check_wiring() -> tuple[bool, str]:
+    path = claude_settings_path()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            settings = json.load(fh)
+    except FileNotFoundError:
+        return False, f"{path} does not exist: run ./install.sh --yes to wire the hooks"
+    except ValueError as exc:
+        return False, f"{path} is not valid JSON ({exc}): Claude Code ignores it; fix it, then ./install.sh"
+    hooks = settings.get("hooks") if isinstance(settings, dict) else None
+    missing, broken = [], []
+    for event, filename in HOOK_FILES.items():
+        commands = [
+            h.get("command", "")
+            for group in (hooks or {}).get(event, []) if isinstance(group, dict)
+            for h in group.get("hooks", []) if isinstance(h, dict)
+        ]
+        ours = [c for c in commands if filename in c]
+        if not ours:
+            missing.append(event)
+            continue
+        for command in ours:
+            try:
+                argv = shlex.split(command)
+            except ValueError:
+                broken.append(f"{event}: unparsable command")
+                continue
+            for part in argv:
+                if part.startswith("/") and not os.path.exists(part):
+                    broken.append(f"{event}: {part} does not exist")
+    if missing:
+        return False, f"{path} lacks our {', '.join(missing)} hook(s): run ./install.sh --yes"
+    if broken:
+        return False, f"{path}: " + "; ".join(broken) + ": run ./install.sh --yes again"
+    return True, f"{path} wires SessionStart, UserPromptSubmit and Stop"
+
+
+def _check_log() -> tuple[bool, str]:
+    try:
+        with open(paths.log_file(), encoding="utf-8", errors="replace") as fh:
+            lines = fh.readlines()[-200:]
+    except FileNotFoundError:
+        return True, "log is empty"
+    errors = [line for line in lines if " ERROR " in line]
+    if errors:
+        return False, f"{len(errors)} recent error(s) in {paths.log_file()}; last: {errors[-1].strip()[:200]}"
+    return True, f"no recent errors in {paths.log_file()}"
+
+
+CHECKS: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
+    ("config", _check_config),
+    ("data dir", _check_home),
+    ("consent", _check_consent),
+    ("store", _check_store),
+    ("queue", _check_queue),
+    ("claude code", _check_wiring),
+    ("log", _check_log),
+]
+
+
+def doctor(*, as_json: bool = False) -> int:
+    results = []
+    for name, check in CHECKS:
+        try:
+            ok, message = check()
+        except Mem0HooksError as exc:
+            ok, message = False, str(exc)
+        except Exception as exc:  # noqa: BLE001 - doctor reports, it does not crash
+            ok, message = False, f"{type(exc).__name__}: {exc}"
+        results.append({"check": name, "ok": ok, "message": message})
+    if as_json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            mark = "ok  " if r["ok"] else "FAIL"
+            print(f"[{mark}] {r['check']:12} {r['message']}")
+        bad = sum(not r["ok"] for r in results)
+        print("all good" if not bad else f"{bad} problem(s): see the FAIL lines for what to do")
+    return 0 if all(r["ok"] for r in results) else 1

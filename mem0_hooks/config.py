@@ -1,0 +1,220 @@
+"""Loading the configuration: validated once with pydantic, then served from a JSON cache.
+
+The hot path (every hook) calls ``load()``, which costs a ``stat`` and a small JSON read while
+``config.yaml`` and the ``MEM0_HOOKS_*`` environment are unchanged. Only when either changed does it
+import yaml and pydantic (``config_model``) to validate again and rewrite the cache.
+
+Environment variables override the file: ``MEM0_HOOKS_<KEY>`` for a top-level key
+(``MEM0_HOOKS_BACKEND=platform``) and ``MEM0_HOOKS_<SECTION>_<KEY>`` for a key in a section
+(``MEM0_HOOKS_MEMORY_CONTEXT_BUDGET_CHARS=3000``); lists are comma-separated. ``MEM0_API_KEY``
+supplies the Mem0 API key and is never cached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from mem0_hooks import __version__, paths
+from mem0_hooks.errors import ConfigError
+
+_IGNORED_ENV = {"MEM0_HOOKS_HOME"}
+
+
+def _env_stamp() -> list[list[str]]:
+    return sorted([k, v] for k, v in os.environ.items() if k.startswith("MEM0_HOOKS_") and k not in _IGNORED_ENV)
+
+
+def _file_stamp(path: str) -> list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
+
+
+def load() -> dict[str, Any]:
+    """The effective configuration as a plain dict (file + environment), validated."""
+    path = paths.config_file()
+    key = {"version": __version__, "file": _file_stamp(path), "env": _env_stamp()}
+    cache = paths.config_cache()
+    try:
+        with open(cache, encoding="utf-8") as fh:
+            cached = json.load(fh)
+        if cached.get("key") == key:
+            return cached["config"]  # type: ignore[no-any-return]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    config = validate(path)
+    _write_cache(cache, {"key": key, "config": config})
+    return config
+
+
+def _write_cache(cache: str, payload: dict[str, Any]) -> None:
+    try:
+        paths.ensure_private_dir(os.path.dirname(cache))
+        tmp = f"{cache}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh)
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only home still works, it just validates every time
+
+
+def read_file(path: str) -> dict[str, Any]:
+    """The raw mapping in ``config.yaml`` ({} when absent); ConfigError when it is not YAML or not a mapping."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    return data
+
+
+def env_overrides() -> dict[str, tuple[tuple[str, ...], str]]:
+    """``{ENV_NAME: (key path, raw value)}`` for every MEM0_HOOKS_* variable that names a config key."""
+    from mem0_hooks.config_model import Config
+
+    names: dict[str, tuple[str, ...]] = {}
+    for field, info in Config.model_fields.items():
+        sub = getattr(info.annotation, "model_fields", None)
+        if sub:
+            for subfield in sub:
+                names[f"MEM0_HOOKS_{field}_{subfield}".upper()] = (field, subfield)
+        else:
+            names[f"MEM0_HOOKS_{field}".upper()] = (field,)
+    found = {}
+    for env, value in os.environ.items():
+        if env in names:
+            found[env] = (names[env], value)
+    return found
+
+
+def _env_value(path: tuple[str, ...], raw: str) -> Any:
+    from mem0_hooks.config_model import Config
+
+    info = Config.model_fields[path[0]]
+    if len(path) == 2:
+        info = info.annotation.model_fields[path[1]]  # type: ignore[union-attr]
+    annotation = str(info.annotation)
+    if "list" in annotation:
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    if raw.strip().lower() in ("", "none", "null") and "None" in annotation:
+        return None
+    return raw
+
+
+def validate(path: str | None = None) -> dict[str, Any]:
+    """Validate the file plus environment overrides; ConfigError names the file or variable and the key."""
+    from pydantic import ValidationError
+
+    from mem0_hooks.config_model import Config
+
+    path = path or paths.config_file()
+    data = read_file(path)
+    try:
+        Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_flatten(path, exc)) from None
+    sources: dict[tuple[str, ...], str] = {}
+    for env, (key, raw) in env_overrides().items():
+        target = data
+        for part in key[:-1]:
+            target = target.setdefault(part, {}) if isinstance(target.get(part, {}), dict) else {}
+        target[key[-1]] = _env_value(key, raw)
+        sources[key] = env
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_flatten(path, exc, sources)) from None
+    result = config.model_dump()
+    if not result["user_id"]:
+        result["user_id"] = _default_user_id()
+    return result
+
+
+def _flatten(path: str, exc: Any, sources: dict[tuple[str, ...], str] | None = None) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(str(p) for p in error["loc"])
+        where = (sources or {}).get(loc[:2]) or (sources or {}).get(loc[:1])
+        origin = f"environment variable {where}" if where else path
+        key = ".".join(loc)
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see README 'Configuration')"
+        lines.append(f"{origin}: {key}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _default_user_id() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser() or "default"
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "default"
+
+
+def api_key(config: dict[str, Any]) -> str | None:
+    """The Mem0 API key: ``MEM0_API_KEY``, else the 0600 ``api_key`` file, else ``mem0.api_key``."""
+    key = os.environ.get("MEM0_API_KEY")
+    if key:
+        return key.strip()
+    try:
+        with open(paths.api_key_file(), encoding="utf-8") as fh:
+            key = fh.read().strip()
+        if key:
+            return key
+    except OSError:
+        pass
+    return config.get("mem0", {}).get("api_key") or None
+
+
+def capture_allowed(config: dict[str, Any]) -> bool:
+    """Whether conversation turns may be stored at all (auto_store and consent)."""
+    privacy = config["privacy"]
+    if privacy["require_consent"] and not privacy["consent_given"]:
+        return False
+    return bool(config["memory"]["auto_store"])
+
+
+def default_yaml(*, backend: str = "local", consent: bool = False, user_id: str = "", url: str | None = None) -> str:
+    """The commented config.yaml that install writes."""
+    lines = [
+        "# mem0-hooks configuration. Every key is documented in the README ('Configuration').",
+        "# Environment variables override this file: MEM0_HOOKS_<SECTION>_<KEY>, e.g. MEM0_HOOKS_BACKEND.",
+        f"backend: {backend}          # local | platform | openmemory | server",
+    ]
+    if user_id:
+        lines.append(f"user_id: {json.dumps(user_id)}")
+    lines += [
+        "memory:",
+        "  auto_store: true            # capture conversation turns",
+        "  search_on_query: true       # inject recalled memories on every prompt",
+        "  max_context_memories: 12",
+        "  context_budget_chars: 4000",
+        "privacy:",
+        "  require_consent: true",
+        f"  consent_given: {'true' if consent else 'false'}",
+        "  auto_delete_after_days: null  # e.g. 90 to forget older memories",
+        "  redact_patterns: []",
+        "  exclude_projects: []        # globs, e.g. ['~/work/secret-*']",
+    ]
+    if url:
+        lines += ["mem0:", f"  base_url: {json.dumps(url)}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,93 @@
+"""The validated shape of ``config.yaml`` (pydantic; imported only when the file must be re-validated).
+
+Every key a user can write is here, with its default and bounds. Unknown keys are rejected
+(``extra="forbid"``) so a typo is an error that names the key, never a silent no-op.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class MemoryConfig(_Section):
+    auto_store: bool = Field(True, description="Capture conversation turns (Stop / UserPromptSubmit).")
+    search_on_query: bool = Field(True, description="Inject recalled memories on every prompt.")
+    recall_on_session_start: bool = Field(True, description="Inject a project orientation at SessionStart.")
+    max_context_memories: int = Field(12, ge=1, le=100, description="Most memories injected per prompt.")
+    context_budget_chars: int = Field(4000, ge=200, le=9500, description="Characters injected per prompt.")
+    session_start_budget_chars: int = Field(2500, ge=200, le=9500)
+    min_prompt_words: int = Field(2, ge=0, le=50, description="Prompts with fewer content words recall nothing.")
+
+
+class PrivacyConfig(_Section):
+    require_consent: bool = Field(True, description="Capture nothing until consent_given is true.")
+    consent_given: bool = False
+    auto_delete_after_days: Optional[int] = Field(None, ge=1, le=36500)
+    redact_patterns: list[str] = Field(default_factory=list, description="Extra regexes to redact.")
+    exclude_projects: list[str] = Field(default_factory=list, description="Globs of project paths never captured or recalled.")
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return value
+
+
+class ClaudeCodeConfig(_Section):
+    fallback_mode: Literal["skip", "local"] = Field(
+        "skip",
+        description=(
+            "When a remote backend is down: 'skip' injects nothing; 'local' also keeps every captured turn "
+            "in the embedded store and recalls from it while the remote is unreachable."
+        ),
+    )
+    hook_timeout_seconds: int = Field(10, ge=1, le=60, description="The timeout written into settings.json.")
+
+
+class QueueConfig(_Section):
+    max_items: int = Field(20000, ge=10, le=10_000_000, description="Pending items kept before new ones are refused.")
+    max_attempts: int = Field(10, ge=1, le=1000, description="Deliveries tried before an item is dead-lettered.")
+    backoff_base_seconds: float = Field(2.0, gt=0, le=3600)
+    backoff_max_seconds: float = Field(600.0, gt=0, le=86400)
+
+
+class Mem0Config(_Section):
+    base_url: Optional[str] = Field(None, description="Server URL; defaults per backend.")
+    api_key: Optional[str] = Field(None, description="Prefer MEM0_API_KEY or the api_key file (0600).")
+    agent_id: str = "claude-code"
+    app: str = Field("claude-code", description="OpenMemory app / client name.")
+    infer: bool = Field(True, description="Let Mem0 extract facts from each turn.")
+    org_id: Optional[str] = None
+    project_id: Optional[str] = None
+    recall_timeout_seconds: float = Field(1.5, gt=0, le=30, description="Whole-recall deadline on the hot path.")
+    write_timeout_seconds: float = Field(20.0, gt=0, le=300)
+    breaker_cooldown_seconds: float = Field(60.0, ge=0, le=86400, description="Skip the network this long after a failure.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url_has_scheme(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/") if value else value
+
+
+class Config(_Section):
+    backend: Literal["local", "platform", "openmemory", "server"] = "local"
+    user_id: str = Field("", description="Stable user id; defaults to the login name.")
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    claude_code: ClaudeCodeConfig = Field(default_factory=ClaudeCodeConfig)
+    queue: QueueConfig = Field(default_factory=QueueConfig)
+    mem0: Mem0Config = Field(default_factory=Mem0Config)
+    log_level: Literal["ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"

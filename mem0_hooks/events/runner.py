@@ -1,0 +1,93 @@
+"""The shell around every hook: stdin in, one JSON object (or nothing) out, always exit 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from typing import Any, Callable
+
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+CONTEXT_EVENTS = ("SessionStart", "UserPromptSubmit")
+
+
+class _Deadline(Exception):
+    """The hook ran past its own time limit (set below Claude Code's timeout)."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise _Deadline()
+
+
+def run(event: str, handler: Callable[[dict[str, Any]], dict[str, Any] | None], *, seconds: int = 8) -> int:
+    """Run ``handler`` on the hook input; print its output; log failures; return 0 whatever happens."""
+    os.umask(0o077)  # everything a hook writes holds conversation text: owner only
+    output = ""
+    try:
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.alarm(seconds)
+        raw = sys.stdin.buffer.read(MAX_INPUT_BYTES)
+        data = json.loads(raw.decode("utf-8", "replace")) if raw.strip() else None
+        if not isinstance(data, dict):
+            _log(f"{event}: input is not a JSON object; nothing done")
+            return 0
+        result = handler(data)
+        if result:
+            output = json.dumps(result, ensure_ascii=False)
+    except _Deadline:
+        _log(f"{event}: gave up after {seconds}s (internal deadline); nothing injected")
+        output = ""
+    except BaseException as exc:  # noqa: BLE001 - a hook must never fail the user's session
+        output = ""
+        try:
+            from mem0_hooks.log import log_exception
+
+            log_exception(event, exc)
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        try:
+            signal.alarm(0)
+        except BaseException:  # noqa: BLE001
+            pass
+    if output:
+        try:
+            sys.stdout.write(output)
+            sys.stdout.flush()
+        except BaseException:  # noqa: BLE001 - Claude Code went away; nothing to do
+            pass
+    return 0
+
+
+def _log(message: str) -> None:
+    try:
+        from mem0_hooks.log import log
+
+        log(message, level="WARNING")
+    except BaseException:  # noqa: BLE001
+        pass
+
+
+def context_output(data: dict[str, Any], event: str, text: str) -> dict[str, Any]:
+    """The JSON Claude Code expects; ``hookEventName`` must equal the firing event or it is all dropped."""
+    name = data.get("hook_event_name")
+    if name not in CONTEXT_EVENTS:
+        name = event
+    return {"hookSpecificOutput": {"hookEventName": name, "additionalContext": text}}
+
+
+def text_field(data: dict[str, Any], key: str) -> str:
+    """A string field of the input ("" when missing or not a string; NUL bytes dropped)."""
+    value = data.get(key)
+    return value.replace("\x00", "") if isinstance(value, str) else ""
+
+
+def main_for(event: str, handler: Callable[[dict[str, Any]], dict[str, Any] | None], seconds: int = 8) -> None:
+    """Entry point used by ``hooks/*.py``: never raises, always exits 0."""
+    code = run(event, handler, seconds=seconds)
+    try:
+        sys.stdout.close()
+    except BaseException:  # noqa: BLE001
+        pass
+    os._exit(code)  # skip interpreter teardown: a hook's exit is on the user's critical path

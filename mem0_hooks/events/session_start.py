@@ -1,0 +1,52 @@
+"""SessionStart: orient Claude in this project (last session, notes, recent memories), once per block."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from mem0_hooks import config as config_mod
+from mem0_hooks import session
+from mem0_hooks.events.runner import context_output, text_field
+from mem0_hooks.gates import may_recall
+from mem0_hooks.project import project_of
+
+EVENT = "SessionStart"
+
+
+def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the orientation block, unless this session already received the same one.
+
+    Every ``source`` (startup, resume, clear, compact, fork) is handled alike: memories this session
+    already had injected are left out, so a resume or a compaction adds only what is new.
+    """
+    config = config_mod.load()
+    session_id = text_field(data, "session_id")
+    project = project_of(text_field(data, "cwd"))
+    _drain_leftovers(config)
+    if not config["memory"]["recall_on_session_start"] or not may_recall(config, project):
+        return None
+    state = session.load(session_id) if session_id else {}
+    from mem0_hooks import recall
+
+    block, ids = recall.for_session_start(session_id=session_id, project=project, config=config, state=state)
+    if not block:
+        return None
+    digest = "%08x" % zlib.crc32(block.encode("utf-8"))
+    if digest in (state.get("blocks") or []):
+        return None
+    if session_id:
+        state.setdefault("blocks", []).append(digest)
+        state.setdefault("injected", []).extend(ids)
+        session.save(session_id, state)
+    return context_output(data, EVENT, block)
+
+
+def _drain_leftovers(config: dict[str, Any]) -> None:
+    """Start the flusher when an earlier outage or crash left items in the queue."""
+    from mem0_hooks import queue
+
+    if queue.depth() and config["backend"] != "none":
+        from mem0_hooks.flush import spawn
+
+        spawn()

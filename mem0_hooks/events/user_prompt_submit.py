@@ -1,0 +1,48 @@
+"""UserPromptSubmit: capture the prompt (the reliable copy of it) and inject what is relevant to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mem0_hooks import config as config_mod
+from mem0_hooks import session
+from mem0_hooks.events.runner import context_output, text_field
+from mem0_hooks.gates import may_capture, may_recall
+from mem0_hooks.project import project_of
+
+EVENT = "UserPromptSubmit"
+
+
+def user_prompt_submit(data: dict[str, Any]) -> dict[str, Any] | None:
+    """Enqueue the prompt, then return the recalled-memory context for it (None for nothing)."""
+    config = config_mod.load()
+    prompt = text_field(data, "prompt")
+    session_id = text_field(data, "session_id")
+    project = project_of(text_field(data, "cwd"))
+    if not prompt.strip():
+        return None
+    state = session.load(session_id) if session_id else {}
+    changed = False
+    if session_id and may_capture(config, project):
+        from mem0_hooks.capture import enqueue_items, make_item
+
+        item = make_item(
+            text=prompt, role="user", session_id=session_id, project=project,
+            seq=session.next_seq(state), config=config,
+        )
+        if item is not None:
+            enqueue_items([item], config)
+            state.setdefault("prompts", []).append(item["id"])
+            state["prompts"] = state["prompts"][-50:]
+            changed = True
+    block = ""
+    if config["memory"]["search_on_query"] and may_recall(config, project):
+        from mem0_hooks import recall
+
+        block, ids = recall.for_prompt(prompt, session_id=session_id, project=project, config=config, state=state)
+        if ids:
+            state.setdefault("injected", []).extend(ids)
+            changed = True
+    if changed and session_id:
+        session.save(session_id, state)
+    return context_output(data, EVENT, block) if block else None

@@ -1,0 +1,49 @@
+"""Whether capture and recall may run here: consent, auto_store, pause switches, project opt-outs."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from mem0_hooks import config as config_mod
+from mem0_hooks import paths
+from mem0_hooks.project import is_excluded
+
+
+def pause_file() -> str:
+    return os.path.join(paths.home(), "paused.json")
+
+
+def read_pauses() -> dict[str, Any]:
+    """``{"global": bool, "projects": [paths]}`` written by ``mem0-hooks pause``."""
+    try:
+        with open(pause_file(), encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return {"global": False, "projects": []}
+    if not isinstance(data, dict):
+        return {"global": False, "projects": []}
+    projects = data.get("projects")
+    return {"global": bool(data.get("global")), "projects": projects if isinstance(projects, list) else []}
+
+
+def capture_paused(project: str) -> bool:
+    if not os.path.exists(pause_file()):
+        return False
+    pauses = read_pauses()
+    return pauses["global"] or project in pauses["projects"]
+
+
+def may_capture(config: dict[str, Any], project: str) -> bool:
+    """Capture needs consent, auto_store, no pause, and a project that did not opt out."""
+    return (
+        config_mod.capture_allowed(config)
+        and not is_excluded(project, config["privacy"]["exclude_projects"])
+        and not capture_paused(project)
+    )
+
+
+def may_recall(config: dict[str, Any], project: str) -> bool:
+    """Recall keeps working while capture is paused; an opted-out project gets nothing."""
+    return not is_excluded(project, config["privacy"]["exclude_projects"])

@@ -1,0 +1,62 @@
+"""Where mem0-hooks keeps its files.
+
+Everything lives under one directory: ``$MEM0_HOOKS_HOME`` when set, else ``$CLAUDE_PLUGIN_DATA``
+when running as a Claude Code plugin, else ``$XDG_DATA_HOME/mem0-hooks`` (``~/.local/share/mem0-hooks``).
+The config file sits beside the data (``config.yaml``) so one variable moves the whole install.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def home() -> str:
+    """The directory holding the config, the store, the queue and the log."""
+    explicit = os.environ.get("MEM0_HOOKS_HOME")
+    if explicit:
+        return explicit
+    plugin = os.environ.get("CLAUDE_PLUGIN_DATA")
+    if plugin:
+        return plugin
+    xdg = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(xdg, "mem0-hooks")
+
+
+def config_file() -> str:
+    return os.path.join(home(), "config.yaml")
+
+
+def config_cache() -> str:
+    return os.path.join(home(), "config.cache.json")
+
+
+def api_key_file() -> str:
+    return os.path.join(home(), "api_key")
+
+
+def log_file() -> str:
+    return os.path.join(home(), "mem0-hooks.log")
+
+
+def store_db() -> str:
+    return os.path.join(home(), "memories.sqlite3")
+
+
+def queue_dir() -> str:
+    return os.path.join(home(), "queue")
+
+
+def sessions_dir() -> str:
+    return os.path.join(home(), "sessions")
+
+
+def state_file(name: str) -> str:
+    """A small JSON status file (last flush, breaker state, ...)."""
+    return os.path.join(home(), "state", name)
+
+
+def ensure_private_dir(path: str) -> str:
+    """Create ``path`` (and parents) as 0700 and return it; conversation text lives below."""
+    if not os.path.isdir(path):
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    return path

@@ -1,0 +1,124 @@
+"""From a prompt (or a session start) to the memories worth injecting.
+
+Picks the store (the local one, a remote one under its deadline and circuit breaker, or the local
+fallback while a remote is down), drops what this session already has in context, and hands the
+rest to ``context.format_context``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mem0_hooks.backends.base import Memory
+from mem0_hooks.local_query import is_trivial
+
+
+def recall_backend(config: dict[str, Any]) -> Any | None:
+    """The store to search now, or None when recall must skip the network (breaker open, no fallback)."""
+    name = config["backend"]
+    if name == "local":
+        from mem0_hooks.backends.local import LocalStore
+
+        return LocalStore()
+    from mem0_hooks import breaker
+
+    if breaker.is_open(name):
+        if config["claude_code"]["fallback_mode"] == "local":
+            from mem0_hooks.backends.local import LocalStore
+
+            return LocalStore()
+        return None
+    from mem0_hooks.backends import open_backend
+
+    return open_backend(config, for_recall=True)
+
+
+def guarded_search(backend: Any, config: dict[str, Any], query: str, project: str, limit: int) -> list[Memory]:
+    """Search with the hot-path deadline; a remote failure opens the breaker and yields nothing."""
+    if backend.name == "local":
+        return list(backend.search(query, project=project, limit=limit))
+    from mem0_hooks import breaker
+    from mem0_hooks.errors import BackendError
+
+    mem0 = config["mem0"]
+    deadline = time.monotonic() + mem0["recall_timeout_seconds"]
+    try:
+        found = list(backend.search(query, project=project, limit=limit, deadline=deadline))
+    except BackendError as exc:
+        if exc.retryable:
+            cooldown = max(mem0["breaker_cooldown_seconds"], exc.retry_after or 0)
+            breaker.record_failure(config["backend"], str(exc), cooldown)
+        raise
+    breaker.record_success(config["backend"])
+    return found
+
+
+def for_prompt(prompt: str, *, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]) -> tuple[str, list[str]]:
+    """The block to inject for ``prompt`` (``""`` for nothing) and the ids it holds."""
+    memory_cfg = config["memory"]
+    if is_trivial(prompt, memory_cfg["min_prompt_words"]):
+        return "", []
+    backend = recall_backend(config)
+    if backend is None:
+        return "", []
+    limit = memory_cfg["max_context_memories"]
+    found = guarded_search(backend, config, prompt, project, limit * 3)
+    seen = set(state.get("injected") or ())
+    fresh = [m for m in found if m.id not in seen and m.session_id != session_id]
+    from mem0_hooks.context import format_context
+
+    return format_context(fresh, budget=memory_cfg["context_budget_chars"], max_items=limit)
+
+
+def for_session_start(*, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]) -> tuple[str, list[str]]:
+    """Orientation for a session: what happened last time here, then notes and recent memories."""
+    from mem0_hooks.context import format_context
+
+    memory_cfg = config["memory"]
+    backend = recall_backend(config)
+    if backend is None:
+        return "", []
+    seen = set(state.get("injected") or ())
+    sections: list[tuple[str, list[Memory]]] = []
+    if backend.name == "local":
+        last = [m for m in backend.last_session(project=project, exclude_session=session_id) if m.id not in seen]
+        if last:
+            sections.append((f"Last session in this project ({last[0].created_at[:10]}):", _summarise(last)))
+        notes = [m for m in backend.notes(project=project, limit=10) if m.id not in seen]
+        if notes:
+            sections.append(("Notes you asked to remember:", notes))
+        taken = {m.id for _, items in sections for m in items}
+        recent = [m for m in backend.recent(project=project, limit=8) if m.id not in seen and m.id not in taken
+                  and m.session_id != session_id]
+        if recent and not last:
+            sections.append(("Recent memories for this project:", recent))
+    else:
+        mem0 = config["mem0"]
+        from mem0_hooks import breaker
+        from mem0_hooks.errors import BackendError
+
+        try:
+            recent = [m for m in backend.recent(project=project, limit=10) if m.id not in seen]
+        except BackendError as exc:
+            if exc.retryable:
+                breaker.record_failure(config["backend"], str(exc), mem0["breaker_cooldown_seconds"])
+            raise
+        if recent:
+            sections.append(("Memories for this project and user:", recent))
+    if not sections:
+        return "", []
+    return format_context(
+        [], budget=memory_cfg["session_start_budget_chars"], title=f"Project: {project}", sections=sections
+    )
+
+
+def _summarise(turns: list[Memory]) -> list[Memory]:
+    """The gist of a session without a language model: its user requests and its last reply."""
+    users = [t for t in turns if t.role == "user"]
+    picked = users[:3] + users[-2:] if len(users) > 5 else users
+    last_reply = next((t for t in reversed(turns) if t.role == "assistant"), None)
+    out = list({t.id: t for t in picked}.values())
+    if last_reply is not None:
+        out.append(last_reply)
+    return out

@@ -1,0 +1,49 @@
+"""Per-session state kept between hook runs: transcript offset, turn counter, what was injected."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from typing import Any
+
+from mem0_hooks import paths
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_MAX_INJECTED = 2000
+
+
+def _path(session_id: str) -> str:
+    name = _SAFE.sub("_", session_id)[:128] or "unknown"
+    return os.path.join(paths.sessions_dir(), name + ".json")
+
+
+def load(session_id: str) -> dict[str, Any]:
+    """The saved state of a session ({} when new or unreadable)."""
+    try:
+        with open(_path(session_id), encoding="utf-8") as fh:
+            state = json.load(fh)
+        return state if isinstance(state, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def save(session_id: str, state: dict[str, Any]) -> None:
+    """Write the state atomically (0600)."""
+    injected = state.get("injected")
+    if isinstance(injected, list) and len(injected) > _MAX_INJECTED:
+        state["injected"] = injected[-_MAX_INJECTED:]
+    path = _path(session_id)
+    paths.ensure_private_dir(os.path.dirname(path))
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(state, fh)
+    os.replace(tmp, path)
+
+
+def next_seq(state: dict[str, Any]) -> int:
+    """The next turn number of the session (stored back into ``state``)."""
+    seq = int(state.get("seq", 0)) + 1
+    state["seq"] = seq
+    return seq
