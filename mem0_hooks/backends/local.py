@@ -12,41 +12,37 @@ import os
 import re
 import sqlite3
 import time
-from typing import Any, Callable
+from typing import Any
 
 from mem0_hooks import paths
 from mem0_hooks.backends.base import Memory, MemoryItem
 from mem0_hooks.errors import BackendUnavailable
 
 
-def _m001_initial(db: sqlite3.Connection) -> None:
-    db.executescript(
-        """
-        CREATE TABLE memories (
-            rowid INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            text TEXT NOT NULL,
-            role TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            session_id TEXT NOT NULL DEFAULT '',
-            project TEXT NOT NULL DEFAULT '',
-            scope TEXT NOT NULL DEFAULT 'project',
-            seq INTEGER NOT NULL DEFAULT 0,
-            metadata TEXT NOT NULL DEFAULT '{}',
-            added_at REAL NOT NULL
-        );
-        CREATE INDEX memories_project_created ON memories (project, created_at);
-        CREATE INDEX memories_session_seq ON memories (session_id, seq);
-        CREATE INDEX memories_scope ON memories (scope);
-        CREATE VIRTUAL TABLE memories_fts USING fts5 (
-            text, context, tokenize = 'porter unicode61 remove_diacritics 2'
-        );
-        """
-    )
+# Numbered migrations: each a list of statements, applied in one transaction on open.
+# (Statements, not executescript: executescript would commit the surrounding transaction.)
+M001_INITIAL = [
+    """CREATE TABLE memories (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        text TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        session_id TEXT NOT NULL DEFAULT '',
+        project TEXT NOT NULL DEFAULT '',
+        scope TEXT NOT NULL DEFAULT 'project',
+        seq INTEGER NOT NULL DEFAULT 0,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        added_at REAL NOT NULL
+    )""",
+    "CREATE INDEX memories_project_created ON memories (project, created_at)",
+    "CREATE INDEX memories_session_seq ON memories (session_id, seq)",
+    "CREATE INDEX memories_scope ON memories (scope)",
+    "CREATE VIRTUAL TABLE memories_fts USING fts5 (text, context, tokenize = 'porter unicode61 remove_diacritics 2')",
+]
 
-
-MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
-    ("m001_initial", _m001_initial),
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    ("m001_initial", M001_INITIAL),
 ]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -111,8 +107,9 @@ class LocalStore:
         try:
             version = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
             db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-            for number, (name, apply) in enumerate(MIGRATIONS[version:], start=version + 1):
-                apply(db)
+            for number, (name, statements) in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in statements:
+                    db.execute(statement)
                 db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
                 db.execute(f"PRAGMA user_version = {number}")
             db.execute("COMMIT")

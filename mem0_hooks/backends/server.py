@@ -1,0 +1,240 @@
+"""The self-hosted mem0 REST server (``server/main.py``; docker compose publishes it on ``http://localhost:8888``).
+
+Routes have no ``/v1`` prefix and no trailing slash (``/memories/`` is a 404 there):
+
+    add        POST   /memories           ``messages``, ``user_id``, ``agent_id``, ``run_id``, ``metadata``,
+                                          ``infer``, ``expiration_date``; answers ``{"results": [...]}``
+    search     POST   /search             ``query``, ``filters: {"user_id": …}``, ``top_k``
+    list       GET    /memories?user_id=&top_k=1000     (listing without ids is admin-only and unreliable)
+    delete     DELETE /memories/{id}      404 -> False
+    health     GET    /openapi.json, then an authenticated test search (there is no health route)
+
+Auth: ``X-API-Key: <key>`` (a per-user ``m0sk_…`` key or the server's ADMIN_API_KEY); a key that looks
+like a JWT (three dot-separated base64url parts whose first decodes to a JSON header) is sent as
+``Authorization: Bearer <key>`` instead. Without a key nothing is sent (a server with
+``AUTH_DISABLED=true``). ``Authorization: Token`` (Platform style) is refused by this server.
+
+Upstream failures (LLM, embedder, vector store) come back as 502 with a ``code`` such as
+``provider_unavailable``: ``BackendUnavailable`` with the code in the message.
+
+Identity: ``user_id``, ``agent_id``, ``run_id`` (the session) are first-class here; the project, role,
+turn time and ``mem0_hooks_id`` go in ``metadata``. The server filters by entity ids only in this
+client (``filters: {"user_id": …}``), so the project restriction is applied here on an over-fetched
+result. ``already_stored`` lists ``GET /memories?user_id=&run_id=<session>`` (or all of the user's) and
+looks for ``metadata.mem0_hooks_id``; the server's adds are synchronous, so a 200 means stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+from mem0_hooks import config as config_module
+from mem0_hooks.backends import _http
+from mem0_hooks.backends.base import Memory, MemoryItem
+from mem0_hooks.errors import BackendError, BackendRejected, BackendUnavailable
+
+DEFAULT_URL = "http://localhost:8888"
+LIST_LIMIT = 1000  # the server's maximum top_k for a listing
+MAX_QUERY_CHARS = 4000
+
+
+def looks_like_jwt(key: str) -> bool:
+    """Three dot-separated base64url parts, the first a JSON object with ``alg`` (a JWT header)."""
+    parts = key.split(".")
+    if len(parts) != 3 or not all(parts[:2]):
+        return False
+    try:
+        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+    except (ValueError, TypeError):
+        return False
+    return isinstance(header, dict) and "alg" in header
+
+
+def auth_headers(key: str | None) -> dict[str, str]:
+    """The header this server expects for ``key`` (none without a key)."""
+    if not key:
+        return {}
+    if looks_like_jwt(key):
+        return {"Authorization": f"Bearer {key}"}
+    return {"X-API-Key": key}
+
+
+class ServerBackend(_http.HttpBackend):
+    """Self-hosted mem0 server store: ``ServerBackend(config, for_recall=False)``."""
+
+    name = "server"
+    service = "mem0 server"
+    default_url = DEFAULT_URL
+
+    def __init__(self, config: dict[str, Any], *, for_recall: bool = False) -> None:
+        super().__init__(config, for_recall=for_recall)
+        key = config_module.api_key(config)
+        self.auth_scheme = "none" if not key else ("Bearer JWT" if looks_like_jwt(key) else "X-API-Key")
+        url = _http.public_url(self.base_url)
+        if not key:
+            auth_hint = (
+                "this server requires authentication: set MEM0_API_KEY to an API key created with "
+                "POST /api-keys (m0sk_…) or to the server's ADMIN_API_KEY"
+            )
+        elif self.auth_scheme == "Bearer JWT":
+            auth_hint = (
+                "the JWT was refused (access tokens last 30 minutes): set MEM0_API_KEY to a long-lived "
+                "API key from POST /api-keys (m0sk_…) instead"
+            )
+        else:
+            auth_hint = "the server refused the key sent as X-API-Key: check MEM0_API_KEY (or the api_key file)"
+        self.api = _http.Api(
+            self.service,
+            self.base_url,
+            headers=auth_headers(key),
+            timeout=self.recall_timeout if for_recall else self.write_timeout,
+            secrets=(key,),
+            hints={
+                "auth": auth_hint,
+                "transport": f"is the mem0 server running at {url}? (docker compose publishes it on port 8888)",
+                404: f"check mem0.base_url ({url}): this server has no /v1 prefix and no trailing slashes",
+            },
+        )
+
+    # -- records -----------------------------------------------------------------------------------
+    def _memory(self, raw: Any) -> Memory | None:
+        if not isinstance(raw, dict) or raw.get("id") is None:
+            return None
+        return _http.memory_from(
+            id=raw["id"],
+            text=raw.get("memory"),
+            metadata=raw.get("metadata"),
+            created_at=raw.get("created_at"),
+            session_id=raw.get("run_id"),
+            score=raw.get("score"),
+        )
+
+    def _results(self, answer: Any) -> list[Memory]:
+        rows = answer.get("results") if isinstance(answer, dict) else answer
+        return [m for m in (self._memory(r) for r in rows or []) if m is not None]
+
+    # -- Backend -----------------------------------------------------------------------------------
+    def add(self, items: list[MemoryItem]) -> None:
+        """One add per item. On failure the error carries ``delivered_ids`` (sent before it failed)."""
+        delivered: list[str] = []
+        for item in items:
+            try:
+                self._guarded(lambda item=item: self._add_one(item))
+            except BackendError as exc:
+                exc.delivered_ids = list(delivered)  # type: ignore[attr-defined]
+                raise
+            delivered.append(item.id)
+            self._remember_delivered(item)
+
+    def _add_one(self, item: MemoryItem) -> None:
+        body: dict[str, Any] = {
+            "messages": [{"role": _http.api_role(item.role), "content": item.text}],
+            "user_id": self.user_id,
+            "agent_id": self.agent_id,
+            "metadata": _http.item_metadata(item, user_id=self.user_id),
+            "infer": self.infer,
+        }
+        if item.session_id:
+            body["run_id"] = item.session_id
+        expires = _http.expiration_date(item.created_at, self.retention_days)
+        if expires:
+            body["expiration_date"] = expires
+        answer = self.api.call_json("POST", "/memories", json=body)
+        if not isinstance(answer, dict) or not isinstance(answer.get("results", []), list):
+            raise BackendUnavailable(
+                f"{self.service} answered POST /memories with an unexpected body",
+                server_message=_http.server_message(answer),
+                hint="check mem0.base_url: is it a mem0 server?",
+            )
+
+    def search(self, query: str, *, project: str, limit: int, deadline: float | None = None) -> list[Memory]:
+        if not query.strip() or limit <= 0:
+            return []
+        deadline = self._deadline(deadline)
+        body = {
+            "query": query[:MAX_QUERY_CHARS],
+            "filters": {"user_id": self.user_id},
+            "top_k": min(max(limit * 3, limit + 10), 100),  # project filtering happens here, so over-fetch
+        }
+
+        def run() -> Any:
+            return self.api.call_json("POST", "/search", json=body, deadline=deadline)
+
+        found = [m for m in self._results(self._guarded(run, deadline=deadline)) if _http.in_scope(m, project)]
+        found.sort(key=lambda m: m.score or 0.0, reverse=True)
+        return found[:limit]
+
+    def _listing(self, *, run_id: str | None = None, deadline: float | None = None) -> list[Memory]:
+        params = {"user_id": self.user_id, "top_k": LIST_LIMIT, "run_id": run_id or None}
+        return self._results(self.api.call_json("GET", "/memories", params=params, deadline=deadline))
+
+    def _scan(self, session_id: str | None) -> Iterator[Memory]:
+        return iter(self._listing(run_id=session_id))
+
+    def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
+        memories = [m for m in self._guarded(self._listing) if project is None or m.project == project]
+        memories = _http.newest_first(memories)
+        return memories if limit is None else memories[:limit]
+
+    def recent(self, *, project: str, limit: int) -> list[Memory]:
+        deadline = self._deadline(None)
+        memories = self._guarded(lambda: self._listing(deadline=deadline), deadline=deadline)
+        return _http.newest_first([m for m in memories if _http.in_scope(m, project)])[:limit]
+
+    def delete(self, memory_id: str) -> bool:
+        def run() -> bool:
+            try:
+                self.api.call("DELETE", f"/memories/{quote(memory_id, safe='')}")
+            except BackendRejected as exc:
+                if exc.status == 404:
+                    return False
+                raise
+            return True
+
+        return self._guarded(run)
+
+    def delete_all(self, *, project: str | None = None) -> int:
+        def run() -> int:
+            deleted = 0
+            for memory in self._listing():
+                if self._ours(memory) and (project is None or memory.project == project):
+                    try:
+                        self.api.call("DELETE", f"/memories/{quote(memory.id, safe='')}")
+                        deleted += 1
+                    except BackendRejected as exc:
+                        if exc.status != 404:
+                            raise
+            return deleted
+
+        return self._guarded(run)
+
+    def count(self) -> int | None:
+        """How many memories the user has; None past the server's listing cap (1000)."""
+        memories = self._guarded(self._listing)
+        return len(memories) if len(memories) < LIST_LIMIT else None
+
+    def health(self) -> str:
+        url = _http.public_url(self.base_url)
+
+        def run() -> None:
+            spec = self.api.call_json("GET", "/openapi.json")
+            paths = spec.get("paths") if isinstance(spec, dict) else None
+            if not isinstance(paths, dict) or "/search" not in paths or "/memories" not in paths:
+                raise BackendRejected(
+                    f"{url} answers, but it is not a mem0 REST server (no /memories and /search in /openapi.json)",
+                    hint="check mem0.base_url (the server's API is on port 8888 with docker compose)",
+                )
+            self.api.call_json(
+                "POST", "/search", json={"query": "mem0-hooks health check", "filters": {"user_id": self.user_id},
+                                         "top_k": 1},
+            )
+
+        self._guarded(run, check_breaker=False)
+        return (
+            f"{self.service} at {url}: authenticated ({self.auth_scheme}), search works; "
+            f"user_id {self.user_id!r}, agent_id {self.agent_id!r}"
+        )

@@ -1,0 +1,144 @@
+"""A file-based circuit breaker: after a remote store fails, skip the network for a while.
+
+A hook that waits on a dead server on every prompt makes Claude Code feel broken, so the first failure
+opens the breaker for ``mem0.breaker_cooldown_seconds`` (longer when the server sent a longer
+``Retry-After``) and every hook process, in every session, sees it through one small JSON file:
+``state/breaker-<backend>.json`` in the data dir. When the cooldown has passed the next call tries the
+network again; its success closes the breaker, its failure opens it for another cooldown.
+
+Stdlib only and cheap (``is_open`` is one small file read): it runs on the hot path. It never raises on
+an I/O error: a breaker that cannot read its file is closed, one that cannot write it stays as it was.
+Times in the file are wall-clock (``time.time()``), the only clock shared by processes; a clock that
+moved back before the opening time counts as closed, so a clock change cannot keep it open for long.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from typing import Any
+
+from mem0_hooks import paths
+
+__all__ = ["is_open", "record_failure", "record_success", "reset", "status"]
+
+_MAX_REASON = 500
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _path(backend: str) -> str:
+    return paths.state_file(f"breaker-{_UNSAFE.sub('_', backend) or 'default'}.json")
+
+
+def _read(backend: str) -> dict[str, Any]:
+    try:
+        with open(_path(backend), "rb") as fh:
+            data = json.loads(fh.read(65536))
+    except Exception:  # noqa: BLE001 - missing, unreadable or garbled: treated as closed
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write(backend: str, state: dict[str, Any]) -> None:
+    path = _path(backend)
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        paths.ensure_private_dir(os.path.dirname(path))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(state, fh)
+        os.replace(tmp, path)
+    except Exception:  # noqa: BLE001 - the breaker is an optimisation; never fail the caller
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _number(state: dict[str, Any], key: str) -> float:
+    try:
+        return float(state.get(key) or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _open_until(state: dict[str, Any], now: float) -> float:
+    """When the breaker closes again (0 when closed); a clock that went back past the opening closes it."""
+    until = _number(state, "open_until")
+    if until <= now or now < _number(state, "opened_at") - 1.0:
+        return 0.0
+    return until
+
+
+def is_open(backend: str) -> bool:
+    """Whether calls to ``backend`` should skip the network right now."""
+    now = time.time()
+    return _open_until(_read(backend), now) > now
+
+
+def record_failure(backend: str, reason: str, cooldown: float, *, retry_after: float | None = None) -> None:
+    """Open the breaker for ``cooldown`` seconds, or for ``retry_after`` when the server asked for longer.
+
+    A breaker that is already open for longer stays open that long. ``cooldown`` 0 disables opening
+    (the failure is still recorded for ``status``), unless the server itself sent a ``Retry-After``.
+    """
+    now = time.time()
+    state = _read(backend)
+    duration = max(float(cooldown or 0.0), float(retry_after or 0.0), 0.0)
+    current = _open_until(state, now)
+    if duration > 0 and now + duration > current:
+        if not current:
+            state["opened_at"] = now
+        state["open_until"] = now + duration
+    elif not current:
+        state["open_until"] = 0.0
+    state.update(
+        backend=backend,
+        failures=int(_number(state, "failures")) + 1,
+        last_failure=" ".join(str(reason).split())[:_MAX_REASON],
+        last_failure_at=now,
+    )
+    _write(backend, state)
+
+
+def record_success(backend: str) -> None:
+    """Close the breaker. Writes only when it was open or had failures, so a healthy hot path only reads."""
+    state = _read(backend)
+    if not state or (not _number(state, "failures") and not _number(state, "open_until")):
+        return
+    state.update(backend=backend, failures=0, open_until=0.0, opened_at=0.0, closed_at=time.time())
+    _write(backend, state)
+
+
+def reset(backend: str) -> None:
+    """Forget everything about ``backend`` (``mem0-hooks status --reset``)."""
+    try:
+        os.unlink(_path(backend))
+    except OSError:
+        pass
+
+
+def _iso(ts: float) -> str | None:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if ts else None
+
+
+def status(backend: str) -> dict[str, Any]:
+    """What ``mem0-hooks status`` shows: open or closed, for how long, and the last failure."""
+    state = _read(backend)
+    now = time.time()
+    until = _open_until(state, now)
+    return {
+        "backend": backend,
+        "state": "open" if until else "closed",
+        "open": bool(until),
+        "seconds_left": round(until - now, 1) if until else 0.0,
+        "open_until": _iso(until),
+        "failures": int(_number(state, "failures")),
+        "last_failure": state.get("last_failure") or None,
+        "last_failure_at": _iso(_number(state, "last_failure_at")),
+        "closed_at": _iso(_number(state, "closed_at")),
+        "file": _path(backend),
+    }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the whole test suite from a clean clone: makes .venv, installs the package with its test
+# extras, installs the pinned Claude Code CLI (for the end-to-end tests), then runs pytest.
+# Extra arguments go to pytest, e.g. scripts/test.sh -k queue -x
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    echo "==> creating .venv with $($PYTHON --version 2>&1)"
+    "$PYTHON" -m venv .venv
+fi
+echo "==> installing mem0-hooks and test dependencies into .venv"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+
+echo "==> installing the Claude Code CLI for the end-to-end tests"
+bash scripts/install-claude-code.sh
+
+echo "==> running the tests"
+exec .venv/bin/python -m pytest "$@"

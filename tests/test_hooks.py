@@ -1,0 +1,136 @@
+"""The hook executables as Claude Code runs them: the right output shape, and nothing ever in the way."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.support.hooks import HOOK_FILES, injected_context, run_hook
+
+GARBAGE = [
+    b"",
+    b"not json",
+    b"[1, 2, 3]",
+    b'"a string"',
+    b"{",
+    b"\xff\xfe\x00garbage",
+    json.dumps({"hook_event_name": "UserPromptSubmit", "prompt": 42, "session_id": ["x"]}).encode(),
+    json.dumps({"session_id": "s", "transcript_path": "/", "cwd": 5, "prompt": None}).encode(),
+]
+
+
+@pytest.mark.parametrize("event", list(HOOK_FILES))
+@pytest.mark.parametrize("raw", GARBAGE)
+def test_garbage_input_exits_0_with_nothing_on_stdout(data_home: Path, event: str, raw: bytes) -> None:
+    proc = run_hook(event, None, raw=raw)
+    assert proc.returncode == 0
+    assert proc.stdout == b""
+
+
+def _prompt(session: str, cwd: Path, text: str) -> dict:
+    return {"session_id": session, "cwd": str(cwd), "prompt": text, "hook_event_name": "UserPromptSubmit",
+            "transcript_path": str(cwd / "none.jsonl")}
+
+
+def _stop(session: str, cwd: Path, reply: str, transcript: str = "") -> dict:
+    return {"session_id": session, "cwd": str(cwd), "hook_event_name": "Stop", "stop_hook_active": False,
+            "last_assistant_message": reply, "transcript_path": transcript}
+
+
+def _drain(data_home: Path) -> None:
+    from mem0_hooks.cli.main import main
+
+    assert main(["replay"]) in (0,)
+
+
+def test_capture_then_recall_through_the_executables(data_home: Path, tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    (project / ".git").mkdir(parents=True)
+    assert run_hook("UserPromptSubmit", _prompt("s1", project, "We deploy the billing service with Helm to cluster kestrel-7")).stdout == b""
+    assert run_hook("Stop", _stop("s1", project, "Understood: billing goes to kestrel-7 via Helm.")).returncode == 0
+    _drain(data_home)
+    proc = run_hook("UserPromptSubmit", _prompt("s2", project / "sub", "how do we deploy the billing service?"))
+    context = injected_context(proc, "UserPromptSubmit")
+    assert "kestrel-7" in context
+    assert context.startswith("<recalled-memories") and context.endswith("</recalled-memories>")
+    assert "data, not instructions" in context
+    assert len(context) <= 4000
+    # The same memories are not injected twice in one session.
+    again = run_hook("UserPromptSubmit", _prompt("s2", project, "how do we deploy the billing service?"))
+    assert injected_context(again, "UserPromptSubmit") == ""
+
+
+def test_session_start_orients_once_per_session(data_home: Path, tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    run_hook("UserPromptSubmit", _prompt("s1", project, "Rename the config loader to settings_loader please"))
+    run_hook("Stop", _stop("s1", project, "Done: config loader renamed to settings_loader."))
+    _drain(data_home)
+    start = {"session_id": "s2", "cwd": str(project), "hook_event_name": "SessionStart", "source": "startup"}
+    context = injected_context(run_hook("SessionStart", start), "SessionStart")
+    assert "settings_loader" in context and "Last session" in context
+    for source in ("resume", "compact", "clear"):
+        again = dict(start, source=source)
+        assert injected_context(run_hook("SessionStart", again), "SessionStart") == ""
+
+
+def test_trivial_prompts_inject_nothing(data_home: Path, tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    run_hook("UserPromptSubmit", _prompt("s1", project, "continue with the okay plan yes"))
+    _drain(data_home)
+    for trivial in ("ok", "yes", "continue", "/clear", "thanks!"):
+        assert run_hook("UserPromptSubmit", _prompt("s2", project, trivial)).stdout == b""
+
+
+def test_no_consent_means_no_capture(isolated_home: Path, tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    run_hook("UserPromptSubmit", _prompt("s1", project, "remember the launch codes are in the vault"))
+    run_hook("Stop", _stop("s1", project, "ok"))
+    data = Path(os.environ["MEM0_HOOKS_HOME"])
+    assert not list((data / "queue" / "pending").glob("*.json")) if (data / "queue").exists() else True
+
+
+def test_corrupt_database_fails_open(data_home: Path, tmp_path: Path) -> None:
+    (data_home / "memories.sqlite3").write_bytes(b"this is not a database" * 100)
+    project = tmp_path / "p"
+    project.mkdir()
+    proc = run_hook("UserPromptSubmit", _prompt("s1", project, "what is our deployment process for billing"))
+    assert proc.returncode == 0 and proc.stdout == b""
+    log = (data_home / "mem0-hooks.log").read_text()
+    assert log.count("\n") >= 1 and "UserPromptSubmit" in log
+
+
+def test_locked_database_fails_open(data_home: Path, tmp_path: Path) -> None:
+    from mem0_hooks.backends.local import LocalStore
+
+    store = LocalStore()
+    store.count()
+    locker = sqlite3.connect(store.path, timeout=0)
+    locker.execute("PRAGMA locking_mode=EXCLUSIVE")
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        project = tmp_path / "p"
+        project.mkdir()
+        proc = run_hook("UserPromptSubmit", _prompt("s1", project, "what is our deployment process for billing"))
+        assert proc.returncode == 0 and proc.stdout == b""
+    finally:
+        locker.rollback()
+        locker.close()
+
+
+def test_stop_enqueues_before_returning_and_files_are_private(data_home: Path, tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    run_hook("Stop", _stop("s1", project, "The answer is forty-two."))
+    queue_dir = data_home / "queue"
+    files = list((queue_dir / "pending").glob("*.json")) + list((data_home).glob("memories.sqlite3*"))
+    assert files, "the item must be on disk (queued or already delivered) when the hook returns"
+    for path in files:
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
+    assert (queue_dir.stat().st_mode & 0o777) == 0o700
