@@ -111,7 +111,8 @@ def test_locked_database_fails_open(data_home: Path, tmp_path: Path) -> None:
 
     store = LocalStore()
     store.count()
-    locker = sqlite3.connect(store.path, timeout=0)
+    store.close()
+    locker = sqlite3.connect(store.path, timeout=0, isolation_level=None)
     locker.execute("PRAGMA locking_mode=EXCLUSIVE")
     locker.execute("BEGIN EXCLUSIVE")
     try:
@@ -120,7 +121,7 @@ def test_locked_database_fails_open(data_home: Path, tmp_path: Path) -> None:
         proc = run_hook("UserPromptSubmit", _prompt("s1", project, "what is our deployment process for billing"))
         assert proc.returncode == 0 and proc.stdout == b""
     finally:
-        locker.rollback()
+        locker.execute("ROLLBACK")
         locker.close()
 
 
