@@ -26,6 +26,7 @@ from mem0_hooks import paths
 __all__ = ["is_open", "record_failure", "record_success", "reset", "status"]
 
 _MAX_REASON = 500
+_SAME_FAILURE = 2.0  # seconds within which an identical reason is the same failure
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -84,9 +85,13 @@ def record_failure(backend: str, reason: str, cooldown: float, *, retry_after: f
 
     A breaker that is already open for longer stays open that long. ``cooldown`` 0 disables opening
     (the failure is still recorded for ``status``), unless the server itself sent a ``Retry-After``.
+    The same ``reason`` recorded again within two seconds is the same failure and is counted once.
     """
     now = time.time()
     state = _read(backend)
+    reason = " ".join(str(reason).split())[:_MAX_REASON]
+    # The same failure reported twice at once (by a backend and by its caller) counts once.
+    repeat = state.get("last_failure") == reason and 0 <= now - _number(state, "last_failure_at") < _SAME_FAILURE
     duration = max(float(cooldown or 0.0), float(retry_after or 0.0), 0.0)
     current = _open_until(state, now)
     if duration > 0 and now + duration > current:
@@ -97,8 +102,8 @@ def record_failure(backend: str, reason: str, cooldown: float, *, retry_after: f
         state["open_until"] = 0.0
     state.update(
         backend=backend,
-        failures=int(_number(state, "failures")) + 1,
-        last_failure=" ".join(str(reason).split())[:_MAX_REASON],
+        failures=int(_number(state, "failures")) + (0 if repeat else 1),
+        last_failure=reason,
         last_failure_at=now,
     )
     _write(backend, state)
@@ -138,6 +143,7 @@ def status(backend: str) -> dict[str, Any]:
         "open_until": _iso(until),
         "failures": int(_number(state, "failures")),
         "last_failure": state.get("last_failure") or None,
+        "reason": state.get("last_failure") or None,  # alias used by ``mem0-hooks status``
         "last_failure_at": _iso(_number(state, "last_failure_at")),
         "closed_at": _iso(_number(state, "closed_at")),
         "file": _path(backend),

@@ -10,7 +10,7 @@ Every failure a remote store can produce leaves this module as a ``BackendError`
     408 / 429 / 5xx                                      BackendUnavailable  retry_after from Retry-After; a 502's
                                                                              ``code`` (provider_unavailable, …) shown
     2xx whose body is ``{"error": …}`` (OpenMemory)      BackendUnavailable  the store's LLM or vector store failed
-    2xx that is not JSON                                 BackendUnavailable
+    2xx that is not JSON where JSON was expected         BackendUnavailable
 
 The server's message is taken from ``detail``, ``details.message``, ``message`` or ``error`` (whichever
 the body has; pydantic error lists are flattened), shortened, and scrubbed of the API key, which
@@ -25,9 +25,11 @@ not covered by any socket timeout.
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -48,6 +50,7 @@ GRACE = 0.25  # how long run_bounded waits past the deadline for the request's o
 _LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 T = TypeVar("T")
+B = TypeVar("B", bound="HttpBackend")
 
 
 # -- client ----------------------------------------------------------------------------------------
@@ -61,14 +64,19 @@ def make_client(base_url: str, *, headers: Mapping[str, str] | None = None, time
     """An httpx client for one store: JSON, no redirects followed, explicit timeouts.
 
     Proxy variables are honoured except for loopback servers (a corporate proxy cannot reach them).
+    TLS certificates are verified for every https URL.
     """
-    host = (urlsplit(base_url).hostname or "").lower()
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
     return httpx.Client(
         base_url=base_url,
         headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
         timeout=timeouts(timeout),
         follow_redirects=False,
         trust_env=host not in _LOOPBACK,
+        # Loading the CA bundle costs 20-45 ms per client, paid by every hook. A plain-http store never
+        # uses it (no TLS, and redirects to https are not followed), so it is only loaded for https.
+        verify=parts.scheme == "https",
     )
 
 
@@ -107,6 +115,13 @@ class Reply:
         return json.loads(self.content)
 
 
+def _close_quietly(client: httpx.Client) -> None:
+    try:
+        client.close()
+    except Exception:  # noqa: BLE001 - closing at collection or exit time
+        pass
+
+
 class _DeadlinePassed(Exception):
     pass
 
@@ -142,12 +157,15 @@ class Api:
         with self._lock:
             if self._client is None:
                 self._client = make_client(self.base_url, headers=self._headers, timeout=self.timeout)
+                # An Api dropped without close() (often inside an exception's reference cycle) closes its
+                # sockets here: weakref callbacks run before the sockets' own finalizers would warn.
+                self._finalizer = weakref.finalize(self, _close_quietly, self._client)
             return self._client
 
     def close(self) -> None:
         with self._lock:
             if self._client is not None:
-                self._client.close()
+                self._finalizer()
                 self._client = None
 
     def call(
@@ -213,7 +231,7 @@ def _read_until(response: httpx.Response, deadline: float | None) -> Iterator[by
 
 # -- the one error mapping -------------------------------------------------------------------------
 _PROVIDER_HINTS = {
-    "provider_auth_failed": "the server's LLM or embedder provider refused its key: check the server's provider configuration",
+    "provider_auth_failed": "the server's LLM or embedder provider refused its key: check the server's provider keys",
     "provider_rate_limited": "the server's LLM or embedder provider is rate-limiting it",
     "provider_timeout": "the server's LLM or embedder provider timed out",
     "provider_unavailable": "the server's LLM or embedder provider is unreachable or failing",
@@ -290,7 +308,9 @@ def error_for(
             f"{service} {what} {where}",
             status=status,
             server_message=message,
-            hint=hint_for(status, hints.get("auth", "check the API key: MEM0_API_KEY, the api_key file, or mem0.api_key")),
+            hint=hint_for(
+                status, hints.get("auth", "check the API key: MEM0_API_KEY, the api_key file, or mem0.api_key")
+            ),
         )
     if status == 404:
         return BackendRejected(
@@ -300,8 +320,9 @@ def error_for(
             hint=hint_for(404, f"check mem0.base_url ({url})"),
         )
     if status == 409:
-        return BackendRejected(f"{service} reported a conflict on {where}", status=status, server_message=message,
-                               hint=hint_for(409, None))
+        return BackendRejected(
+            f"{service} reported a conflict on {where}", status=status, server_message=message, hint=hint_for(409, None)
+        )
     if status == 413:
         return BackendRejected(
             f"{service} refused {where}: quota exceeded or request too large",
@@ -310,7 +331,7 @@ def error_for(
             hint=hint_for(413, "the account's memory quota may be used up; delete memories or upgrade the plan"),
         )
     if status == 429 or status == 408 or status >= 500:
-        wait = retry_after(reply.headers, body)
+        wait = retry_after(reply.headers)
         code = body.get("code") if isinstance(body, dict) and isinstance(body.get("code"), str) else None
         if status == 429:
             text = f"{service} is rate-limiting requests ({where})"
@@ -344,12 +365,14 @@ def _transport_error(
     secrets: tuple[str, ...],
 ) -> BackendError:
     hint = hints.get("transport", f"is the server running at {url}?")
-    detail = _scrub(str(exc), secrets)
+    detail = _scrub(str(exc), secrets) or ""
     low = detail.lower()
     seconds = f"{budget:.1f}s" if budget is not None else "the time limit"
     if isinstance(exc, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
         return BackendRejected(f"{service} URL {url} is not usable: {detail}", hint="fix mem0.base_url")
     if isinstance(exc, _DeadlinePassed):
+        if not budget:
+            return BackendUnavailable(f"no time left to ask {service} at {url} ({where}): the deadline has passed")
         return BackendUnavailable(f"{service} at {url} did not answer within {seconds} ({where})", hint=hint)
     if isinstance(exc, httpx.ConnectTimeout):
         error = BackendUnavailable(f"cannot connect to {service} at {url}: no answer within {seconds}", hint=hint)
@@ -394,7 +417,7 @@ def server_message(body: Any) -> str | None:
             text += f" ({', '.join(extra)})"
     else:
         text = _flatten(body)
-    return _shorten(text) if text else None
+    return shorten(text) if text else None
 
 
 def _flatten(value: Any) -> str | None:
@@ -419,10 +442,11 @@ def _flatten(value: Any) -> str | None:
 def _text_snippet(reply: Reply) -> str | None:
     if not reply.content.strip() or reply.content_type == "text/html":
         return None
-    return _shorten(reply.text())
+    return shorten(reply.text())
 
 
-def _shorten(text: str) -> str:
+def shorten(text: str) -> str:
+    """``text`` on one line, at most ``MAX_MESSAGE`` characters."""
     text = " ".join(text.split())
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
@@ -435,7 +459,7 @@ def _scrub(text: str | None, secrets: tuple[str, ...]) -> str | None:
     return text
 
 
-def retry_after(headers: httpx.Headers | Mapping[str, str], body: Any = None) -> float | None:
+def retry_after(headers: httpx.Headers | Mapping[str, str]) -> float | None:
     """Seconds to wait from ``Retry-After`` (seconds or an HTTP date), else ``X-RateLimit-Reset``."""
     value = (headers.get("retry-after") or "").strip()
     if value:
@@ -529,7 +553,15 @@ class HttpBackend:
 
     def close(self) -> None:
         """Release the HTTP connections."""
-        self.api.close()
+        api = getattr(self, "api", None)
+        if api is not None:
+            api.close()
+
+    def __enter__(self: B) -> B:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- time --------------------------------------------------------------------------------------
     def _deadline(self, deadline: float | None) -> float | None:
@@ -563,6 +595,25 @@ class HttpBackend:
         breaker.record_success(self.name)
         return result
 
+    # -- capture -----------------------------------------------------------------------------------
+    def add(self, items: list[MemoryItem]) -> None:
+        """One request per item (no store has a batch add that keeps per-item metadata).
+
+        On failure the error carries ``delivered_ids``: the items of this call sent before it failed.
+        """
+        delivered: list[str] = []
+        for item in items:
+            try:
+                self._guarded(functools.partial(self._add_one, item))
+            except BackendError as exc:
+                exc.delivered_ids = list(delivered)  # type: ignore[attr-defined]
+                raise
+            delivered.append(item.id)
+            self._remember_delivered(item)
+
+    def _add_one(self, item: MemoryItem) -> None:
+        raise NotImplementedError
+
     # -- exactly-once support ----------------------------------------------------------------------
     def already_stored(self, item_id: str, *, session_id: str | None = None) -> bool:
         """Best effort: whether a memory carrying ``metadata.mem0_hooks_id == item_id`` exists.
@@ -574,9 +625,11 @@ class HttpBackend:
         now = time.monotonic()
         cached = self._stored_ids.get(key)
         if cached is None or now - cached[0] > self.STORED_IDS_TTL:
-            ids = {str(m.metadata.get("mem0_hooks_id")) for m in self._guarded(lambda: list(self._scan(session_id)),
-                                                                               check_breaker=False)
-                   if m.metadata.get("mem0_hooks_id")}
+            ids = {
+                str(m.metadata.get("mem0_hooks_id"))
+                for m in self._guarded(lambda: list(self._scan(session_id)), check_breaker=False)
+                if m.metadata.get("mem0_hooks_id")
+            }
             cached = (now, ids)
             self._stored_ids[key] = cached
         return item_id in cached[1]

@@ -90,19 +90,8 @@ class OpenMemoryBackend(_http.HttpBackend):
         )
 
     # -- capture -----------------------------------------------------------------------------------
-    def add(self, items: list[MemoryItem]) -> None:
-        """One REST add per item. On failure the error carries ``delivered_ids`` (sent before it failed)."""
-        delivered: list[str] = []
-        for item in items:
-            try:
-                self._guarded(lambda item=item: self._add_one(item))
-            except BackendError as exc:
-                exc.delivered_ids = list(delivered)  # type: ignore[attr-defined]
-                raise
-            delivered.append(item.id)
-            self._remember_delivered(item)
-
     def _add_one(self, item: MemoryItem) -> None:
+        """Send one item (``HttpBackend.add`` calls this per item, under the breaker)."""
         metadata = _http.item_metadata(
             item, user_id=self.user_id, extra={"agent_id": self.agent_id, "run_id": item.session_id}
         )
@@ -157,7 +146,7 @@ class OpenMemoryBackend(_http.HttpBackend):
         except ValueError:
             raise BackendUnavailable(
                 f"{self.service}'s MCP tool search_memory failed",
-                server_message=_http._shorten(text) if text else None,
+                server_message=_http.shorten(text) if text else None,
                 hint="semantic search needs mem0ai<=1.0.11 and mcp<2 on the server; recall uses keyword search",
             ) from None
         rows = data.get("results") if isinstance(data, dict) else data
@@ -166,7 +155,10 @@ class OpenMemoryBackend(_http.HttpBackend):
             if isinstance(row, dict) and row.get("id") is not None:
                 hits.append(
                     _http.memory_from(
-                        id=row["id"], text=row.get("memory"), metadata={}, created_at=row.get("created_at"),
+                        id=row["id"],
+                        text=row.get("memory"),
+                        metadata={},
+                        created_at=row.get("created_at"),
                         score=row.get("score"),
                     )
                 )
@@ -201,9 +193,9 @@ class OpenMemoryBackend(_http.HttpBackend):
 
     def _keyword(self, query: str, limit: int, deadline: float | None) -> list[Memory]:
         """REST fallback: SQL ILIKE per content word, scored by how many of the prompt's words a memory has."""
-        from mem0_hooks.backends.local import query_terms  # only on the fallback path
+        from mem0_hooks.local_query import query_words  # only on the fallback path
 
-        terms = query_terms(query)
+        terms = query_words(query)
         if not terms:
             return []
         found: dict[str, Memory] = {}
@@ -213,8 +205,12 @@ class OpenMemoryBackend(_http.HttpBackend):
                     "GET",
                     MEMORIES,
                     params={
-                        "user_id": self.user_id, "search_query": term, "page": 1, "size": min(PAGE_SIZE, limit * 3),
-                        "sort_column": "created_at", "sort_direction": "desc",
+                        "user_id": self.user_id,
+                        "search_query": term,
+                        "page": 1,
+                        "size": min(PAGE_SIZE, limit * 3),
+                        "sort_column": "created_at",
+                        "sort_direction": "desc",
                     },
                     deadline=deadline,
                     hints={404: self.user_hint},
@@ -235,8 +231,12 @@ class OpenMemoryBackend(_http.HttpBackend):
     # -- MCP (JSON-RPC 2.0 over streamable HTTP) ---------------------------------------------------
     def _mcp_tool(self, tool: str, arguments: dict[str, Any], deadline: float | None) -> str:
         """Call an MCP tool and return its text; an MCP-level error is a ``BackendError``."""
-        request = {"jsonrpc": "2.0", "id": next(self._rpc_ids), "method": "tools/call",
-                   "params": {"name": tool, "arguments": arguments}}
+        request = {
+            "jsonrpc": "2.0",
+            "id": next(self._rpc_ids),
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments},
+        }
         try:
             result = self._mcp_send(request, deadline)
         except (BackendRejected, _McpError):
@@ -249,7 +249,7 @@ class OpenMemoryBackend(_http.HttpBackend):
         )
         if isinstance(result, dict) and result.get("isError"):
             raise BackendUnavailable(
-                f"{self.service}'s MCP tool {tool} failed", server_message=_http._shorten(text) or None
+                f"{self.service}'s MCP tool {tool} failed", server_message=_http.shorten(text) or None
             )
         return text
 
@@ -270,8 +270,9 @@ class OpenMemoryBackend(_http.HttpBackend):
         )
         session = result.pop("_session", None)
         version = result.get("protocolVersion") if isinstance(result.get("protocolVersion"), str) else None
-        self._mcp_send({"jsonrpc": "2.0", "method": "notifications/initialized"}, deadline, session=session,
-                       version=version)
+        self._mcp_send(
+            {"jsonrpc": "2.0", "method": "notifications/initialized"}, deadline, session=session, version=version
+        )
         return session, version
 
     def _mcp_send(
@@ -289,7 +290,11 @@ class OpenMemoryBackend(_http.HttpBackend):
         if version:
             headers["MCP-Protocol-Version"] = version
         reply = self.api.call(
-            "POST", self.mcp_path, json=message, headers=headers, deadline=deadline,
+            "POST",
+            self.mcp_path,
+            json=message,
+            headers=headers,
+            deadline=deadline,
             hints={404: f"no MCP endpoint at {self.mcp_path}: this OpenMemory may predate streamable HTTP"},
         )
         if "id" not in message:
@@ -299,8 +304,10 @@ class OpenMemoryBackend(_http.HttpBackend):
             raise BackendUnavailable(f"{self.service}'s MCP endpoint sent no answer to {message['method']}")
         if "error" in answer:
             error = answer["error"] if isinstance(answer["error"], dict) else {"message": str(answer["error"])}
-            raise _McpError(f"{self.service}'s MCP endpoint refused {message['method']}",
-                            server_message=str(error.get("message") or error)[:300])
+            raise _McpError(
+                f"{self.service}'s MCP endpoint refused {message['method']}",
+                server_message=str(error.get("message") or error)[:300],
+            )
         result = answer.get("result")
         result = dict(result) if isinstance(result, dict) else {}
         if keep_headers:
@@ -327,8 +334,13 @@ class OpenMemoryBackend(_http.HttpBackend):
             answer = self.api.call_json(
                 "GET",
                 MEMORIES,
-                params={"user_id": self.user_id, "page": page, "size": size,
-                        "sort_column": "created_at", "sort_direction": "desc"},
+                params={
+                    "user_id": self.user_id,
+                    "page": page,
+                    "size": size,
+                    "sort_column": "created_at",
+                    "sort_direction": "desc",
+                },
                 deadline=deadline,
                 hints={404: self.user_hint},
             )
@@ -345,18 +357,17 @@ class OpenMemoryBackend(_http.HttpBackend):
             if not session_id or memory.session_id == session_id:
                 yield memory
 
-    def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
-        def run() -> list[Memory]:
-            return [m for m in self._pages() if project is None or m.project == project]
-
-        memories = _http.newest_first(self._guarded(run))
-        return memories if limit is None else memories[:limit]
-
     def recent(self, *, project: str, limit: int) -> list[Memory]:
         deadline = self._deadline(None)
 
         def run() -> list[Memory]:
-            return [m for m in self._pages(deadline) if _http.in_scope(m, project)]
+            found: list[Memory] = []
+            for memory in self._pages(deadline):  # sorted newest first by the server: stop when full
+                if _http.in_scope(memory, project):
+                    found.append(memory)
+                    if len(found) >= limit:
+                        break
+            return found
 
         return _http.newest_first(self._guarded(run, deadline=deadline))[:limit]
 
@@ -369,8 +380,9 @@ class OpenMemoryBackend(_http.HttpBackend):
 
     def _delete_ids(self, ids: list[str]) -> int:
         try:
-            answer = self.api.call_json("DELETE", MEMORIES, json={"memory_ids": ids, "user_id": self.user_id},
-                                        hints={404: self.user_hint})
+            answer = self.api.call_json(
+                "DELETE", MEMORIES, json={"memory_ids": ids, "user_id": self.user_id}, hints={404: self.user_hint}
+            )
         except BackendRejected as exc:
             if exc.status == 404 and "user" not in (exc.server_message or "").lower():
                 return 0  # "Memory not found"
@@ -386,8 +398,9 @@ class OpenMemoryBackend(_http.HttpBackend):
         return self._guarded(run)
 
     def _total(self) -> int | None:
-        answer = self.api.call_json("GET", MEMORIES, params={"user_id": self.user_id, "page": 1, "size": 1},
-                                    hints={404: self.user_hint})
+        answer = self.api.call_json(
+            "GET", MEMORIES, params={"user_id": self.user_id, "page": 1, "size": 1}, hints={404: self.user_hint}
+        )
         total = (answer or {}).get("total") if isinstance(answer, dict) else None
         return int(total) if isinstance(total, int) else None
 
@@ -415,6 +428,14 @@ class OpenMemoryBackend(_http.HttpBackend):
             semantic = f"semantic recall via MCP unavailable, keyword search is used instead ({exc})"
         count = "an unknown number of" if total is None else str(total)
         return f"{self.service} at {url}: user {self.user_id!r} has {count} memories, app {self.app!r}; {semantic}"
+
+    # Last in the class on purpose: after it, ``list`` in an annotation would name this method.
+    def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
+        def run() -> list[Memory]:
+            return [m for m in self._pages() if project is None or m.project == project]
+
+        memories = _http.newest_first(self._guarded(run))
+        return memories if limit is None else memories[:limit]
 
 
 class _McpError(BackendUnavailable):

@@ -30,6 +30,9 @@ at all, when Mem0 finds nothing new). ``already_stored`` can therefore only see 
 finished; it pages the v2 listing (narrowed to the session's ``run_id`` when known) for
 ``metadata.mem0_hooks_id``.
 
+``recent`` (SessionStart, under the recall deadline) reads only the first two pages of the listing, which
+the Platform is assumed to return newest first; the rest is sorted here.
+
 ``delete_all`` never touches memories other Mem0 clients wrote under the same ``user_id``: it deletes
 the ones carrying ``mem0_hooks_id``, by id.
 """
@@ -42,11 +45,12 @@ from typing import Any
 from mem0_hooks import config as config_module
 from mem0_hooks.backends import _http
 from mem0_hooks.backends.base import Memory, MemoryItem
-from mem0_hooks.errors import BackendError, BackendRejected, BackendUnavailable
+from mem0_hooks.errors import BackendRejected, BackendUnavailable
 
 DEFAULT_URL = "https://api.mem0.ai"
 PAGE_SIZE = 100
 MAX_PAGES = 200
+RECENT_PAGES = 2  # SessionStart has the recall deadline: look at the newest 200 memories, not all of them
 MAX_QUERY_CHARS = 4000
 KEYS_URL = "https://app.mem0.ai/dashboard/api-keys"
 
@@ -67,7 +71,7 @@ class PlatformBackend(_http.HttpBackend):
         if not key:
             raise BackendRejected(
                 "the Mem0 Platform needs an API key and none is set",
-                hint=f"export MEM0_API_KEY=m0-… (or `mem0-hooks install --api-key`); keys are at {KEYS_URL}",
+                hint=f"export MEM0_API_KEY=m0-… or run `mem0-hooks config set-key`; keys are at {KEYS_URL}",
             )
         self.api = _http.Api(
             self.service,
@@ -76,7 +80,7 @@ class PlatformBackend(_http.HttpBackend):
             timeout=self.recall_timeout if for_recall else self.write_timeout,
             secrets=(key,),
             hints={
-                "auth": f"check MEM0_API_KEY (or the api_key file): the key may be wrong or revoked; keys are at {KEYS_URL}",
+                "auth": f"check MEM0_API_KEY (or the api_key file): wrong or revoked key? keys are at {KEYS_URL}",
                 404: f"check mem0.base_url ({_http.public_url(self.base_url)})",
                 "transport": f"check the network connection and mem0.base_url ({_http.public_url(self.base_url)})",
             },
@@ -98,7 +102,9 @@ class PlatformBackend(_http.HttpBackend):
     def _memory(self, raw: dict[str, Any]) -> Memory | None:
         if not isinstance(raw, dict) or raw.get("id") is None:
             return None
-        md = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        md = raw.get("metadata")
+        if not isinstance(md, dict):
+            md = {}
         if (raw.get("user_id") or md.get("user_id")) != self.user_id:
             return None  # attributed to the agent only, and not written by us for this user
         memory = _http.memory_from(
@@ -114,19 +120,8 @@ class PlatformBackend(_http.HttpBackend):
         return memory
 
     # -- Backend -----------------------------------------------------------------------------------
-    def add(self, items: list[MemoryItem]) -> None:
-        """One v1 add per item. On failure the error carries ``delivered_ids`` (sent before it failed)."""
-        delivered: list[str] = []
-        for item in items:
-            try:
-                self._guarded(lambda item=item: self._add_one(item))
-            except BackendError as exc:
-                exc.delivered_ids = list(delivered)  # type: ignore[attr-defined]
-                raise
-            delivered.append(item.id)
-            self._remember_delivered(item)
-
     def _add_one(self, item: MemoryItem) -> None:
+        """Send one item (``HttpBackend.add`` calls this per item, under the breaker)."""
         body: dict[str, Any] = {
             "messages": [{"role": _http.api_role(item.role), "content": item.text}],
             "user_id": self.user_id,
@@ -176,8 +171,10 @@ class PlatformBackend(_http.HttpBackend):
         found.sort(key=lambda m: m.score or 0.0, reverse=True)
         return found[:limit]
 
-    def _pages(self, filters: dict[str, Any], deadline: float | None = None) -> Iterator[Memory]:
-        for page in range(1, MAX_PAGES + 1):
+    def _pages(
+        self, filters: dict[str, Any], deadline: float | None = None, max_pages: int = MAX_PAGES
+    ) -> Iterator[Memory]:
+        for page in range(1, max_pages + 1):
             try:
                 answer = self.api.call_json(
                     "POST",
@@ -203,18 +200,12 @@ class PlatformBackend(_http.HttpBackend):
     def _scan(self, session_id: str | None) -> Iterator[Memory]:
         return self._pages(self._filters(session_id or "*"))
 
-    def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
-        def run() -> list[Memory]:
-            return [m for m in self._pages(self._filters()) if project is None or m.project == project]
-
-        memories = _http.newest_first(self._guarded(run))
-        return memories if limit is None else memories[:limit]
-
     def recent(self, *, project: str, limit: int) -> list[Memory]:
         deadline = self._deadline(None)
 
         def run() -> list[Memory]:
-            return [m for m in self._pages(self._filters(), deadline) if _http.in_scope(m, project)]
+            pages = self._pages(self._filters(), deadline, max_pages=RECENT_PAGES)
+            return [m for m in pages if _http.in_scope(m, project)]
 
         return _http.newest_first(self._guarded(run, deadline=deadline))[:limit]
 
@@ -232,7 +223,11 @@ class PlatformBackend(_http.HttpBackend):
 
     def delete_all(self, *, project: str | None = None) -> int:
         def run() -> int:
-            doomed = [m.id for m in self._pages(self._filters()) if self._ours(m) and (project is None or m.project == project)]
+            doomed = [
+                m.id
+                for m in self._pages(self._filters())
+                if self._ours(m) and (project is None or m.project == project)
+            ]
             for start in range(0, len(doomed), 100):
                 chunk = doomed[start : start + 100]
                 self.api.call("DELETE", "/v1/batch/", json={"memories": [{"memory_id": i} for i in chunk]})
@@ -264,3 +259,10 @@ class PlatformBackend(_http.HttpBackend):
             + f"; user_id {self.user_id!r}, agent_id {self.agent_id!r}"
         )
 
+    # Last in the class on purpose: after it, ``list`` in an annotation would name this method.
+    def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
+        def run() -> list[Memory]:
+            return [m for m in self._pages(self._filters()) if project is None or m.project == project]
+
+        memories = _http.newest_first(self._guarded(run))
+        return memories if limit is None else memories[:limit]

@@ -35,7 +35,7 @@ from urllib.parse import quote
 from mem0_hooks import config as config_module
 from mem0_hooks.backends import _http
 from mem0_hooks.backends.base import Memory, MemoryItem
-from mem0_hooks.errors import BackendError, BackendRejected, BackendUnavailable
+from mem0_hooks.errors import BackendRejected, BackendUnavailable
 
 DEFAULT_URL = "http://localhost:8888"
 LIST_LIMIT = 1000  # the server's maximum top_k for a listing
@@ -77,8 +77,8 @@ class ServerBackend(_http.HttpBackend):
         url = _http.public_url(self.base_url)
         if not key:
             auth_hint = (
-                "this server requires authentication: set MEM0_API_KEY to an API key created with "
-                "POST /api-keys (m0sk_…) or to the server's ADMIN_API_KEY"
+                "this server requires authentication: `mem0-hooks config set-key` (or MEM0_API_KEY) with an "
+                "API key created with POST /api-keys (m0sk_…) or the server's ADMIN_API_KEY"
             )
         elif self.auth_scheme == "Bearer JWT":
             auth_hint = (
@@ -118,19 +118,8 @@ class ServerBackend(_http.HttpBackend):
         return [m for m in (self._memory(r) for r in rows or []) if m is not None]
 
     # -- Backend -----------------------------------------------------------------------------------
-    def add(self, items: list[MemoryItem]) -> None:
-        """One add per item. On failure the error carries ``delivered_ids`` (sent before it failed)."""
-        delivered: list[str] = []
-        for item in items:
-            try:
-                self._guarded(lambda item=item: self._add_one(item))
-            except BackendError as exc:
-                exc.delivered_ids = list(delivered)  # type: ignore[attr-defined]
-                raise
-            delivered.append(item.id)
-            self._remember_delivered(item)
-
     def _add_one(self, item: MemoryItem) -> None:
+        """Send one item (``HttpBackend.add`` calls this per item, under the breaker)."""
         body: dict[str, Any] = {
             "messages": [{"role": _http.api_role(item.role), "content": item.text}],
             "user_id": self.user_id,
@@ -174,11 +163,6 @@ class ServerBackend(_http.HttpBackend):
 
     def _scan(self, session_id: str | None) -> Iterator[Memory]:
         return iter(self._listing(run_id=session_id))
-
-    def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
-        memories = [m for m in self._guarded(self._listing) if project is None or m.project == project]
-        memories = _http.newest_first(memories)
-        return memories if limit is None else memories[:limit]
 
     def recent(self, *, project: str, limit: int) -> list[Memory]:
         deadline = self._deadline(None)
@@ -229,8 +213,9 @@ class ServerBackend(_http.HttpBackend):
                     hint="check mem0.base_url (the server's API is on port 8888 with docker compose)",
                 )
             self.api.call_json(
-                "POST", "/search", json={"query": "mem0-hooks health check", "filters": {"user_id": self.user_id},
-                                         "top_k": 1},
+                "POST",
+                "/search",
+                json={"query": "mem0-hooks health check", "filters": {"user_id": self.user_id}, "top_k": 1},
             )
 
         self._guarded(run, check_breaker=False)
@@ -238,3 +223,9 @@ class ServerBackend(_http.HttpBackend):
             f"{self.service} at {url}: authenticated ({self.auth_scheme}), search works; "
             f"user_id {self.user_id!r}, agent_id {self.agent_id!r}"
         )
+
+    # Last in the class on purpose: after it, ``list`` in an annotation would name this method.
+    def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
+        memories = [m for m in self._guarded(self._listing) if project is None or m.project == project]
+        memories = _http.newest_first(memories)
+        return memories if limit is None else memories[:limit]

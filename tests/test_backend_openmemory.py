@@ -1,0 +1,267 @@
+"""OpenMemoryBackend against FakeOpenMemory: REST for capture, MCP streamable HTTP for recall (spec A2)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mem0_hooks import breaker
+from mem0_hooks.backends import open_backend
+from mem0_hooks.backends.base import MemoryItem
+from mem0_hooks.backends.openmemory import OpenMemoryBackend
+from mem0_hooks.errors import BackendError, BackendRejected, BackendUnavailable
+from tests.support.fake_mem0 import FakeOpenMemory
+
+VERSION_TRAP = "Error searching memory: Qdrant.search() got an unexpected keyword argument 'limit'"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEM0_HOOKS_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MEM0_API_KEY", raising=False)
+
+
+@pytest.fixture
+def fake():
+    with FakeOpenMemory(users=("alice",)) as server:
+        yield server
+
+
+def item(id="i1", text="We use postgres for the database", role="user", session="sess-1", project="/repo", **kw):
+    return MemoryItem(
+        id=id, text=text, role=role, created_at="2026-03-01T10:00:00Z", session_id=session, project=project, **kw
+    )
+
+
+def backend(fake, *, for_recall=False, **mem0):
+    return OpenMemoryBackend(fake.config(mem0=mem0), for_recall=for_recall)
+
+
+def seeded(fake):
+    b = backend(fake)
+    b.add(
+        [
+            item(),
+            item(id="i2", text="The other project uses mysql database", project="/elsewhere"),
+            item(id="i3", text="Alice likes short database names", role="note", session="", project="", scope="user"),
+        ]
+    )
+    return b
+
+
+def test_open_backend_builds_it(fake):
+    assert isinstance(open_backend(fake.config(), for_recall=True), OpenMemoryBackend)
+
+
+def test_add_body_carries_app_identity_and_metadata(fake):
+    backend(fake, infer=False, app="my-app").add([item()])
+    req = fake.last("/api/v1/memories/", "POST")
+    body = req.body
+    assert set(body) == {"user_id", "text", "metadata", "infer", "app"}
+    assert (body["user_id"], body["text"], body["infer"], body["app"]) == (
+        "alice",
+        "We use postgres for the database",
+        False,
+        "my-app",
+    )
+    md = body["metadata"]
+    assert (md["agent_id"], md["run_id"], md["project"], md["mem0_hooks_id"], md["role"]) == (
+        "claude-code",
+        "sess-1",
+        "/repo",
+        "i1",
+        "user",
+    )
+    assert "authorization" not in req.headers and "x-api-key" not in req.headers  # OpenMemory has no auth
+
+
+def test_unknown_user_is_a_clear_rejection_and_create_user_fixes_it(fake):
+    b = OpenMemoryBackend(fake.config(user_id="bob"))
+    with pytest.raises(BackendRejected) as caught:
+        b.add([item()])
+    err = caught.value
+    assert err.status == 404 and err.server_message == "User not found"
+    assert "no user 'bob'" in str(err) and "user_id" in str(err) and "USER" in str(err)
+    b.create_user()  # an MCP tool call creates the user, as the real server does
+    b.add([item()])
+    assert len(fake.memories) == 1
+
+
+def test_200_with_error_body_is_a_retryable_failure(fake):
+    fake.llm_error = "Error code: 401 - Incorrect API key provided"
+    with pytest.raises(BackendUnavailable) as caught:
+        backend(fake).add([item()])
+    assert caught.value.status == 200 and "Incorrect API key" in str(caught.value)
+    assert caught.value.retryable
+
+
+def test_null_body_means_nothing_new_and_is_success(fake):
+    fake.nothing_to_add = True
+    backend(fake, infer=True).add([item()])
+    assert fake.memories == {}
+
+
+def test_paused_app_is_rejected(fake):
+    fake.paused_apps.add("claude-code")
+    with pytest.raises(BackendRejected, match="paused"):
+        backend(fake).add([item()])
+
+
+def test_round_trip_through_mcp_search(fake):
+    b = seeded(fake)
+    found = b.search("which database do we use", project="/repo", limit=5)
+    assert [m.text for m in found] == ["We use postgres for the database", "Alice likes short database names"]
+    top = found[0]
+    assert (top.project, top.role, top.session_id, top.created_at) == (
+        "/repo",
+        "user",
+        "sess-1",
+        "2026-03-01T10:00:00Z",
+    )
+    assert top.score and top.metadata["mem0_hooks_id"] == "i1"
+    call = fake.last("/mcp/", "POST")
+    assert call.path == "/mcp/claude-code/http/alice"
+    assert call.body["jsonrpc"] == "2.0" and call.body["method"] == "tools/call"
+    assert call.body["params"] == {"name": "search_memory", "arguments": {"query": "which database do we use"}}
+    assert "application/json" in call.headers["accept"] and "text/event-stream" in call.headers["accept"]
+    assert not fake.requests_to("/api/v1/memories/", "GET") or all(
+        "search_query" not in r.query for r in fake.requests_to("/api/v1/memories/", "GET")
+    )
+    assert {m.text for m in b.list()} == {r["content"] for r in fake.memories.values()}
+    assert [m.text for m in b.list(project="/elsewhere")] == ["The other project uses mysql database"]
+    assert b.count() == 3
+    assert b.delete(top.id) is True and b.delete(top.id) is False
+    assert b.delete("not-a-uuid") is False
+
+
+def test_mcp_answers_as_an_event_stream(fake):
+    fake.mcp_sse = True
+    b = seeded(fake)
+    assert b.search("postgres database", project="/repo", limit=5)[0].text == "We use postgres for the database"
+
+
+def test_stateful_mcp_gets_the_handshake(fake):
+    fake.mcp_stateful = True
+    b = seeded(fake)
+    assert b.search("postgres database", project="/repo", limit=5)[0].text == "We use postgres for the database"
+    methods = [r.body.get("method") for r in fake.requests_to("/mcp/")]
+    assert methods == ["tools/call", "initialize", "notifications/initialized", "tools/call"]
+    last = fake.last("/mcp/")
+    assert last.headers["mcp-session-id"] in fake.sessions
+    assert last.headers["mcp-protocol-version"] == "2025-03-26"
+
+
+def test_mcp_tool_error_falls_back_to_keyword_search_and_parks_mcp(fake):
+    fake.mcp_tool_error = VERSION_TRAP
+    b = seeded(fake)
+    found = b.search("which postgres database", project="/repo", limit=5)
+    assert found[0].text == "We use postgres for the database"
+    assert {m.project for m in found} <= {"/repo", ""}
+    rest = [r.query["search_query"] for r in fake.requests_to("/api/v1/memories/", "GET") if "search_query" in r.query]
+    assert rest and set(rest) <= {"postgres", "database", "which"}
+    assert breaker.is_open("openmemory-mcp") and "Qdrant.search()" in breaker.status("openmemory-mcp")["last_failure"]
+    mcp_calls = len(fake.requests_to("/mcp/"))
+    b.search("postgres", project="/repo", limit=5)
+    assert len(fake.requests_to("/mcp/")) == mcp_calls  # MCP parked: straight to REST
+    assert not breaker.is_open("openmemory")  # the store itself is fine
+
+
+def test_missing_mcp_route_falls_back_to_rest(fake):
+    fake.mcp_enabled = False
+    b = seeded(fake)
+    assert b.search("postgres database", project="/repo", limit=5)[0].text == "We use postgres for the database"
+
+
+def test_mcp_hits_without_readable_metadata_count_as_user_wide(fake):
+    b = seeded(fake)
+    fake.fail_with(500, {"detail": "db locked"}, match="/api/v1/memories/", times=None)
+    found = b.search("postgres database", project="/repo", limit=5)
+    assert "The other project uses mysql database" in {m.text for m in found}  # project unknown: kept
+    assert all(m.project == "" for m in found)
+
+
+def test_health_uses_openapi_a_listing_and_mcp_never_a_health_route(fake):
+    text = seeded(fake).health()
+    assert "user 'alice' has 3 memories" in text and "semantic recall via MCP works" in text
+    paths = [r.path for r in fake.requests]
+    assert "/openapi.json" in paths and "/health" not in paths and "/api/health" not in paths
+
+
+def test_health_reports_the_keyword_fallback(fake):
+    fake.mcp_tool_error = VERSION_TRAP
+    assert "keyword search is used instead" in seeded(fake).health()
+
+
+def test_health_of_an_unknown_user(fake):
+    with pytest.raises(BackendRejected, match="no user 'bob'"):
+        OpenMemoryBackend(fake.config(user_id="bob")).health()
+
+
+def test_health_of_something_else(fake):
+    fake.fail_with(200, {"openapi": "3.1.0", "paths": {"/v1/memories/": {}}}, match="/openapi.json")
+    with pytest.raises(BackendRejected, match="not an OpenMemory API server"):
+        backend(fake).health()
+
+
+def test_already_stored_reads_metadata(fake):
+    seeded(fake)
+    fresh = backend(fake)
+    assert fresh.already_stored("i1") and fresh.already_stored("i1", session_id="sess-1")
+    assert not fresh.already_stored("nope") and not fresh.already_stored("i1", session_id="other")
+
+
+def test_delete_all_touches_only_our_memories(fake):
+    b = seeded(fake)
+    foreign = fake.seed("from Claude Desktop", user_id="alice", app="claude-desktop")
+    assert b.delete_all(project="/repo") == 1
+    assert b.delete_all() == 2
+    assert [r["id"] for r in fake.memories.values() if r["state"] == "active"] == [foreign]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (400, {"detail": "bad"}, BackendRejected),
+        (422, {"detail": [{"loc": ["body", "text"], "msg": "Field required"}]}, BackendRejected),
+        (409, {"detail": "x"}, BackendRejected),
+        (500, {"detail": "x"}, BackendUnavailable),
+        (503, None, BackendUnavailable),
+    ],
+)
+def test_rest_statuses_map(fake, status, body, kind):
+    fake.fail_with(status, body)
+    with pytest.raises(BackendError) as caught:
+        backend(fake).add([item()])
+    assert type(caught.value) is kind and caught.value.status == status
+
+
+def test_down_server_says_where_it_looked(fake):
+    b = backend(fake, for_recall=True)
+    fake.down()
+    with pytest.raises(BackendUnavailable) as caught:
+        b.search("postgres", project="/repo", limit=3)
+    assert "connection refused" in str(caught.value)
+    assert f"is the OpenMemory server running at {fake.base_url}" in str(caught.value)
+    assert not breaker.is_open("openmemory-mcp")  # a dead server is not an MCP problem
+    assert breaker.is_open("openmemory")
+
+
+def test_recall_is_bounded_even_when_everything_hangs(fake):
+    seeded(fake)
+    fake.delay(5.0)
+    b = backend(fake, for_recall=True, recall_timeout_seconds=0.6)
+    start = time.monotonic()
+    with pytest.raises(BackendUnavailable):
+        b.search("postgres database", project="/repo", limit=3)
+    assert time.monotonic() - start < 2.0
+
+
+def test_slow_mcp_leaves_time_for_the_rest_fallback(fake):
+    seeded(fake)
+    fake.delay(5.0, match="/mcp/")
+    b = backend(fake, for_recall=True, recall_timeout_seconds=1.0)
+    start = time.monotonic()
+    found = b.search("postgres database", project="/repo", limit=3)
+    assert time.monotonic() - start < 2.0
+    assert found and found[0].text == "We use postgres for the database"
