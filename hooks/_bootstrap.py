@@ -1,16 +1,91 @@
-"""Makes ``mem0_hooks`` importable for the hook executables beside this file.
+"""Makes ``mem0_hooks`` and its dependencies importable for the hook executables beside this file.
 
-From a checkout or a plugin directory the package sits next to ``hooks/``; in an install it is in the
-virtualenv's site-packages, which ``python -S`` (the fast start the installer uses) leaves off sys.path.
+Three ways these files run:
+
+* **Installed** (``./install.sh``): copied to ``<data>/hooks/`` and run as ``<data>/venv/bin/python -S``.
+  ``-S`` skips site processing for a faster start, so the venv's site-packages is added here. The data
+  dir is where this copy lives, so ``MEM0_HOOKS_HOME`` is set to it: the hooks use the install they
+  belong to whatever the environment of Claude Code says.
+* **Plugin** (``hooks/hooks.json``): run by the system ``python3`` from ``${CLAUDE_PLUGIN_ROOT}``, with
+  ``mem0_hooks`` next to ``hooks/``. Once ``${CLAUDE_PLUGIN_DATA}/venv`` exists the hook re-executes
+  itself there (``-S`` again). Until its dependencies are installed, ``mem0_hooks.install.plugin_first_run``
+  records consent and starts the one-time bootstrap, and the hook does nothing unless this python3
+  already has the dependencies.
+* **Checkout** (tests, development): ``mem0_hooks`` next to ``hooks/``; only the path is set.
+
+Nothing here may fail loudly: a hook that cannot run exits 0 with no output.
 """
 
 import os
 import sys
 
 _root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _add_own_venv():
+    # With -S the interpreter's own venv site-packages is not on sys.path (and sys.prefix is the base
+    # Python, not the venv, on every version); the venv is the directory above bin/python.
+    venv = os.path.dirname(os.path.dirname(sys.executable))
+    if os.path.isfile(os.path.join(venv, "pyvenv.cfg")):
+        sys.path.append(os.path.join(venv, "lib", "python{}.{}".format(*sys.version_info[:2]), "site-packages"))
+    return venv
+
+
+def _exit_quietly(notice=None):
+    try:
+        sys.stdin.buffer.read()  # Claude Code writes the event; take it before leaving
+    except Exception:  # noqa: BLE001
+        pass
+    if notice:
+        import json
+
+        sys.stdout.write(json.dumps({"systemMessage": notice}))
+        sys.stdout.flush()
+    os._exit(0)
+
+
+def _plugin(data):
+    venv = os.path.join(data, "venv")
+    python = os.path.join(venv, "bin", "python")
+    in_venv = False
+    if sys.flags.no_site:
+        in_venv = _add_own_venv() == venv
+    if not in_venv and not os.environ.get("MEM0_HOOKS_PLUGIN_EXEC") and os.path.exists(python):
+        os.environ["MEM0_HOOKS_PLUGIN_EXEC"] = "1"
+        try:
+            os.execv(python, [python, "-S", os.path.abspath(sys.argv[0]), *sys.argv[1:]])
+        except OSError:
+            pass  # a broken venv: carry on as if there were none; the bootstrap repairs it
+    from mem0_hooks import __version__
+
+    if os.path.exists(os.path.join(venv, ".mem0-hooks-ready-" + __version__)):
+        return
+    from mem0_hooks.install import plugin_first_run, plugin_notice
+
+    if plugin_first_run(_root, data, __version__):
+        return
+    is_start = os.path.basename(sys.argv[0]) == "session_start.py"
+    _exit_quietly(plugin_notice(data) if is_start else None)
+
+
+if sys.version_info < (3, 10):  # noqa: UP036 - any python3 on PATH may run this file
+    _old = os.path.basename(sys.argv[0]) == "session_start.py" and os.environ.get("CLAUDE_PLUGIN_ROOT")
+    _exit_quietly(
+        "mem0-hooks needs Python 3.10 or newer, but python3 on PATH is {}.{}: memory is off.".format(
+            *sys.version_info[:2]
+        )
+        if _old
+        else None
+    )
 if os.path.isdir(os.path.join(_root, "mem0_hooks")):
     sys.path.insert(0, _root)
-elif sys.flags.no_site:
-    sys.path.append(
-        os.path.join(sys.prefix, "lib", "python%d.%d" % sys.version_info[:2], "site-packages")
-    )
+    _data = os.environ.get("CLAUDE_PLUGIN_DATA")
+    if _data and os.environ.get("CLAUDE_PLUGIN_ROOT"):
+        try:
+            _plugin(_data)
+        except Exception:  # noqa: BLE001 - never fail the user's session over the setup
+            _exit_quietly()
+else:
+    os.environ["MEM0_HOOKS_HOME"] = _root
+    if sys.flags.no_site:
+        _add_own_venv()

@@ -6,4 +6,4 @@ import _bootstrap  # noqa: F401  (puts mem0_hooks on sys.path)
 from mem0_hooks.events.stop import stop
 from mem0_hooks.events.runner import main_for
 
-main_for("Stop", stop, seconds=20)
+main_for("Stop", stop, seconds=8)

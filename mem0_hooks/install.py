@@ -1,0 +1,1071 @@
+"""Wiring mem0-hooks into Claude Code: the settings merge, install, uninstall, and the plugin's first run.
+
+``install.sh`` only makes the virtualenv and pip-installs the package; everything else is here so it can
+be tested. This module is stdlib only: the preflight, ``--dry-run`` and ``--uninstall`` run under a bare
+``python3`` from the checkout, and the plugin's first run under whatever ``python3`` Claude Code finds.
+
+The settings route (``install``) writes one handler per event::
+
+    {"type": "command", "command": "\\"<data>/venv/bin/python\\" -S \\"<data>/hooks/stop.py\\"", "timeout": 10}
+
+A handler is *ours* when its command has exactly that shape, ``<D>/venv/bin/python -S <D>/hooks/<file>``
+for one directory ``D`` and one of :data:`HOOK_FILES`. The shape is what upgrade and uninstall look for,
+so a move of the data dir is still recognised, and a user's own ``~/.claude/hooks/stop.py`` never is.
+
+The plugin route (``hooks/hooks.json``) runs the hooks with the system ``python3``. ``hooks/_bootstrap.py``
+re-executes them with ``${CLAUDE_PLUGIN_DATA}/venv/bin/python`` once that exists; until the venv is ready
+it calls :func:`plugin_first_run`, which records consent and starts :func:`plugin_bootstrap` detached.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mem0_hooks.errors import Mem0HooksError
+
+EVENTS = ("SessionStart", "UserPromptSubmit", "Stop", "SessionEnd", "PreCompact")
+HOOK_FILES = {
+    "SessionStart": "session_start.py",
+    "UserPromptSubmit": "user_prompt_submit.py",
+    "Stop": "stop.py",
+    "SessionEnd": "session_end.py",
+    "PreCompact": "pre_compact.py",
+}
+HOOK_SUPPORT_FILES = ("_bootstrap.py",)
+DEFAULT_TIMEOUT = 10
+# SessionEnd hooks share a 1.5 s budget unless a settings-file hook declares a longer timeout.
+SESSION_END_TIMEOUT = 5
+BACKENDS = ("local", "platform", "openmemory", "server")
+REMOTE_BACKENDS = ("platform", "openmemory", "server")
+BACKUP_SUFFIX = ".mem0-hooks-backup."
+BACKUPS_KEPT = 5
+PLUGIN_DEPENDENCY_MODULES = ("httpx", "pydantic", "pydantic_core", "yaml", "filelock")
+PLUGIN_RETRY_AFTER = 3600.0  # a failed plugin bootstrap is retried after this long (or on a new version)
+
+Say = Callable[[str], None]
+
+
+class SettingsError(Mem0HooksError, ValueError):
+    """A Claude Code settings file cannot be changed safely; it was left as it was."""
+
+
+class InstallError(Mem0HooksError):
+    """Install or uninstall cannot go on; the message says what to do."""
+
+
+# -- where things live ------------------------------------------------------------------------------
+def data_dir() -> str:
+    """The settings-route data dir: ``$MEM0_HOOKS_HOME``, else ``${XDG_DATA_HOME:-~/.local/share}/mem0-hooks``.
+
+    Unlike :func:`mem0_hooks.paths.home` this never uses ``$CLAUDE_PLUGIN_DATA``: the plugin keeps
+    its own data, and install.sh computes the same directory in bash.
+    """
+    explicit = os.environ.get("MEM0_HOOKS_HOME")
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    xdg = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(os.path.abspath(xdg), "mem0-hooks")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The files of one settings-route install, all under one data dir."""
+
+    data: str
+
+    @property
+    def venv(self) -> str:
+        return os.path.join(self.data, "venv")
+
+    @property
+    def python(self) -> str:
+        return os.path.join(self.venv, "bin", "python")
+
+    @property
+    def console_script(self) -> str:
+        return os.path.join(self.venv, "bin", "mem0-hooks")
+
+    @property
+    def hooks(self) -> str:
+        return os.path.join(self.data, "hooks")
+
+    @property
+    def config(self) -> str:
+        return os.path.join(self.data, "config.yaml")
+
+    def hook_script(self, event: str) -> str:
+        return os.path.join(self.hooks, HOOK_FILES[event])
+
+
+def claude_dir() -> str:
+    """``$CLAUDE_CONFIG_DIR``, else ``~/.claude``."""
+    return os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+
+
+def settings_path(project: str | None = None) -> str:
+    """User settings, or ``<project>/.claude/settings.local.json`` (machine-local, kept out of git)."""
+    if project is not None:
+        return os.path.join(os.path.abspath(os.path.expanduser(project)), ".claude", "settings.local.json")
+    return os.path.join(claude_dir(), "settings.json")
+
+
+def bin_link() -> str:
+    return os.path.join(os.path.expanduser("~"), ".local", "bin", "mem0-hooks")
+
+
+# -- the handlers ------------------------------------------------------------------------------------
+_NEEDS_SINGLE_QUOTES = re.compile(r'["\\$`\n]')
+
+
+def sh_quote(word: str) -> str:
+    """Quote for ``/bin/sh -c``: double quotes when that is literal, else POSIX single quotes."""
+    if _NEEDS_SINGLE_QUOTES.search(word):
+        return shlex.quote(word)
+    return f'"{word}"'
+
+
+def hook_command(python: str, script: str) -> str:
+    """The shell-form command for one hook; ``-S`` skips site processing (``_bootstrap`` adds the venv)."""
+    return f"{sh_quote(python)} -S {sh_quote(script)}"
+
+
+def handler_for(layout: Layout, event: str, timeout: int = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    """The settings handler for ``event``."""
+    return {
+        "type": "command",
+        "command": hook_command(layout.python, layout.hook_script(event)),
+        "timeout": SESSION_END_TIMEOUT if event == "SessionEnd" else timeout,
+    }
+
+
+def handlers_for(layout: Layout, timeout: int = DEFAULT_TIMEOUT) -> dict[str, dict[str, Any]]:
+    return {event: handler_for(layout, event, timeout) for event in EVENTS}
+
+
+def ours(handler: Any) -> str | None:
+    """The hook file name when ``handler`` is one of ours (see the module docstring), else None."""
+    if not isinstance(handler, dict) or handler.get("type", "command") != "command" or "args" in handler:
+        return None
+    command = handler.get("command")
+    if not isinstance(command, str):
+        return None
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return None
+    if len(argv) != 3 or argv[1] != "-S":
+        return None
+    python, script = argv[0], argv[2]
+    hooks_dir, name = os.path.split(script)
+    if name not in HOOK_FILES.values() or os.path.basename(hooks_dir) != "hooks":
+        return None
+    if python != os.path.join(os.path.dirname(hooks_dir), "venv", "bin", "python"):
+        return None
+    return name
+
+
+def data_dir_of(handler: Any) -> str | None:
+    """The data dir one of our handlers points to."""
+    if not ours(handler):
+        return None
+    return os.path.dirname(os.path.dirname(shlex.split(handler["command"])[2]))
+
+
+def _is_group(group: Any) -> bool:
+    return isinstance(group, dict) and isinstance(group.get("hooks"), list)
+
+
+def _hooks_object(settings: dict[str, Any], *, create: bool) -> dict[str, Any] | None:
+    hooks = settings.get("hooks")
+    if hooks is None:
+        if not create:
+            return None
+        hooks = settings["hooks"] = {}
+    if not isinstance(hooks, dict):
+        raise SettingsError(f'"hooks" is a {type(hooks).__name__}, expected an object')
+    return hooks
+
+
+def merge_hooks(settings: dict[str, Any], handlers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A copy of ``settings`` with exactly one of our handlers per event and everything else kept.
+
+    One of ours already there is replaced where it stands (a group holding only ours becomes our
+    canonical group, so an old matcher goes); any other copy of ours, under any event, is removed.
+    Events without one of ours get a new group at the end.
+    """
+    new = copy.deepcopy(settings)
+    hooks = _hooks_object(new, create=True)
+    assert hooks is not None
+    for event, groups in list(hooks.items()):
+        if not isinstance(groups, list):
+            if event in handlers:
+                raise SettingsError(f'"hooks.{event}" is a {type(groups).__name__}, expected a list')
+            continue
+        wanted = handlers.get(event)
+        placed = False
+        kept: list[Any] = []
+        touched = False
+        for group in groups:
+            if not _is_group(group) or not any(ours(h) for h in group["hooks"]):
+                kept.append(group)
+                continue
+            touched = True
+            others = [h for h in group["hooks"] if not ours(h)]
+            right_file = wanted is not None and any(ours(h) == HOOK_FILES[event] for h in group["hooks"])
+            if right_file and not placed:
+                placed = True
+                if not others:
+                    kept.append({"hooks": [wanted]})
+                    continue
+                inner, done = [], False
+                for h in group["hooks"]:
+                    if ours(h):
+                        if not done and ours(h) == HOOK_FILES[event]:
+                            inner.append(wanted)
+                            done = True
+                        continue
+                    inner.append(h)
+                kept.append(dict(group, hooks=inner))
+            elif others:
+                kept.append(dict(group, hooks=others))
+        if wanted is not None and not placed:
+            kept.append({"hooks": [wanted]})
+        if kept or not touched:
+            hooks[event] = kept
+        else:
+            del hooks[event]
+    for event in EVENTS:
+        if event in handlers and event not in hooks:
+            hooks[event] = [{"hooks": [handlers[event]]}]
+    return new
+
+
+def remove_hooks(settings: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``settings`` without our handlers; groups, event lists and ``hooks`` left empty by that go too."""
+    new = copy.deepcopy(settings)
+    hooks = new.get("hooks")
+    if not isinstance(hooks, dict):
+        return new
+    removed_any = False
+    for event, groups in list(hooks.items()):
+        if not isinstance(groups, list):
+            continue
+        kept: list[Any] = []
+        touched = False
+        for group in groups:
+            if _is_group(group):
+                others = [h for h in group["hooks"] if not ours(h)]
+                if len(others) != len(group["hooks"]):
+                    touched = True
+                    if not others:
+                        continue
+                    group = dict(group, hooks=others)
+            kept.append(group)
+        if touched:
+            removed_any = True
+            if kept:
+                hooks[event] = kept
+            else:
+                del hooks[event]
+    if removed_any and not hooks:
+        del new["hooks"]
+    return new
+
+
+def our_handlers(settings: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """``(event, handler)`` for each of our handlers in ``settings``."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    hooks = settings.get("hooks")
+    if isinstance(hooks, dict):
+        for event, groups in hooks.items():
+            for group in groups if isinstance(groups, list) else []:
+                if _is_group(group):
+                    found.extend((event, h) for h in group["hooks"] if ours(h))
+    return found
+
+
+# -- the settings file -------------------------------------------------------------------------------
+@dataclass
+class SettingsFile:
+    """One settings file as read: its text (None when absent) and its parsed object."""
+
+    path: str
+    text: str | None
+    data: dict[str, Any]
+
+    @property
+    def target(self) -> str:
+        """The file written: a symlinked settings.json (a dotfiles repo) is written through, not replaced."""
+        return os.path.realpath(self.path)
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path} is not UTF-8 text; it was left unchanged") from None
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def read_settings(path: str) -> SettingsFile:
+    """Read and parse a settings file; SettingsError (file untouched) unless it holds a JSON object."""
+    text = _read_text(path)
+    if text is None or not text.strip():
+        return SettingsFile(path, text, {})
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        raise SettingsError(
+            f"{path} is not valid JSON{where}. Nothing was changed. Claude Code cannot read it either: "
+            "fix it (or move it aside), then run the installer again."
+        ) from None
+    if not isinstance(data, dict):
+        raise SettingsError(
+            f"{path} holds a JSON {type(data).__name__}, not an object. Nothing was changed; "
+            "fix it, then run the installer again."
+        )
+    return SettingsFile(path, text, data)
+
+
+def _indent_of(text: str | None) -> int | str:
+    """The indent the file already uses (2 when it has none), so a rewrite changes only our lines."""
+    for line in (text or "").splitlines()[1:]:
+        body = line.lstrip(" \t")
+        if body and len(body) < len(line):
+            lead = line[: len(line) - len(body)]
+            return "\t" if lead.startswith("\t") else len(lead)
+    return 2
+
+
+def render(data: dict[str, Any], like: str | None = None) -> str:
+    return json.dumps(data, indent=_indent_of(like), ensure_ascii=False) + "\n"
+
+
+def settings_diff(path: str, old: str | None, new: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            (old or "").splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=path if old is not None else "/dev/null",
+            tofile=path,
+        )
+    )
+
+
+def _backup(target: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup = f"{target}{BACKUP_SUFFIX}{stamp}"
+    n = 1
+    while os.path.exists(backup):
+        backup = f"{target}{BACKUP_SUFFIX}{stamp}.{n}"
+        n += 1
+    shutil.copy2(target, backup)  # keeps the mode: settings may hold tokens in "env"
+    folder, base = os.path.split(target)
+    ours_ = sorted(
+        (os.path.join(folder, f) for f in os.listdir(folder) if f.startswith(base + BACKUP_SUFFIX)),
+        key=lambda p: os.stat(p).st_mtime_ns,
+    )
+    for old in ours_[:-BACKUPS_KEPT]:
+        try:
+            os.unlink(old)
+        except OSError:
+            pass
+    return backup
+
+
+def atomic_write(target: str, text: str, mode: int) -> None:
+    """Write ``text`` to ``target`` through a temp file in the same directory and ``os.replace``."""
+    folder, base = os.path.split(target)
+    tmp = os.path.join(folder, f".{base}.mem0-hooks.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+@dataclass
+class SettingsChange:
+    """What happened to one settings file."""
+
+    path: str
+    changed: bool
+    diff: str = ""
+    backup: str | None = None
+    created: bool = False
+
+
+def update_settings(
+    path: str, transform: Callable[[dict[str, Any]], dict[str, Any]], *, dry_run: bool = False
+) -> SettingsChange:
+    """Apply ``transform`` to a settings file: backup, then atomic write keeping the mode; or only the diff.
+
+    The file is read again just before the write; if something else (Claude Code itself) changed it
+    meanwhile the whole update is redone on the new content, so that edit is not lost.
+    """
+    for _ in range(5):
+        current = read_settings(path)
+        new_data = transform(current.data)
+        if current.text is not None and new_data == current.data:
+            return SettingsChange(path, changed=False)
+        new_text = render(new_data, current.text)
+        if current.text and not current.text.endswith("\n"):
+            new_text = new_text.rstrip("\n")  # keep the file's own convention
+        diff = settings_diff(path, current.text, new_text)
+        if dry_run:
+            return SettingsChange(path, changed=True, diff=diff, created=current.text is None)
+        target = current.target
+        if current.text is None:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+        if _read_text(target) != current.text:
+            continue  # changed under us: start again from what is there now
+        backup = _backup(target) if current.text is not None else None
+        mode = (os.stat(target).st_mode & 0o7777) if current.text is not None else 0o600
+        atomic_write(target, new_text, mode)
+        return SettingsChange(path, changed=True, diff=diff, backup=backup, created=current.text is None)
+    raise SettingsError(f"{path} kept changing while mem0-hooks tried to update it; nothing was written. Try again.")
+
+
+# -- install -----------------------------------------------------------------------------------------
+@dataclass
+class InstallOptions:
+    """What ``mem0-hooks install`` (and install.sh) was asked to do."""
+
+    yes: bool = False
+    backend: str | None = None
+    url: str | None = None
+    user_id: str | None = None
+    project: str | None = None
+    dry_run: bool = False
+    source: str | None = None  # a checkout whose hooks/ are copied; None: re-wire the copies already there
+    preflight: bool = False
+    link: bool = True
+
+
+@dataclass
+class Report:
+    """Lines for the final summary, collected while installing."""
+
+    done: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _did(dry: bool, past: str, verb: str) -> str:
+    return f"would {verb}" if dry else past
+
+
+def _default_say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _is_tty() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _ask(question: str, default: bool) -> bool:
+    hint = "[Y/n]" if default else "[y/N]"
+    try:
+        answer = input(f"{question} {hint} ").strip().lower()
+    except EOFError:
+        return default
+    return default if not answer else answer in ("y", "yes")
+
+
+def _check_options(opts: InstallOptions) -> None:
+    if opts.backend is not None and opts.backend not in BACKENDS:
+        raise InstallError(f"--backend must be one of {', '.join(BACKENDS)}, not {opts.backend!r}")
+    if opts.url is not None and not re.match(r"^https?://[^\s/]+", opts.url):
+        raise InstallError(f"--url must be an http:// or https:// URL, got {opts.url!r}")
+    if opts.source is not None:
+        wanted = (*HOOK_FILES.values(), *HOOK_SUPPORT_FILES)
+        missing = [f for f in wanted if not os.path.isfile(os.path.join(opts.source, "hooks", f))]
+        if missing:
+            raise InstallError(f"{opts.source} is not a mem0-hooks checkout (hooks/{missing[0]} is missing)")
+    if opts.project is not None and not os.path.isdir(os.path.expanduser(opts.project)):
+        raise InstallError(f"--project {opts.project}: no such directory")
+
+
+def _existing_config(layout: Layout) -> dict[str, Any] | None:
+    """The config.yaml in ``layout`` as a dict (None when absent); a regex reading when yaml is unavailable."""
+    try:
+        with open(layout.config, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return {}
+    try:
+        import yaml
+
+        data = yaml.safe_load(text)
+        return data if isinstance(data, dict) else {}
+    except ImportError:
+        pass
+    except Exception:  # noqa: BLE001 - an invalid file is reported by doctor, not here
+        return {}
+    found: dict[str, Any] = {}
+    match = re.search(r"^backend:\s*([A-Za-z]+)", text, re.M)
+    if match:
+        found["backend"] = match.group(1)
+    match = re.search(r"^\s+consent_given:\s*(\w+)", text, re.M)
+    if match:
+        found["privacy"] = {"consent_given": match.group(1).lower() == "true"}
+    match = re.search(r"^\s+hook_timeout_seconds:\s*(\d+)", text, re.M)
+    if match:
+        found["claude_code"] = {"hook_timeout_seconds": int(match.group(1))}
+    return found
+
+
+def _hook_timeout(config: dict[str, Any] | None) -> int:
+    try:
+        value = int((config or {}).get("claude_code", {}).get("hook_timeout_seconds", DEFAULT_TIMEOUT))
+    except (TypeError, ValueError, AttributeError):
+        return DEFAULT_TIMEOUT
+    return value if 1 <= value <= 60 else DEFAULT_TIMEOUT
+
+
+def copy_hooks(source_hooks: str, dest: str) -> list[str]:
+    """Mirror the hook executables into ``dest``, each file replaced atomically (a running hook sees old or new)."""
+    os.makedirs(dest, mode=0o700, exist_ok=True)
+    names = [*HOOK_SUPPORT_FILES, *HOOK_FILES.values()]
+    for name in names:
+        src = os.path.join(source_hooks, name)
+        tmp = os.path.join(dest, f".{name}.{os.getpid()}.tmp")
+        shutil.copyfile(src, tmp)
+        os.chmod(tmp, 0o700)
+        os.replace(tmp, os.path.join(dest, name))
+    for name in os.listdir(dest):
+        if name.endswith(".py") and name not in names:
+            os.unlink(os.path.join(dest, name))  # a hook a newer version no longer ships
+    shutil.rmtree(os.path.join(dest, "__pycache__"), ignore_errors=True)
+    return names
+
+
+def write_new_config(path: str, text: str) -> bool:
+    """Create ``path`` (0600) with ``text`` unless it exists; True when this call created it."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    tmp = os.path.join(folder, f".config.yaml.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    try:
+        os.link(tmp, path)  # fails if it exists: never overwrite a config someone wrote meanwhile
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+
+
+def _save_api_key(layout: Layout, key: str) -> None:
+    """``config_cmd.save_api_key`` (0600), pointed at this layout's data dir."""
+    from mem0_hooks.cli.config_cmd import save_api_key
+
+    before = os.environ.get("MEM0_HOOKS_HOME")
+    os.environ["MEM0_HOOKS_HOME"] = layout.data
+    try:
+        save_api_key(key)
+    finally:
+        if before is None:
+            del os.environ["MEM0_HOOKS_HOME"]
+        else:
+            os.environ["MEM0_HOOKS_HOME"] = before
+
+
+def _on_path(folder: str) -> bool:
+    real = os.path.realpath(folder)
+    entries = os.environ.get("PATH", "").split(os.pathsep)
+    return any(p and os.path.realpath(os.path.expanduser(p)) == real for p in entries)
+
+
+def _link_is_ours(link: str) -> bool:
+    if not os.path.islink(link):
+        return False
+    target = os.readlink(link)
+    return target.endswith(os.path.join("venv", "bin", "mem0-hooks"))
+
+
+def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
+    """Wire mem0-hooks into Claude Code (see install.sh); returns the exit code."""
+    _check_options(opts)
+    layout = Layout(data_dir())
+    target = settings_path(opts.project)
+    # The settings file is checked first, so a broken one stops the install before anything changed.
+    existing_settings = read_settings(target)
+    if opts.preflight:
+        return 0
+    dry = opts.dry_run
+    report = Report()
+    if dry:
+        say(f"dry run: nothing is written. Data dir: {layout.data}")
+
+    # 1. the virtualenv (install.sh made it; here we only check it is there)
+    if not os.path.exists(layout.python):
+        if not dry:
+            raise InstallError(
+                f"no virtualenv at {layout.venv}: run ./install.sh from a mem0-hooks checkout (it creates it)"
+            )
+        report.done.append(f"would create the virtualenv {layout.venv} and pip-install mem0-hooks into it")
+
+    # 2. the hook executables
+    if opts.source is not None:
+        say(f"==> {'copying' if not dry else 'would copy'} the hooks to {layout.hooks}")
+        if not dry:
+            copy_hooks(os.path.join(opts.source, "hooks"), layout.hooks)
+        report.done.append(f"{_did(dry, 'copied', 'copy')} the hook executables to {layout.hooks}")
+    elif not all(os.path.isfile(layout.hook_script(e)) for e in EVENTS) and not dry:
+        raise InstallError(f"no hook files in {layout.hooks}: run ./install.sh from a mem0-hooks checkout")
+
+    # 3. config.yaml, asking for consent once
+    config = _existing_config(layout)
+    if config is None:
+        if opts.yes:
+            consent = True
+        elif _is_tty() and not dry:
+            say(
+                "mem0-hooks stores what you and Claude say (redacted, "
+                + ("on this machine" if (opts.backend or "local") == "local" else f"in the {opts.backend} backend")
+                + ") and recalls it in later sessions."
+            )
+            consent = _ask("Store conversations?", True)
+        else:
+            consent = False
+        from mem0_hooks.config import default_yaml
+
+        text = default_yaml(backend=opts.backend or "local", consent=consent, user_id=opts.user_id or "", url=opts.url)
+        if not dry:
+            write_new_config(layout.config, text)
+        config = {"backend": opts.backend or "local", "privacy": {"consent_given": consent}}
+        capture = "on" if consent else "off"
+        say(f"==> {_did(dry, 'wrote', 'write')} {layout.config} (backend {config['backend']}, capture {capture})")
+        report.done.append(f"{_did(dry, 'wrote', 'write')} {layout.config}")
+    else:
+        say(f"==> keeping {layout.config}")
+        differs = [
+            f"{key} {value!r}"
+            for key, value, current in (
+                ("backend", opts.backend, config.get("backend", "local")),
+                ("user_id", opts.user_id, config.get("user_id")),
+                ("mem0.base_url", opts.url, (config.get("mem0") or {}).get("base_url")),
+            )
+            if value is not None and value != current
+        ]
+        if differs:
+            report.notes.append(
+                f"{layout.config} exists and was kept, so {', '.join(differs)} did not change it: "
+                "use `mem0-hooks config set KEY VALUE`"
+            )
+    backend = str(config.get("backend") or "local")
+    consent_given = bool((config.get("privacy") or {}).get("consent_given"))
+
+    # 4. the API key: only ever from the environment
+    key = os.environ.get("MEM0_API_KEY", "").strip()
+    key_file = os.path.join(layout.data, "api_key")
+    if backend in REMOTE_BACKENDS and key:
+        if not dry:
+            _save_api_key(layout, key)
+        say(f"==> {_did(dry, 'stored', 'store')} MEM0_API_KEY in {key_file} (mode 0600)")
+        report.done.append(f"{_did(dry, 'stored', 'store')} the API key from MEM0_API_KEY in {key_file}")
+    elif backend == "platform" and not os.path.exists(key_file):
+        report.notes.append(
+            "the platform backend needs an API key: export MEM0_API_KEY=... and run `mem0-hooks config set-key`"
+        )
+
+    # 5. Claude Code settings
+    handlers = handlers_for(layout, _hook_timeout(config))
+    previous = {d for _, h in our_handlers(existing_settings.data) if (d := data_dir_of(h)) and d != layout.data}
+    change = update_settings(target, lambda s: merge_hooks(s, handlers), dry_run=dry)
+    if not change.changed:
+        say(f"==> {target} already has the mem0-hooks hooks")
+        report.done.append(f"{target}: already wired, left as it was")
+    elif dry:
+        say(f"==> would change {target}:")
+        say(change.diff.rstrip("\n"))
+        report.done.append(f"would wire {', '.join(EVENTS)} in {target}")
+    else:
+        say(f"==> wired {', '.join(EVENTS)} into {target}" + (f" (backup: {change.backup})" if change.backup else ""))
+        report.done.append(f"wired the hooks into {target}" + (f"; backup at {change.backup}" if change.backup else ""))
+    for old in sorted(previous):
+        report.notes.append(f"the hooks pointed to {old} before; Claude Code no longer uses that directory")
+    if opts.project is not None:
+        project_dir = os.path.dirname(os.path.dirname(target))
+        report.notes.append(f"project scope: the hooks run only for sessions started in {project_dir}")
+
+    # 6. ~/.local/bin/mem0-hooks
+    command = "mem0-hooks"
+    if opts.link:
+        link = bin_link()
+        if os.path.lexists(link) and not _link_is_ours(link):
+            report.notes.append(f"{link} exists and is not ours; left alone. The command is {layout.console_script}")
+            command = sh_quote(layout.console_script)
+        else:
+            if not dry:
+                os.makedirs(os.path.dirname(link), exist_ok=True)
+                tmp = f"{link}.{os.getpid()}.tmp"
+                os.symlink(layout.console_script, tmp)
+                os.replace(tmp, link)
+            say(f"==> {_did(dry, 'linked', 'link')} {link} -> {layout.console_script}")
+            report.done.append(f"{_did(dry, 'linked', 'link')} {link} -> {layout.console_script}")
+            if not _on_path(os.path.dirname(link)):
+                report.notes.append(
+                    f'{os.path.dirname(link)} is not on your PATH: add `export PATH="$HOME/.local/bin:$PATH"` '
+                    "to your shell profile, or use the full path"
+                )
+                command = sh_quote(link)
+
+    if not consent_given:
+        report.notes.append("capture is off until you consent: mem0-hooks config set privacy.consent_given true")
+    _summary(report, say, dry=dry, next_step=f"{command} doctor")
+    return 0
+
+
+def _summary(report: Report, say: Say, *, dry: bool, next_step: str | None) -> None:
+    say("")
+    say("dry run finished; nothing was changed." if dry else "done:")
+    for line in report.done:
+        say(f"  - {line}")
+    for line in report.notes:
+        say(f"note: {line}")
+    if next_step and not dry:
+        say(f"next: run `{next_step}` to check everything, then start `claude` as usual.")
+
+
+# -- uninstall ---------------------------------------------------------------------------------------
+def uninstall(
+    *,
+    project: str | None = None,
+    purge: bool = False,
+    yes: bool = False,
+    dry_run: bool = False,
+    say: Say = _default_say,
+) -> int:
+    """Remove exactly our hooks from the settings; with ``purge`` also the data dir and the command link."""
+    layout = Layout(data_dir())
+    targets = [settings_path(project)]
+    if purge and project is not None:
+        targets.append(settings_path())  # the data dir is going: no settings file may keep pointing into it
+    files = [read_settings(t) for t in targets]  # every file checked before any is changed
+    report = Report()
+
+    link = bin_link()
+    doomed = [p for p in (layout.data,) if os.path.exists(p)]
+    if purge and os.path.lexists(link) and _link_is_ours(link):
+        doomed.append(link)
+    if purge and doomed and not yes and not dry_run:
+        if not _is_tty():
+            raise InstallError("--purge deletes your memories and config: add --yes to confirm")
+        say("This deletes, for good:")
+        for path in doomed:
+            say(f"  {path}")
+        if not _ask("Go ahead?", False):
+            say("nothing was changed")
+            return 1
+
+    for current in files:
+        found = len(our_handlers(current.data))
+        change = update_settings(current.path, remove_hooks, dry_run=dry_run)
+        if not change.changed:
+            report.done.append(f"{current.path}: no mem0-hooks hooks in it")
+        elif dry_run:
+            say(f"==> would change {current.path}:")
+            say(change.diff.rstrip("\n"))
+            report.done.append(f"would remove {found} hook(s) from {current.path}")
+        else:
+            say(f"==> removed {found} hook(s) from {current.path} (backup: {change.backup})")
+            report.done.append(f"removed {found} mem0-hooks hook(s) from {current.path}; backup at {change.backup}")
+
+    if purge:
+        config = _existing_config(layout) or {}
+        for path in doomed:
+            if not dry_run:
+                if os.path.islink(path) or os.path.isfile(path):
+                    os.unlink(path)
+                else:
+                    shutil.rmtree(path)
+            what = " (memories, config, queue, log, venv, hooks)" if path == layout.data else ""
+            report.done.append(f"{_did(dry_run, 'deleted', 'delete')} {path}{what}")
+        if not doomed:
+            report.done.append(f"nothing to delete: {layout.data} does not exist")
+        if str(config.get("backend") or "local") in REMOTE_BACKENDS:
+            report.notes.append(f"memories stored in the {config['backend']} backend are not deleted by --purge")
+    elif os.path.exists(layout.data):
+        report.notes.append(
+            f"memories, config and the venv are kept in {layout.data}; `mem0-hooks uninstall --purge` deletes them"
+        )
+    _summary(report, say, dry=dry_run, next_step=None)
+    return 0
+
+
+# -- the plugin --------------------------------------------------------------------------------------
+def plugin_venv(data: str) -> str:
+    return os.path.join(data, "venv")
+
+
+def plugin_ready_marker(data: str, version: str) -> str:
+    """Present once the plugin venv holds the dependencies of ``version``."""
+    return os.path.join(plugin_venv(data), f".mem0-hooks-ready-{version}")
+
+
+def _plugin_status_file(data: str) -> str:
+    return os.path.join(data, "state", "plugin-venv.json")
+
+
+def plugin_status(data: str) -> dict[str, Any]:
+    """The last plugin bootstrap's outcome: ``{"state": "running"|"ready"|"failed", "at", "version", "error"?}``."""
+    try:
+        with open(_plugin_status_file(data), encoding="utf-8") as fh:
+            status = json.load(fh)
+        return status if isinstance(status, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _set_plugin_status(data: str, **status: Any) -> None:
+    path = _plugin_status_file(data)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    atomic_write(path, json.dumps(dict(status, at=time.time())) + "\n", 0o600)
+
+
+def plugin_requirements(root: str) -> list[str]:
+    """The ``[project] dependencies`` of the plugin's pyproject.toml (tomllib when there is one)."""
+    path = os.path.join(root, "pyproject.toml")
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the list is simple enough to read directly
+        text = raw.decode("utf-8")
+        block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.M | re.S)
+        if not block:
+            raise InstallError(f"{path}: no dependencies list") from None
+        return re.findall(r"[\"']([^\"']+)[\"']", block.group(1))
+    deps = tomllib.loads(raw.decode("utf-8")).get("project", {}).get("dependencies", [])
+    return [str(d) for d in deps]
+
+
+def dependencies_importable() -> bool:
+    """Whether this interpreter can already import everything the hooks need."""
+    import importlib.util
+
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in PLUGIN_DEPENDENCY_MODULES)
+    except (ImportError, ValueError):
+        return False
+
+
+def record_plugin_consent() -> bool:
+    """Write config.yaml with consent given, unless one exists: installing the plugin is the opt-in.
+
+    Returns True when this call created it. The comment at its top says where the consent came from.
+    """
+    from mem0_hooks import paths
+    from mem0_hooks.config import default_yaml
+
+    path = paths.config_file()
+    if os.path.exists(path):
+        return False
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    header = (
+        f"# Consent recorded {stamp}: installing the mem0-hooks Claude Code plugin is the opt-in to storing\n"
+        "# conversations. To stop capture set privacy.consent_given to false, or disable the plugin.\n"
+    )
+    return write_new_config(path, header + default_yaml(consent=True))
+
+
+def start_plugin_bootstrap(root: str, data: str) -> bool:
+    """Start :func:`plugin_bootstrap` detached unless one runs; True when one is running now.
+
+    The lock is taken here and handed to the child (an inherited descriptor keeps a ``flock``), so
+    whoever waits on ``venv.lock`` waits for the whole job.
+    """
+    import fcntl
+
+    os.makedirs(data, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(data, "venv.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return True  # another hook started it already
+    try:
+        os.set_inheritable(fd, True)
+        code = (
+            f"import sys; sys.path.insert(0, {root!r}); "
+            "from mem0_hooks.install import plugin_bootstrap_main; raise SystemExit(plugin_bootstrap_main())"
+        )
+        env = dict(os.environ)
+        env.pop("MEM0_HOOKS_PLUGIN_EXEC", None)
+        os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-c", code, root, data, str(fd)],
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+            ],
+            setsid=True,
+        )
+        return True
+    finally:
+        os.close(fd)
+
+
+def plugin_first_run(root: str, data: str, version: str) -> bool:
+    """Called by a plugin hook while the venv for ``version`` is not ready; True when the hook can run here.
+
+    Records consent (first run). When this python3 already has every dependency and there is no venv,
+    that is all: the hooks run here. Otherwise it starts the one-time venv bootstrap (or, for a new
+    version, the upgrade of the venv) unless one runs or failed less than an hour ago for this version.
+    Never blocks: the bootstrap is detached.
+    """
+    try:
+        record_plugin_consent()
+    except OSError:
+        pass
+    importable = dependencies_importable()
+    if importable and not os.path.exists(os.path.join(plugin_venv(data), "bin", "python")):
+        return True
+    status = plugin_status(data)
+    recently_failed = (
+        status.get("state") == "failed"
+        and status.get("version") == version
+        and time.time() - float(status.get("at") or 0) < PLUGIN_RETRY_AFTER
+    )
+    if not recently_failed:
+        try:
+            start_plugin_bootstrap(root, data)
+        except OSError as exc:
+            _log(f"plugin: could not start the venv bootstrap: {exc}")
+    return importable
+
+
+def plugin_notice(data: str) -> str:
+    """What a degraded SessionStart tells the user while the venv is not ready."""
+    status = plugin_status(data)
+    if status.get("state") == "failed":
+        return (
+            f"mem0-hooks could not set up its Python environment ({status.get('error', 'unknown error')}); "
+            f"memory is off. It retries within the hour; details in {os.path.join(data, 'mem0-hooks.log')}."
+        )
+    return (
+        f"mem0-hooks: first run, installing its Python dependencies into {plugin_venv(data)} in the "
+        "background. Memory starts working once that finishes (usually under a minute)."
+    )
+
+
+def _run(argv: list[str], timeout: float) -> None:
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise InstallError(f"{os.path.basename(argv[0])} {' '.join(argv[1:3])} failed: {' | '.join(tail)}")
+
+
+def plugin_bootstrap(root: str, data: str, *, python: str | None = None) -> None:
+    """Create ``<data>/venv`` (if needed) and pip-install the plugin's dependencies into it.
+
+    The code itself is not installed: hooks import it from ``${CLAUDE_PLUGIN_ROOT}``, so a plugin
+    update takes effect at once and only a change of version re-runs pip.
+    """
+    from mem0_hooks import __version__
+
+    venv = plugin_venv(data)
+    vpython = os.path.join(venv, "bin", "python")
+    _set_plugin_status(data, state="running", version=__version__)
+    try:
+        if os.path.exists(vpython):
+            probe = subprocess.run([vpython, "-c", "pass"], capture_output=True, timeout=60, check=False)
+            if probe.returncode != 0:
+                shutil.rmtree(venv)  # its interpreter is gone (the system python was upgraded)
+        if not os.path.exists(vpython):
+            _run([python or sys.executable, "-m", "venv", venv], timeout=300)
+        _run(
+            [
+                vpython,
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--quiet",
+                *plugin_requirements(root),
+            ],
+            timeout=1800,
+        )
+        _run([vpython, "-c", "import " + ", ".join(PLUGIN_DEPENDENCY_MODULES)], timeout=120)
+        for name in os.listdir(venv):
+            if name.startswith(".mem0-hooks-ready-"):
+                os.unlink(os.path.join(venv, name))
+        with open(plugin_ready_marker(data, __version__), "w", encoding="utf-8") as fh:
+            fh.write(json.dumps({"version": __version__, "python": sys.version.split()[0]}) + "\n")
+    except Exception as exc:  # noqa: BLE001 - recorded for the next SessionStart and doctor
+        _set_plugin_status(data, state="failed", version=__version__, error=str(exc)[:300])
+        _log(f"plugin: setting up {venv} failed: {exc}")
+        raise
+    _set_plugin_status(data, state="ready", version=__version__)
+    _log(f"plugin: {venv} is ready")
+
+
+def plugin_bootstrap_main(argv: list[str] | None = None) -> int:
+    """Entry point of the detached bootstrap: ``<root> <data> <lock fd>``."""
+    args = sys.argv[1:] if argv is None else argv
+    root, data = args[0], args[1]
+    lock_fd = int(args[2]) if len(args) > 2 else None
+    try:
+        plugin_bootstrap(root, data)
+        return 0
+    except Exception:  # noqa: BLE001 - already recorded
+        return 1
+    finally:
+        if lock_fd is not None:
+            try:
+                os.close(lock_fd)
+            except OSError:
+                pass
+
+
+def _log(message: str) -> None:
+    try:
+        from mem0_hooks.log import log
+
+        log(message, level="WARNING" if "fail" in message else "INFO")
+    except Exception:  # noqa: BLE001
+        pass

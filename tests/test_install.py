@@ -1,0 +1,661 @@
+"""The settings-route installer: the settings merge, install/uninstall, install.sh, and the real CLI firing our hooks.
+
+Every test runs in a temp HOME whose name holds a space (conftest already keeps the real one out of
+reach). The fast tests call ``mem0_hooks.install`` / ``cli.main`` directly, against a "fake venv" that
+looks like the one install.sh makes but borrows this interpreter's packages instead of running pip.
+``test_install_sh_for_real`` runs install.sh itself (venv + pip); ``MEM0_HOOKS_SKIP_PIP=1`` skips it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import site
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mem0_hooks import install as inst
+from mem0_hooks.cli.main import main as cli_main
+from tests.support.claude_cli import hook_events, require_claude, run_claude
+from tests.support.mock_anthropic import MockAnthropic
+
+REPO = Path(__file__).resolve().parents[1]
+SKIP_PIP = pytest.mark.skipif(
+    bool(os.environ.get("MEM0_HOOKS_SKIP_PIP")), reason="MEM0_HOOKS_SKIP_PIP is set: no venv + pip install tests"
+)
+CLONE_IGNORE = shutil.ignore_patterns(
+    ".git", ".cache", ".venv", "__pycache__", "build", "*.egg-info", ".pytest_cache", ".hypothesis"
+)
+OUR_EVENTS = ["SessionStart", "UserPromptSubmit", "Stop", "SessionEnd", "PreCompact"]
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+def make_fake_venv(venv: Path) -> Path:
+    """A venv like install.sh's, in milliseconds: no pip; its site-packages links to this interpreter's packages."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    target = venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+    for source in site.getsitepackages():
+        for name in os.listdir(source):
+            if name.endswith(".pth") or name.startswith("__editable__") or name.startswith("mem0_hooks"):
+                continue
+            if not (target / name).exists():
+                os.symlink(os.path.join(source, name), target / name)
+    os.symlink(REPO / "mem0_hooks", target / "mem0_hooks")
+    script = venv / "bin" / "mem0-hooks"
+    script.write_text(f"#!{venv / 'bin' / 'python'}\nfrom mem0_hooks.cli.main import main\nraise SystemExit(main())\n")
+    script.chmod(0o755)
+    return venv
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HOME with a space in it, the default data dir (no MEM0_HOOKS_HOME), the default ~/.claude."""
+    home = tmp_path / "my home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("MEM0_HOOKS_HOME", "CLAUDE_CONFIG_DIR", "MEM0_API_KEY", "XDG_DATA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def data(home: Path) -> Path:
+    """The data dir with its (fake) venv, as install.sh leaves it before handing over to Python."""
+    data = home / ".local" / "share" / "mem0-hooks"
+    data.mkdir(parents=True, mode=0o700)
+    make_fake_venv(data / "venv")
+    return data
+
+
+def settings_file(home: Path) -> Path:
+    return home / ".claude" / "settings.json"
+
+
+def write_json(path: Path, obj: Any, indent: int = 2) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(obj, indent=indent) + "\n"
+    path.write_text(text)
+    return text
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli_main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def install_here(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, str]:
+    return run_cli(capsys, "install", "--yes", "--source", str(REPO), *extra)
+
+
+def ours_by_event(settings: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for event, handler in inst.our_handlers(settings):
+        found.setdefault(event, []).append(handler)
+    return found
+
+
+def backups(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(path.name + inst.BACKUP_SUFFIX + "*"))
+
+
+USER_SETTINGS: dict[str, Any] = {
+    "model": "claude-sonnet-4-5",
+    "env": {"FOO": "bar"},
+    "permissions": {"allow": ["Bash(ls:*)"]},
+    "hooks": {
+        "SessionStart": [{"matcher": "startup", "hooks": [{"type": "command", "command": "echo hi"}]}],
+        "Stop": [{"hooks": [{"type": "command", "command": "notify-send done", "timeout": 3}]}],
+        "PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "~/.claude/hooks/stop.py"}]}],
+    },
+    "statusLine": {"type": "command", "command": "echo status"},
+}
+
+
+# -- the handler and its quoting ---------------------------------------------------------------------
+@pytest.mark.parametrize("data_dir", ["/home/a b/.local/share/mem0-hooks", '/tmp/it\'s "odd" $HOME `x`'])
+def test_hook_command_survives_sh_and_is_recognised(data_dir: str) -> None:
+    layout = inst.Layout(data_dir)
+    handler = inst.handler_for(layout, "Stop")
+    argv = subprocess.run(
+        ["/bin/sh", "-c", 'for a in "$@"; do printf "%s\\n" "$a"; done', "sh", *shlex.split(handler["command"])],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    # What /bin/sh itself makes of the command string must be the three words we meant.
+    sh_words = subprocess.run(
+        ["/bin/sh", "-c", f'set -- {handler["command"]}; for a in "$@"; do printf \'%s\\n\' "$a"; done'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert sh_words == [layout.python, "-S", layout.hook_script("Stop")]
+    assert argv.splitlines() == sh_words
+    assert inst.ours(handler) == "stop.py"
+    assert inst.data_dir_of(handler) == data_dir
+
+
+def test_handlers_cover_five_events_with_timeouts_and_no_matcher(tmp_path: Path) -> None:
+    merged = inst.merge_hooks({}, inst.handlers_for(inst.Layout(str(tmp_path)), timeout=12))
+    assert list(merged["hooks"]) == OUR_EVENTS
+    for event, groups in merged["hooks"].items():
+        assert groups == [{"hooks": [groups[0]["hooks"][0]]}]  # no matcher: every source fires, fork too
+        handler = groups[0]["hooks"][0]
+        assert handler["type"] == "command"
+        assert handler["timeout"] == (5 if event == "SessionEnd" else 12)
+        assert inst.ours(handler) == inst.HOOK_FILES[event]
+
+
+def test_only_the_exact_shape_is_ours() -> None:
+    assert inst.ours({"type": "command", "command": "python3 ~/.claude/hooks/stop.py"}) is None
+    assert inst.ours({"type": "command", "command": '"/x/venv/bin/python" -S "/y/hooks/stop.py"'}) is None
+    assert inst.ours({"type": "command", "command": '"/x/venv/bin/python" -S "/x/hooks/other.py"'}) is None
+    assert inst.ours({"type": "command", "command": "python3", "args": ["/x/hooks/stop.py"]}) is None
+    assert inst.ours({"type": "http", "url": "http://x"}) is None
+    assert inst.ours({"type": "command", "command": 'unterminated "quote'}) is None
+    assert inst.ours({"type": "command", "command": '"/x/venv/bin/python" -S "/x/hooks/stop.py"'}) == "stop.py"
+
+
+def test_settings_snippet_is_our_block_with_home_placeholders() -> None:
+    snippet = json.loads((REPO / "settings.snippet.json").read_text())
+    assert list(snippet) == ["hooks"]
+    expected = inst.merge_hooks({}, inst.handlers_for(inst.Layout("$HOME/.local/share/mem0-hooks")))
+    assert [inst.ours(h) for _, h in inst.our_handlers(snippet)] == [
+        inst.ours(h) for _, h in inst.our_handlers(expected)
+    ]
+    for event in OUR_EVENTS:
+        [handler] = snippet["hooks"][event][0]["hooks"]
+        assert handler["command"].startswith('"$HOME/.local/share/mem0-hooks/venv/bin/python" -S "$HOME/')
+        assert handler["timeout"] == expected["hooks"][event][0]["hooks"][0]["timeout"]
+
+
+_user_handler = st.builds(
+    lambda c, t: {"type": "command", "command": c, **({"timeout": t} if t else {})},
+    st.sampled_from(
+        ["echo a", "notify-send b", "python3 ~/.claude/hooks/stop.py", "'/x/venv/bin/python' /x/hooks/stop.py"]
+    ),
+    st.integers(0, 30),
+)
+_our_handler = st.builds(
+    lambda d, e: inst.handler_for(inst.Layout(d), e), st.sampled_from(["/old", "/a b/c"]), st.sampled_from(OUR_EVENTS)
+)
+_group = st.builds(
+    lambda m, hs: ({"matcher": m} if m else {}) | {"hooks": hs},
+    st.sampled_from(["", "startup", "Bash"]),
+    st.lists(st.one_of(_user_handler, _our_handler), max_size=3),
+)
+_settings = st.builds(
+    lambda hooks, extra: {**extra, "hooks": hooks} if hooks is not None else extra,
+    st.one_of(
+        st.none(),
+        st.dictionaries(st.sampled_from([*OUR_EVENTS, "PreToolUse", "SubagentStop"]), st.lists(_group, max_size=3)),
+    ),
+    st.dictionaries(st.sampled_from(["model", "env", "theme"]), st.text(max_size=5), max_size=2),
+)
+
+
+def _without_empties(settings: dict[str, Any]) -> dict[str, Any]:
+    hooks = {e: g for e, g in (settings.get("hooks") or {}).items() if g}
+    return {**{k: v for k, v in settings.items() if k != "hooks"}, **({"hooks": hooks} if hooks else {})}
+
+
+@settings(max_examples=300, deadline=None)
+@given(_settings)
+def test_merge_and_remove_properties(before: dict[str, Any]) -> None:
+    handlers = inst.handlers_for(inst.Layout("/new data"))
+    merged = inst.merge_hooks(before, handlers)
+    assert inst.merge_hooks(merged, handlers) == merged  # idempotent
+    assert {e: [h for h in hs] for e, hs in ours_by_event(merged).items()} == {e: [handlers[e]] for e in OUR_EVENTS}
+    # The user's part is untouched. (An event list or "hooks" object the user left empty goes once ours
+    # leave it: empty ones mean nothing to Claude Code, and the file does not say who made them.)
+    assert _without_empties(inst.remove_hooks(merged)) == _without_empties(inst.remove_hooks(before))
+    assert inst.our_handlers(inst.remove_hooks(merged)) == []
+    assert [k for k in merged if k != "hooks"] == [k for k in before if k != "hooks"]
+
+
+# -- install -----------------------------------------------------------------------------------------
+def test_fresh_install(home: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = install_here(capsys)
+
+    assert code == 0, err
+    settings = json.loads(settings_file(home).read_text())
+    found = ours_by_event(settings)
+    assert sorted(found) == sorted(OUR_EVENTS) and all(len(v) == 1 for v in found.values())
+    assert settings["hooks"]["Stop"][0]["hooks"][0]["command"] == (
+        f'"{data}/venv/bin/python" -S "{data}/hooks/stop.py"'
+    )
+    assert stat.S_IMODE(settings_file(home).stat().st_mode) == 0o600
+    for name in [*inst.HOOK_FILES.values(), "_bootstrap.py"]:
+        assert (data / "hooks" / name).read_bytes() == (REPO / "hooks" / name).read_bytes()
+    assert "consent_given: true" in (data / "config.yaml").read_text()
+    assert stat.S_IMODE((data / "config.yaml").stat().st_mode) == 0o600
+    link = home / ".local" / "bin" / "mem0-hooks"
+    assert os.readlink(link) == str(data / "venv" / "bin" / "mem0-hooks")
+    assert "not on your PATH" in out
+    assert "doctor" in out.splitlines()[-1]
+    assert backups(settings_file(home)) == []  # nothing to back up in a fresh HOME
+
+
+def test_second_install_keeps_exactly_one_copy(home: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert install_here(capsys)[0] == 0
+    first = settings_file(home).read_text()
+
+    code, out, _ = install_here(capsys)
+
+    assert code == 0
+    assert settings_file(home).read_text() == first
+    assert "already wired" in out
+    assert all(len(v) == 1 for v in ours_by_event(json.loads(first)).values())
+    assert backups(settings_file(home)) == []
+
+
+def test_install_keeps_every_other_key_and_hook(home: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    original = write_json(settings_file(home), USER_SETTINGS, indent=4)
+    settings_file(home).chmod(0o640)
+
+    code, out, err = install_here(capsys)
+
+    assert code == 0, err
+    text = settings_file(home).read_text()
+    settings = json.loads(text)
+    assert inst.remove_hooks(settings) == USER_SETTINGS  # everything of the user's, in order
+    assert list(settings) == list(USER_SETTINGS)
+    assert settings["hooks"]["Stop"][0] == USER_SETTINGS["hooks"]["Stop"][0]
+    assert all(len(v) == 1 for v in ours_by_event(settings).values()) and len(ours_by_event(settings)) == 5
+    assert text.startswith('{\n    "model"')  # the file's own indent is kept
+    assert stat.S_IMODE(settings_file(home).stat().st_mode) == 0o640
+    [backup] = backups(settings_file(home))
+    assert backup.read_text() == original
+    assert str(backup) in out
+
+
+def test_upgrade_from_another_data_dir_replaces_ours_in_place(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = inst.Layout("/opt/old mem0")
+    old_stop = inst.handler_for(old, "Stop")
+    before = {
+        "hooks": {
+            "SessionStart": [{"matcher": "startup|resume", "hooks": [inst.handler_for(old, "SessionStart")]}],
+            "Stop": [
+                {
+                    "hooks": [
+                        {"type": "command", "command": "echo first"},
+                        old_stop,
+                        {"type": "command", "command": "echo last"},
+                    ]
+                }
+            ],
+            "SubagentStop": [{"hooks": [inst.handler_for(old, "Stop")]}],
+        }
+    }
+    write_json(settings_file(home), before)
+
+    code, out, _ = install_here(capsys)
+
+    assert code == 0
+    hooks = json.loads(settings_file(home).read_text())["hooks"]
+    new = inst.Layout(str(data))
+    assert hooks["SessionStart"] == [{"hooks": [inst.handler_for(new, "SessionStart")]}]  # the old matcher went too
+    assert [h["command"] for h in hooks["Stop"][0]["hooks"]] == [
+        "echo first",
+        inst.handler_for(new, "Stop")["command"],
+        "echo last",
+    ]
+    assert len(hooks["Stop"]) == 1
+    assert "SubagentStop" not in hooks  # a stray copy of ours elsewhere is removed, and its empty list with it
+    assert "/opt/old mem0" in out
+
+
+def test_hook_timeout_comes_from_config(home: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (data / "config.yaml").write_text("claude_code:\n  hook_timeout_seconds: 25\n")
+
+    assert install_here(capsys)[0] == 0
+
+    hooks = json.loads(settings_file(home).read_text())["hooks"]
+    assert {e: g[0]["hooks"][0]["timeout"] for e, g in hooks.items()} == {
+        "SessionStart": 25,
+        "UserPromptSubmit": 25,
+        "Stop": 25,
+        "SessionEnd": 5,
+        "PreCompact": 25,
+    }
+    assert (data / "config.yaml").read_text() == "claude_code:\n  hook_timeout_seconds: 25\n"  # kept as it was
+
+
+@pytest.mark.parametrize("broken", ['{"hooks": {', "[1, 2]", '{"a": 1,}'])
+def test_invalid_settings_are_refused_and_left_alone(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str], broken: str
+) -> None:
+    settings_file(home).parent.mkdir(parents=True)
+    settings_file(home).write_text(broken)
+
+    code, out, err = install_here(capsys)
+
+    assert code == 1
+    assert err.startswith("error: ") and str(settings_file(home)) in err
+    assert "Nothing was changed" in err
+    assert settings_file(home).read_text() == broken
+    assert os.listdir(settings_file(home).parent) == ["settings.json"]  # no backup, no temp file
+    assert not (data / "hooks").exists() and not (data / "config.yaml").exists()
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(home: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    original = write_json(settings_file(home), USER_SETTINGS)
+    before = sorted(p.relative_to(home) for p in home.rglob("*"))
+
+    code, out, _ = install_here(capsys, "--dry-run")
+
+    assert code == 0
+    assert sorted(p.relative_to(home) for p in home.rglob("*")) == before
+    assert settings_file(home).read_text() == original
+    assert f"--- {settings_file(home)}" in out and f"+++ {settings_file(home)}" in out
+    stop = f'"command": "\\"{data}/venv/bin/python\\" -S \\"{data}/hooks/stop.py\\""'
+    assert any(line.startswith("+") and stop in line for line in out.splitlines())
+    assert "nothing was changed" in out
+
+
+def test_project_scope_writes_settings_local(home: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = home / "work" / "my project"
+    project.mkdir(parents=True)
+
+    code, out, _ = install_here(capsys, "--project", str(project))
+
+    assert code == 0
+    local = project / ".claude" / "settings.local.json"
+    assert len(ours_by_event(json.loads(local.read_text()))) == 5
+    assert not settings_file(home).exists()
+    assert "project scope" in out
+
+    code, out, _ = run_cli(capsys, "uninstall", "--project", str(project))
+    assert code == 0
+    assert json.loads(local.read_text()) == {}
+
+
+def test_api_key_only_from_the_environment(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = install_here(capsys, "--backend", "platform", "--api-key", "m0-secret")
+    assert code == 1 and "MEM0_API_KEY" in err
+
+    monkeypatch.setenv("MEM0_API_KEY", "m0-from-env")
+    code, out, err = install_here(capsys, "--backend", "platform")
+
+    assert code == 0, err
+    key = data / "api_key"
+    assert key.read_text().strip() == "m0-from-env"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert "m0-from-env" not in out
+    assert "backend: platform" in (data / "config.yaml").read_text()
+    assert "MEM0_HOOKS_HOME" not in os.environ
+
+
+def test_symlinked_settings_are_written_through(home: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dotfiles = home / "dotfiles" / "claude-settings.json"
+    write_json(dotfiles, {"model": "x"})
+    settings_file(home).parent.mkdir(parents=True)
+    settings_file(home).symlink_to(dotfiles)
+
+    assert install_here(capsys)[0] == 0
+
+    assert settings_file(home).is_symlink()
+    assert len(ours_by_event(json.loads(dotfiles.read_text()))) == 5
+
+
+def test_claude_config_dir_is_respected(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(home / "alt claude"))
+    assert install_here(capsys)[0] == 0
+    assert len(ours_by_event(json.loads((home / "alt claude" / "settings.json").read_text()))) == 5
+    assert not settings_file(home).exists()
+
+
+def test_without_a_venv_install_says_to_run_install_sh(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = install_here(capsys)
+    assert code == 1 and "install.sh" in err
+    assert not settings_file(home).exists()
+
+
+def test_interactive_install_asks_for_consent_once(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = iter(["n"])
+    monkeypatch.setattr(inst, "_is_tty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+
+    code, out, _ = run_cli(capsys, "install", "--source", str(REPO))
+    assert code == 0
+    assert "consent_given: false" in (data / "config.yaml").read_text()
+    assert "capture is off until you consent" in out
+
+    code, out, _ = run_cli(capsys, "install", "--source", str(REPO))  # asked once: no second question
+    assert code == 0
+
+
+def test_a_concurrent_edit_of_the_settings_is_not_lost(home: Path, tmp_path: Path) -> None:
+    path = settings_file(home)
+    write_json(path, {"model": "a"})
+    layout = inst.Layout(str(tmp_path / "data"))
+    calls = []
+
+    def merge_while_claude_writes(settings: dict[str, Any]) -> dict[str, Any]:
+        calls.append(dict(settings))
+        if len(calls) == 1:  # Claude Code saves a setting between our read and our write
+            write_json(path, {"model": "a", "theme": "dark"})
+        return inst.merge_hooks(settings, inst.handlers_for(layout))
+
+    change = inst.update_settings(str(path), merge_while_claude_writes)
+
+    assert change.changed and len(calls) == 2
+    final = json.loads(path.read_text())
+    assert final["theme"] == "dark" and len(ours_by_event(final)) == 5
+
+
+# -- uninstall ---------------------------------------------------------------------------------------
+def test_uninstall_removes_exactly_ours(home: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_json(settings_file(home), USER_SETTINGS)
+    assert install_here(capsys)[0] == 0
+
+    code, out, _ = run_cli(capsys, "uninstall")
+
+    assert code == 0
+    assert json.loads(settings_file(home).read_text()) == USER_SETTINGS
+    assert (data / "config.yaml").exists() and (data / "venv").exists()  # memories and config stay
+    assert "--purge" in out
+
+    assert run_cli(capsys, "uninstall")[0] == 0  # again: nothing to do, nothing broken
+    assert json.loads(settings_file(home).read_text()) == USER_SETTINGS
+
+
+def test_uninstall_drops_the_hooks_key_it_alone_filled(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_json(settings_file(home), {"model": "x"})
+    assert install_here(capsys)[0] == 0
+    assert run_cli(capsys, "uninstall")[0] == 0
+    assert json.loads(settings_file(home).read_text()) == {"model": "x"}
+
+
+def test_uninstall_dry_run_changes_nothing(home: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert install_here(capsys)[0] == 0
+    installed = settings_file(home).read_text()
+
+    code, out, _ = run_cli(capsys, "uninstall", "--purge", "--dry-run")
+
+    assert code == 0
+    assert settings_file(home).read_text() == installed
+    assert data.exists()
+    assert "-" * 3 + f" {settings_file(home)}" in out and "would delete" in out
+
+
+def test_purge_deletes_data_and_link_and_says_so(home: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_json(settings_file(home), USER_SETTINGS)
+    assert install_here(capsys)[0] == 0
+    link = home / ".local" / "bin" / "mem0-hooks"
+
+    code, _, err = run_cli(capsys, "uninstall", "--purge")  # not a terminal and no --yes: refuse
+    assert code == 1 and "--yes" in err and data.exists()
+
+    code, out, _ = run_cli(capsys, "uninstall", "--purge", "--yes")
+
+    assert code == 0
+    assert not data.exists() and not os.path.lexists(link)
+    assert f"deleted {data}" in out and f"deleted {link}" in out
+    assert json.loads(settings_file(home).read_text()) == USER_SETTINGS
+
+
+def test_install_leaves_a_foreign_command_link_alone(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    link = home / ".local" / "bin" / "mem0-hooks"
+    link.parent.mkdir(parents=True)
+    link.write_text("#!/bin/sh\necho pipx version\n")
+
+    code, out, _ = install_here(capsys)
+
+    assert code == 0
+    assert link.read_text() == "#!/bin/sh\necho pipx version\n"
+    assert "not ours" in out
+    run_cli(capsys, "uninstall", "--purge", "--yes")
+    assert link.exists()
+
+
+# -- the installed hooks, run as Claude Code runs them -------------------------------------------------
+def test_installed_hook_runs_under_dash_S_and_uses_its_own_data_dir(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert install_here(capsys)[0] == 0
+    command = json.loads(settings_file(home).read_text())["hooks"]["UserPromptSubmit"][0]["hooks"][0]["command"]
+    payload = {
+        "session_id": "s1",
+        "hook_event_name": "UserPromptSubmit",
+        "prompt": "how do we rotate the keys",
+        "cwd": str(tmp_path),
+    }
+    env = dict(os.environ, MEM0_HOOKS_HOME=str(tmp_path / "elsewhere"))
+
+    proc = subprocess.run(
+        ["/bin/sh", "-c", command], input=json.dumps(payload), capture_output=True, text=True, env=env, timeout=30
+    )
+
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert not (tmp_path / "elsewhere").exists()  # the installed copy pins its own data dir
+    log = data / "mem0-hooks.log"
+    assert not log.exists() or " ERROR " not in log.read_text()
+    assert (data / "sessions").exists() or (data / "queue").exists()
+
+
+# -- the real Claude Code CLI ------------------------------------------------------------------------
+def _responses(stdout: str) -> dict[str, tuple[int, str]]:
+    return {
+        e["hook_event"]: (e["exit_code"], e["outcome"]) for e in hook_events(stdout) if e["subtype"] == "hook_response"
+    }
+
+
+def _replay(data: Path, python: str) -> None:
+    """Deliver the queue now (the background flusher may not have finished yet)."""
+    env = dict(os.environ, MEM0_HOOKS_HOME=str(data))
+    proc = subprocess.run(
+        [python, "-m", "mem0_hooks.cli.main", "replay"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def check_claude_remembers(
+    home: Path, data: Path, python: str, *, env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()
+) -> None:
+    """Two ``claude -p`` sessions: our hooks fire in both, and the second is told what the first said."""
+    project = home / "proj ect"
+    project.mkdir(exist_ok=True)
+    debug = home / "claude-debug.log"
+    with MockAnthropic(reply="The staging server deploys with make deploy-staging.") as api:
+        first = run_claude(
+            "how do we deploy the staging server",
+            home=home,
+            cwd=project,
+            api=api,
+            env=env,
+            extra_args=[*extra_args, "--debug-file", str(debug)],
+        )
+        assert first.returncode == 0, first.stderr
+        assert _responses(first.stdout) == {e: (0, "success") for e in ("SessionStart", "UserPromptSubmit", "Stop")}
+        assert "make deploy-staging" not in api.raw_text()
+        _replay(data, python)
+        second = run_claude(
+            "and the production one?", home=home, cwd=project, api=api, env=env, extra_args=[*extra_args]
+        )
+        assert second.returncode == 0, second.stderr
+        assert _responses(second.stdout) == {e: (0, "success") for e in ("SessionStart", "UserPromptSubmit", "Stop")}
+        assert "make deploy-staging" in api.raw_bodies[-1]  # recalled from the first session
+    # SessionEnd is not in the stream; the debug log says whether it ran.
+    assert any("SessionEnd" in line and "status 0" in line for line in debug.read_text().splitlines())
+
+
+@pytest.mark.e2e
+def test_claude_fires_the_installed_hooks(home: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    require_claude()
+    assert install_here(capsys)[0] == 0
+    check_claude_remembers(home, data, sys.executable)
+
+
+@pytest.mark.e2e
+@SKIP_PIP
+def test_install_sh_for_real(home: Path, tmp_path: Path) -> None:
+    """install.sh on a machine with only python3: venv, pip install, settings, link; then Claude uses it."""
+    require_claude()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEM0_", "CLAUDE_", "PYTHON", "VIRTUAL_ENV"))}
+    env.update(HOME=str(home), PYTHON=sys.executable)
+    # A clone somewhere else, deleted after the install: nothing may depend on it.
+    clone = tmp_path / "a clone"
+    shutil.copytree(REPO, clone, ignore=CLONE_IGNORE)
+
+    def install_sh(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(clone / "install.sh"), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            timeout=600,
+        )
+
+    proc = install_sh("--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = home / ".local" / "share" / "mem0-hooks"
+    assert "==> creating the virtualenv" in proc.stdout and "doctor" in proc.stdout.splitlines()[-1]
+    assert not (clone / "build").exists() and not list(clone.glob("*.egg-info"))
+    settings = json.loads(settings_file(home).read_text())
+    assert len(ours_by_event(settings)) == 5
+    first_settings = settings_file(home).read_text()
+
+    proc = install_sh("--yes")  # an upgrade in place: same settings, still one copy
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "reusing the virtualenv" in proc.stdout
+    assert settings_file(home).read_text() == first_settings
+
+    shutil.rmtree(clone)
+    link = home / ".local" / "bin" / "mem0-hooks"
+    doctor = subprocess.run([str(link), "doctor", "--json"], capture_output=True, text=True, env=env, timeout=60)
+    checks = {c["check"]: c for c in json.loads(doctor.stdout)}
+    assert checks["claude code"]["ok"] and checks["config"]["ok"] and checks["consent"]["ok"], doctor.stdout
+
+    check_claude_remembers(home, data, str(data / "venv" / "bin" / "python"))
+
+    shutil.copytree(REPO, clone, ignore=CLONE_IGNORE)
+    proc = install_sh("--uninstall", "--purge", "--yes")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not data.exists() and not os.path.lexists(link)
+    assert "hooks" not in json.loads(settings_file(home).read_text())
+    assert f"deleted {data}" in proc.stdout
