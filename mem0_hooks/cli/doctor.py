@@ -18,11 +18,6 @@ HOOK_FILES = {
 }
 
 
-def claude_settings_path() -> str:
-    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
-    return os.path.join(base, "settings.json")
-
-
 def _check_config() -> tuple[bool, str]:
     from mem0_hooks import config
 
@@ -71,40 +66,57 @@ def _check_queue() -> tuple[bool, str]:
 
 
 def _check_wiring() -> tuple[bool, str]:
-    path = claude_settings_path()
+    """Our hooks in Claude Code's user settings (or this project's), or the plugin enabled: one route, not both."""
+    from mem0_hooks import install
+
+    path = install.settings_path()
     try:
         with open(path, encoding="utf-8") as fh:
             settings = json.load(fh)
     except FileNotFoundError:
-        return False, f"{path} does not exist: run ./install.sh --yes to wire the hooks"
+        settings = {}
     except ValueError as exc:
         return False, f"{path} is not valid JSON ({exc}): Claude Code ignores it; fix it, then ./install.sh"
-    hooks = settings.get("hooks") if isinstance(settings, dict) else None
-    missing, broken = [], []
-    for event, filename in HOOK_FILES.items():
-        commands = [
-            h.get("command", "")
-            for group in (hooks or {}).get(event, []) if isinstance(group, dict)
-            for h in group.get("hooks", []) if isinstance(h, dict)
-        ]
-        ours = [c for c in commands if filename in c]
-        if not ours:
-            missing.append(event)
-            continue
-        for command in ours:
-            try:
-                argv = shlex.split(command)
-            except ValueError:
-                broken.append(f"{event}: unparsable command")
-                continue
-            for part in argv:
-                if part.startswith("/") and not os.path.exists(part):
-                    broken.append(f"{event}: {part} does not exist")
+    if not isinstance(settings, dict):
+        return False, f"{path} is not a JSON object: fix it, then ./install.sh"
+    handlers = install.our_handlers(settings)
+    project_file = install.settings_path(os.getcwd())
+    if not handlers and os.path.exists(project_file):
+        try:
+            with open(project_file, encoding="utf-8") as fh:
+                handlers = install.our_handlers(json.load(fh))
+            path = project_file if handlers else path
+        except (OSError, ValueError):
+            pass
+    plugin = [k for k, on in (settings.get("enabledPlugins") or {}).items() if on and k.startswith("mem0-hooks@")]
+    if handlers and plugin:
+        return False, (f"both the settings hooks ({path}) and the plugin ({plugin[0]}) are active: every turn is "
+                       "captured twice; remove one (./install.sh --uninstall, or disable the plugin)")
+    if plugin and not handlers:
+        status = install.plugin_status(paths.home()) if os.environ.get("CLAUDE_PLUGIN_DATA") else {}
+        if status.get("state") == "failed":
+            return False, f"plugin {plugin[0]} enabled but its setup failed: {status.get('error', '')}"
+        return True, f"plugin {plugin[0]} is enabled"
+    wired = {event for event, _ in handlers}
+    missing = [e for e in HOOK_FILES if e not in wired]
+    if not handlers:
+        return False, f"{path} has none of our hooks: run ./install.sh --yes to wire them"
     if missing:
         return False, f"{path} lacks our {', '.join(missing)} hook(s): run ./install.sh --yes"
+    broken = []
+    for event, handler in handlers:
+        try:
+            argv = shlex.split(str(handler.get("command", "")))
+        except ValueError:
+            broken.append(f"{event}: unparsable command")
+            continue
+        for part in argv:
+            expanded = os.path.expandvars(part)
+            if expanded.startswith("/") and not os.path.exists(expanded):
+                broken.append(f"{event}: {expanded} does not exist")
     if broken:
         return False, f"{path}: " + "; ".join(broken) + ": run ./install.sh --yes again"
-    return True, f"{path} wires SessionStart, UserPromptSubmit and Stop"
+    return True, f"{path} wires {', '.join(sorted(wired))}"
 
 
 def _check_log() -> tuple[bool, str]:
