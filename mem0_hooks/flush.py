@@ -1,34 +1,65 @@
 """The flusher: drains the queue into the configured store, one flusher at a time.
 
-Hooks start it detached (``spawn``) and return at once. It holds ``queue/flush.lock`` (filelock; the
-OS drops the lock when a flusher is killed, so a stale lock never blocks the next one), delivers
-items in arrival order and removes each only after the store confirmed it. Delivery is at least once;
-the effect is exactly once because every item carries a stable id: the local store refuses an id it
-has, and for remote stores a ledger of delivered ids (``queue/delivered.sqlite3``) is consulted first.
+Hooks start it detached (``spawn``) and return at once. It holds ``queue/flush.lock`` (filelock, a
+``flock``: the kernel drops it when the holder dies, so a stale lock from a SIGKILLed flusher never
+blocks the next one) for as long as it lives, sleeps included, so hooks that see it held start no
+other. It lives only while there is work it can do: it exits when the queue is empty, when the
+store is held back for longer than ``MAX_IDLE_WAIT``, or when it made no progress for that long; a
+later hook starts a fresh one. ``mem0-hooks replay`` asks it to step aside (``replay.request``).
 
-Failures: a store that is down, times out, answers 5xx or 429 holds the whole queue back with
-exponential backoff and jitter (``Retry-After`` honoured); a request the store will never accept
-(4xx) or an item past ``queue.max_attempts`` moves to the dead-letter area with the reason.
+Delivery is at least once; the effect is exactly once because every item carries a stable id:
+
+* the local store refuses an id it already has (``INSERT OR IGNORE`` in one transaction per batch);
+* for remote stores a ledger (``queue/delivered.sqlite3``) marks an id *sending* before the request
+  and *delivered* after the store confirmed it, both committed before the next step. An id found
+  *delivered* is acknowledged without sending; one found *sending* (a crash, a timeout or an error
+  left it in doubt) is first looked up with the backend's ``already_stored(id)`` and sent again only
+  when the store does not have it. The residual window, for a crash (or a timeout) between the store
+  accepting the request and the ledger commit: a backend without ``already_stored``, or one whose
+  memory is not yet visible to it (Mem0 Platform's asynchronous add) or past the listing it scans,
+  gets a second copy.
+
+Failures: a store that is down, times out, answers 408/429/502/503/504 (an outage) holds the whole
+queue back (``held_until`` in ``state/flush.json``) with exponential backoff and jitter, never
+shorter than the server's ``Retry-After``; the item tried also gets its own backoff, so one item
+that always fails cannot block the others. Outages never dead-letter anything: items wait. A
+request the store will never accept (4xx) moves the item to the dead-letter area at once, and an
+item that keeps failing on its own (other 5xx, a store bug) does after ``queue.max_attempts`` tries.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import random
-import sqlite3
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
 
 from mem0_hooks import paths, queue
-from mem0_hooks.backends.base import MemoryItem
 from mem0_hooks.errors import BackendError, QueueError
 
+# A Stop hook imports this module for ``spawn``: what only the flusher needs (sqlite3, random, the
+# backends) is imported where it is used, and ``typing`` only for type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Callable
+    from typing import Any
+
+    from mem0_hooks.backends.base import MemoryItem
+
 LOCAL_BATCH = 200
-MAX_IDLE_WAIT = 300.0  # a flusher never waits longer than this for a backoff to expire; a later hook restarts it
+# A flusher never sleeps longer than this for a backoff, nor lives this long without progress: an
+# idle process holding the lock helps nobody, and the next hook starts a fresh one.
+MAX_IDLE_WAIT = 30.0
+LOCK_WAIT = 0.5  # a hook's probe holds the lock for microseconds: wait that out rather than lose a start
+TICK = 0.25  # how often a sleeping flusher looks for new items and for a replay that wants the lock
+MAX_RETRY_AFTER = 86400.0  # a Retry-After beyond a day is a server bug, not a plan
 STATUS_FILE = "flush.json"
+REPLAY_REQUEST = "replay.request"
+REPLAY_REQUEST_TTL = 120.0
+LEDGER_KEEP_DAYS = 90
+# Statuses that say the store, not this item, is unavailable (``status`` None: never reached it).
+OUTAGE_STATUSES = frozenset({408, 429, 502, 503, 504})
 
 
 # -- starting a flusher ------------------------------------------------------------------------------
@@ -52,9 +83,11 @@ def flusher_running() -> bool:
 def spawn() -> None:
     """Start a detached flusher unless one is running; never waits for it."""
     try:
-        paths.ensure_private_dir(paths.queue_dir())
+        queue.ensure_dirs()
         if flusher_running():
-            return  # it re-checks the queue after releasing the lock, so our items are not stranded
+            return  # it looks at the queue again before it exits, so our items are not stranded
+        if store_held_until() > time.time() + MAX_IDLE_WAIT:
+            return  # the store failed and asked for a long pause: a flusher would only exit again
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         code = f"import sys; sys.path.insert(0, {package_parent!r}); from mem0_hooks.flush import main; main()"
         devnull = os.devnull
@@ -75,165 +108,36 @@ def spawn() -> None:
         log(f"could not start the flusher: {exc}", level="WARNING")
 
 
-# -- delivering --------------------------------------------------------------------------------------
-@dataclass
-class DrainResult:
-    """What one drain did."""
-
-    delivered: int = 0
-    duplicates: int = 0  # already stored: acknowledged without sending again
-    retried: int = 0
-    dead: int = 0
-    held_until: float | None = None  # the store is unavailable until then
-    errors: list[str] = field(default_factory=list)
+# -- replay asks the background flusher to step aside --------------------------------------------------
+def _request_path() -> str:
+    return os.path.join(paths.queue_dir(), REPLAY_REQUEST)
 
 
-class Ledger:
-    """Ids delivered to a remote store, so a redelivery after a crash is not sent twice."""
-
-    def __init__(self, path: str | None = None) -> None:
-        self.path = path or os.path.join(paths.queue_dir(), "delivered.sqlite3")
-        paths.ensure_private_dir(os.path.dirname(self.path))
-        if not os.path.exists(self.path):
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS delivered (id TEXT PRIMARY KEY, backend TEXT, at REAL)")
-
-    def seen(self, item_id: str, backend: str) -> bool:
-        row = self.db.execute("SELECT 1 FROM delivered WHERE id = ? AND backend = ?", (item_id, backend)).fetchone()
-        return row is not None
-
-    def record(self, item_id: str, backend: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO delivered VALUES (?, ?, ?)", (item_id, backend, time.time()))
+def request_lock() -> None:
+    """Ask a background flusher to release the lock soon (``mem0-hooks replay`` wants it)."""
+    queue._write_atomic(paths.queue_dir(), REPLAY_REQUEST, {"pid": os.getpid(), "at": time.time()})
 
 
-def backoff_delay(attempts: int, config: dict[str, Any], retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter, never shorter than the server's Retry-After."""
-    qcfg = config["queue"]
-    ceiling = min(qcfg["backoff_max_seconds"], qcfg["backoff_base_seconds"] * (2 ** min(attempts, 30)))
-    delay = random.uniform(ceiling / 2, ceiling)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return delay
-
-
-def drain(
-    backend: Any,
-    config: dict[str, Any],
-    *,
-    limit: int | None = None,
-    ignore_backoff: bool = False,
-    progress: Callable[[DrainResult, int], None] | None = None,
-    mirror: Any | None = None,
-) -> DrainResult:
-    """Deliver due items (all items with ``ignore_backoff``) until done, ``limit``, or the store fails.
-
-    The caller holds the flush lock. ``mirror`` (the local store, in fallback mode ``local``) receives
-    every item too, before the remote does.
-    """
-    result = DrainResult()
-    remote = backend.name != "local"
-    ledger = Ledger() if remote else None
-    max_attempts = config["queue"]["max_attempts"]
-    now = float("inf") if ignore_backoff else None
-    handled = 0
-    batch: list[tuple[str, dict[str, Any]]] = []
-
-    def total_left() -> int:
-        return queue.depth()
-
-    def settle_failure(entries: list[tuple[str, dict[str, Any]]], exc: BackendError) -> None:
-        for name, record in entries:
-            attempts = int(record.get("attempts", 0)) + 1
-            if not exc.retryable:
-                queue.dead_letter(name, record, f"rejected by {backend.name}: {exc}")
-                result.dead += 1
-            elif attempts >= max_attempts:
-                queue.dead_letter(name, record, f"gave up after {attempts} attempts: {exc}")
-                result.dead += 1
-            else:
-                queue.retry_later(name, record, str(exc), backoff_delay(attempts, config, exc.retry_after))
-                result.retried += 1
-        result.errors.append(str(exc))
-
-    def deliver(entries: list[tuple[str, dict[str, Any]]]) -> bool:
-        """Deliver a batch; False when the store is unavailable and the drain must stop."""
-        items = [MemoryItem.from_dict(record["item"]) for _, record in entries]
-        if mirror is not None:
-            try:
-                mirror.add(items)
-            except BackendError as exc:
-                from mem0_hooks.log import log
-
-                log(f"local fallback copy failed: {exc}", level="WARNING")
-        if not remote:
-            try:
-                backend.add(items)
-            except BackendError as exc:
-                settle_failure(entries, exc)
-                if exc.retryable:
-                    result.held_until = time.time() + backoff_delay(1, config, exc.retry_after)
-                return not exc.retryable
-            for name, _ in entries:
-                queue.ack(name)
-            result.delivered += len(entries)
-            return True
-        assert ledger is not None
-        for (name, record), item in zip(entries, items):
-            if ledger.seen(item.id, backend.name) or (
-                record.get("attempts", 0) > 0 and _already_stored(backend, item.id)
-            ):
-                ledger.record(item.id, backend.name)
-                queue.ack(name)
-                result.duplicates += 1
-                continue
-            try:
-                backend.add([item])
-            except BackendError as exc:
-                settle_failure([(name, record)], exc)
-                if exc.retryable:
-                    result.held_until = time.time() + backoff_delay(
-                        int(record.get("attempts", 0)) + 1, config, exc.retry_after
-                    )
-                    return False
-                continue
-            ledger.record(item.id, backend.name)
-            queue.ack(name)
-            result.delivered += 1
-        return True
-
-    for name, record, error in queue.iter_due(now):
-        if limit is not None and handled >= limit:
-            break
-        handled += 1
-        if record is None:
-            queue.dead_letter(name, None, f"corrupt queue item: {error}")
-            result.dead += 1
-            continue
-        batch.append((name, record))
-        if len(batch) >= (LOCAL_BATCH if not remote else 1):
-            go_on = deliver(batch)
-            batch = []
-            if progress is not None:
-                progress(result, total_left())
-            if not go_on:
-                return result
-    if batch:
-        deliver(batch)
-        if progress is not None:
-            progress(result, total_left())
-    return result
-
-
-def _already_stored(backend: Any, item_id: str) -> bool:
-    check = getattr(backend, "already_stored", None)
-    if check is None:
-        return False
+def withdraw_request() -> None:
     try:
-        return bool(check(item_id))
-    except BackendError:
+        os.unlink(_request_path())
+    except OSError:
+        pass
+
+
+def lock_requested() -> bool:
+    """Whether a live ``replay`` asked for the lock (a request left by a killed replay is ignored)."""
+    try:
+        with open(_request_path(), encoding="utf-8") as fh:
+            request = json.load(fh)
+        pid, at = int(request["pid"]), float(request["at"])
+    except FileNotFoundError:
         return False
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    if time.time() - at > REPLAY_REQUEST_TTL or pid == os.getpid():
+        return False
+    return queue._pid_alive(pid)
 
 
 # -- bookkeeping -------------------------------------------------------------------------------------
@@ -250,17 +154,405 @@ def write_status(**changes: Any) -> None:
     status = read_status()
     status.update(changes)
     path = paths.state_file(STATUS_FILE)
+    tmp = f"{path}.{os.getpid()}.tmp"
     try:
         paths.ensure_private_dir(os.path.dirname(path))
-        tmp = f"{path}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(status, fh)
         os.replace(tmp, path)
     except OSError:
-        pass
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
 
 
+def _clean_status_temp() -> None:
+    """Remove ``flush.json.<pid>.tmp`` files of status writers that died before their rename."""
+    directory = os.path.dirname(paths.state_file(STATUS_FILE))
+    try:
+        entries = [e for e in os.scandir(directory) if e.name.startswith(STATUS_FILE + ".") and e.name.endswith(".tmp")]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            pid = int(entry.name.split(".")[-2])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not queue._pid_alive(pid):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def store_held_until() -> float:
+    """Until when the store is held back after failures (0 when it is not)."""
+    try:
+        return float(read_status().get("held_until") or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def hold_store(exc: BackendError, config: dict[str, Any]) -> float:
+    """Record a failure of the store itself: back off the whole queue. Returns the time it is held until."""
+    status = read_status()
+    try:
+        failures = int(status.get("store_failures") or 0) + 1
+    except (TypeError, ValueError):
+        failures = 1
+    until = time.time() + backoff_delay(failures, config, exc.retry_after)
+    write_status(held_until=until, store_failures=failures, last_error=str(exc), last_error_at=time.time())
+    return until
+
+
+def release_store() -> None:
+    """The store answered: forget the hold and the failure count."""
+    status = read_status()
+    if status.get("held_until") or status.get("store_failures"):
+        write_status(held_until=None, store_failures=0)
+
+
+def backoff_delay(attempts: int, config: dict[str, Any], retry_after: float | None = None) -> float:
+    """Seconds to wait after the ``attempts``-th consecutive failure.
+
+    Exponential (``backoff_base_seconds * 2**(attempts-1)``, capped at ``backoff_max_seconds``) with
+    "equal jitter": a random point in the upper half, so waits still grow while clients spread out.
+    Never shorter than the server's ``Retry-After`` (itself capped at a day).
+    """
+    import random
+
+    qcfg = config["queue"]
+    base, top = float(qcfg["backoff_base_seconds"]), float(qcfg["backoff_max_seconds"])
+    ceiling = min(top, base * (2 ** min(max(attempts, 1) - 1, 40)))
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after is not None and retry_after > 0:
+        delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER))
+    return delay
+
+
+def is_outage(exc: BackendError) -> bool:
+    """Whether a failure says the store is unavailable (as opposed to this one item failing)."""
+    if not exc.retryable or isinstance(exc, _StoreRaised):
+        return False
+    return exc.status is None or exc.status in OUTAGE_STATUSES
+
+
+# -- the ledger ----------------------------------------------------------------------------------------
+SENDING = "sending"
+DELIVERED = "delivered"
+
+
+class Ledger:
+    """Per-target delivery state of item ids for remote stores: *sending* before the request, *delivered* after.
+
+    ``target`` names the store (backend, URL, user), so switching servers does not hide items from the
+    new one. Each mark is committed (WAL, synchronous FULL) before the flusher takes its next step.
+    """
+
+    def __init__(self, target: str, path: str | None = None) -> None:
+        import sqlite3
+
+        self.target = target
+        self.path = path or os.path.join(paths.queue_dir(), "delivered.sqlite3")
+        queue.ensure_dirs()
+        if not os.path.exists(self.path):
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        self.db: sqlite3.Connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS deliveries (id TEXT NOT NULL, target TEXT NOT NULL, state TEXT NOT NULL,"
+            " at REAL NOT NULL, PRIMARY KEY (id, target)) WITHOUT ROWID"
+        )
+
+    def state(self, item_id: str) -> str | None:
+        """``"sending"``, ``"delivered"`` or None (never tried)."""
+        row = self.db.execute(
+            "SELECT state FROM deliveries WHERE id = ? AND target = ?", (item_id, self.target)
+        ).fetchone()
+        return row[0] if row else None
+
+    def seen(self, item_id: str) -> bool:
+        return self.state(item_id) == DELIVERED
+
+    def mark(self, item_id: str, state: str) -> None:
+        self.db.execute(
+            "INSERT INTO deliveries VALUES (?, ?, ?, ?) ON CONFLICT (id, target) DO UPDATE SET state = excluded.state,"
+            " at = excluded.at",
+            (item_id, self.target, state, time.time()),
+        )
+
+    def forget_older_than(self, cutoff: float) -> int:
+        """Drop marks older than ``cutoff`` (an id re-enqueued after that would be sent again)."""
+        return int(self.db.execute("DELETE FROM deliveries WHERE at < ?", (cutoff,)).rowcount)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def target_of(backend: Any, config: dict[str, Any]) -> str:
+    """Which store a delivery went to: backend name, URL and user."""
+    url = getattr(backend, "base_url", None) or (config.get("mem0") or {}).get("base_url") or ""
+    user = getattr(backend, "user_id", None) or config.get("user_id") or ""
+    return f"{backend.name} {url} {user}"
+
+
+# -- delivering --------------------------------------------------------------------------------------
+class DrainResult:
+    """What one drain did, and why it stopped.
+
+    ``stopped``: None (went through the queue), ``"held"`` (the store is held back: nothing tried),
+    ``"unavailable"`` (the store failed during this drain), ``"limit"``, ``"interrupted"`` (replay
+    wants the lock) or ``"queue"`` (the queue itself could not be written).
+    (A plain class, not a dataclass: ``dataclasses`` imports ``inspect``, too dear for a hook.)
+    """
+
+    def __init__(self, **counts: Any) -> None:
+        self.delivered = 0
+        self.duplicates = 0  # already stored: acknowledged without sending again
+        self.retried = 0  # failed this time, kept with a backoff
+        self.dead = 0
+        self.waiting = 0  # skipped: their own retry time has not come
+        self.held_until: float | None = None  # the store is held back until then
+        self.next_due_at: float | None = None  # earliest retry time among the skipped items
+        self.stopped: str | None = None
+        self.errors: list[str] = []
+        self.revived = 0  # replay --dead: dead-lettered items moved back first
+        self.kept_dead = 0  # replay --dead: unreadable dead-lettered files that stay
+        for name, value in counts.items():
+            if not hasattr(self, name):
+                raise TypeError(f"DrainResult has no field {name!r}")
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        return f"DrainResult({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+
+class _StoreRaised(BackendError):
+    """A store raised something that is not a BackendError (a bug, or an item it cannot take)."""
+
+    retryable = True
+
+
+def drain(
+    backend: Any,
+    config: dict[str, Any],
+    *,
+    limit: int | None = None,
+    ignore_backoff: bool = False,
+    progress: Callable[[DrainResult, int], None] | None = None,
+    mirror: Any | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> DrainResult:
+    """Deliver due items (all items with ``ignore_backoff``) until done, ``limit``, or the store fails.
+
+    The caller holds the flush lock. ``mirror`` (the local store, in fallback mode ``local``) receives
+    every item too, before the remote does. ``progress(result, remaining)`` is called after each batch.
+    """
+    result = DrainResult()
+    now = time.time()
+    if not ignore_backoff:
+        held = store_held_until()
+        if held > now:
+            result.held_until = held
+            result.stopped = "held"
+            return result
+    remote = backend.name != "local"
+    ledger = Ledger(target_of(backend, config)) if remote else None
+    try:
+        _Drain(backend, config, result, ledger=ledger, mirror=mirror).run(
+            now=now, limit=limit, ignore_backoff=ignore_backoff, progress=progress, should_stop=should_stop
+        )
+    except QueueError as exc:
+        # The queue itself cannot be written (read-only or full disk): stop; the items are still there.
+        result.stopped = "queue"
+        result.errors.append(str(exc))
+    finally:
+        if ledger is not None:
+            ledger.close()
+    if result.delivered or result.duplicates:
+        release_store()
+    return result
+
+
+class _Drain:
+    """One pass over the queue (state shared by the delivery steps of ``drain``)."""
+
+    def __init__(
+        self, backend: Any, config: dict[str, Any], result: DrainResult, *, ledger: Ledger | None, mirror: Any | None
+    ) -> None:
+        self.backend = backend
+        self.config = config
+        self.result = result
+        self.ledger = ledger
+        self.mirror = mirror
+        self.max_attempts = int(config["queue"]["max_attempts"])
+
+    def run(
+        self,
+        *,
+        now: float,
+        limit: int | None,
+        ignore_backoff: bool,
+        progress: Callable[[DrainResult, int], None] | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
+        result = self.result
+        names = queue.names()
+        batch_size = LOCAL_BATCH if self.ledger is None else 1
+        batch: list[tuple[str, dict[str, Any]]] = []
+        handled = 0
+        for index, name in enumerate(names):
+            if should_stop is not None and should_stop():
+                result.stopped = "interrupted"
+                break
+            try:
+                record: dict[str, Any] | None = queue.read(name)
+                error = None
+            except FileNotFoundError:
+                continue
+            except queue.CorruptItem as exc:
+                record, error = None, str(exc)
+            if record is not None and not ignore_backoff:
+                due = float(record.get("next_attempt_at", 0))
+                if due > now:
+                    result.waiting += 1
+                    result.next_due_at = due if result.next_due_at is None else min(result.next_due_at, due)
+                    continue
+            if limit is not None and handled >= limit:
+                result.stopped = "limit"
+                break
+            handled += 1
+            if record is None:
+                queue.dead_letter(name, None, f"corrupt queue item: {error}")
+                result.dead += 1
+                continue
+            batch.append((name, record))
+            if len(batch) >= batch_size:
+                go_on = self.deliver(batch)
+                batch = []
+                if progress is not None:
+                    progress(result, len(names) - index - 1)
+                if not go_on:
+                    return
+        if batch:
+            self.deliver(batch)
+            if progress is not None:
+                progress(result, queue.depth())
+
+    # -- one batch ---------------------------------------------------------------------------------
+    def deliver(self, entries: list[tuple[str, dict[str, Any]]]) -> bool:
+        """Deliver a batch; False when the store is unavailable and the drain must stop."""
+        from mem0_hooks.backends.base import MemoryItem
+
+        good: list[tuple[str, dict[str, Any], MemoryItem]] = []
+        for name, record in entries:
+            try:
+                good.append((name, record, MemoryItem.from_dict(record["item"])))
+            except (TypeError, ValueError) as exc:
+                queue.dead_letter(name, record, f"not a deliverable item: {exc}")
+                self.result.dead += 1
+        if not good:
+            return True
+        if self.ledger is not None:
+            return all(self.deliver_remote(*entry) for entry in good)
+        try:
+            self.backend.add([item for _, _, item in good])
+        except Exception as exc:  # noqa: BLE001 - see _as_backend_error
+            if len(good) > 1:
+                # The store, or one item in the batch? One at a time: a store that is down fails the
+                # first one too and the drain stops there; a bad item is dealt with alone.
+                return all(self.deliver([(name, record)]) for name, record, _ in good)
+            return self.settle_failure(good[0][0], good[0][1], _as_backend_error(exc, self.backend))
+        for name, _, _ in good:
+            queue.ack(name)
+        self.result.delivered += len(good)
+        return True
+
+    def deliver_remote(self, name: str, record: dict[str, Any], item: MemoryItem) -> bool:
+        import sqlite3
+
+        assert self.ledger is not None
+        result = self.result
+        try:
+            state = self.ledger.state(item.id)
+            if state == DELIVERED:
+                queue.ack(name)
+                result.duplicates += 1
+                return True
+            if state == SENDING and _already_stored(self.backend, item):
+                self.ledger.mark(item.id, DELIVERED)
+                queue.ack(name)
+                result.duplicates += 1
+                return True
+            if self.mirror is not None:
+                try:
+                    self.mirror.add([item])
+                except Exception as exc:  # noqa: BLE001 - the copy is a convenience; the remote is the store
+                    from mem0_hooks.log import log
+
+                    log(f"local fallback copy failed: {exc}", level="WARNING")
+            self.ledger.mark(item.id, SENDING)
+            self.backend.add([item])
+            self.ledger.mark(item.id, DELIVERED)
+        except sqlite3.Error as exc:
+            raise QueueError(f"delivery ledger {self.ledger.path} failed: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - see _as_backend_error
+            return self.settle_failure(name, record, _as_backend_error(exc, self.backend))
+        queue.ack(name)
+        result.delivered += 1
+        return True
+
+    def settle_failure(self, name: str, record: dict[str, Any], exc: BackendError) -> bool:
+        """Dead-letter, or back off the item (and the store); True when the drain may go on."""
+        result = self.result
+        result.errors.append(str(exc))
+        attempts = int(record.get("attempts", 0)) + 1
+        if not exc.retryable:
+            queue.dead_letter(name, record, f"rejected by the {self.backend.name} store: {exc}")
+            result.dead += 1
+            return True
+        outage = is_outage(exc)
+        if not outage and attempts >= self.max_attempts:
+            queue.dead_letter(name, record, f"gave up after {attempts} attempts: {exc}")
+            result.dead += 1
+            return True
+        queue.retry_later(name, record, str(exc), backoff_delay(attempts, self.config, exc.retry_after))
+        result.retried += 1
+        result.held_until = hold_store(exc, self.config)
+        result.stopped = "unavailable"
+        return False
+
+
+def _as_backend_error(exc: BaseException, backend: Any) -> BackendError:
+    """A store's failure as a BackendError; anything else it raised counts as a failure of that item."""
+    if isinstance(exc, BackendError):
+        return exc
+    return _StoreRaised(f"the {backend.name} store raised {type(exc).__name__}: {exc}")
+
+
+def _already_stored(backend: Any, item: MemoryItem) -> bool:
+    """Ask the store whether an in-doubt item arrived; False when it cannot tell (then it is sent again).
+
+    A store that is unreachable for the question raises, so the item waits instead of risking a copy.
+    """
+    check = getattr(backend, "already_stored", None)
+    if check is None:
+        return False
+    try:
+        try:
+            return bool(check(item.id, session_id=item.session_id or None))
+        except TypeError:
+            return bool(check(item.id))
+    except BackendError as exc:
+        if exc.retryable:
+            raise
+        return False
+
+
+# -- housekeeping --------------------------------------------------------------------------------------
 def record_result(result: DrainResult) -> None:
     changes: dict[str, Any] = {"last_flush_at": time.time()}
     if result.delivered or result.duplicates:
@@ -268,27 +560,29 @@ def record_result(result: DrainResult) -> None:
     if result.errors:
         changes["last_error"] = result.errors[-1]
         changes["last_error_at"] = time.time()
-    if result.held_until:
-        changes["held_until"] = result.held_until
-    else:
-        changes["held_until"] = None
     write_status(**changes)
 
 
 def apply_retention(config: dict[str, Any]) -> None:
     """Forget memories and queue items older than ``privacy.auto_delete_after_days`` (hourly at most)."""
     days = config["privacy"]["auto_delete_after_days"]
-    if not days:
-        return
     status = read_status()
     if time.time() - float(status.get("retention_at") or 0) < 3600:
         return
-    cutoff = time.time() - days * 86400
-    queue.expire(cutoff)
-    from mem0_hooks.backends.local import LocalStore
+    if days:
+        cutoff = time.time() - days * 86400
+        queue.expire(cutoff)
+        if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
+            from mem0_hooks.backends.local import LocalStore
 
-    if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
-        LocalStore().delete_older_than(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff)))
+            LocalStore().delete_older_than(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff)))
+    ledger_path = os.path.join(paths.queue_dir(), "delivered.sqlite3")
+    if os.path.exists(ledger_path):
+        ledger = Ledger("", ledger_path)
+        try:
+            ledger.forget_older_than(time.time() - LEDGER_KEEP_DAYS * 86400)
+        finally:
+            ledger.close()
     write_status(retention_at=time.time())
 
 
@@ -305,7 +599,18 @@ def open_targets(config: dict[str, Any]) -> tuple[Any, Any | None]:
     return backend, mirror
 
 
-def run_flusher() -> int:
+def close_targets(*stores: Any) -> None:
+    """Close what ``open_targets`` opened (HTTP connections, SQLite handles); never raises."""
+    for store in stores:
+        close = getattr(store, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+
+
+def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
     """Drain until the queue is empty (or only long backoffs remain); one flusher at a time."""
     from filelock import FileLock, Timeout
 
@@ -314,40 +619,66 @@ def run_flusher() -> int:
 
     os.umask(0o077)
     config = config_mod.load()
-    lock = FileLock(queue.lock_path())
-    backend, mirror = open_targets(config)
-    idle_since = time.time()
-    while True:
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return 0  # another flusher is at work
-        try:
-            apply_retention(config)
-            result = drain(backend, config, mirror=mirror)
+    queue.ensure_dirs()
+    lock = FileLock(queue.lock_path(), mode=0o600)
+    try:
+        lock.acquire(timeout=LOCK_WAIT)
+    except Timeout:
+        return 0  # another flusher (or a replay) is at work
+    backend = mirror = None
+    try:
+        removed = queue.clean_temp()
+        if removed:
+            log(f"removed {removed} temp file(s) left by interrupted queue writers")
+        _clean_status_temp()
+        apply_retention(config)
+        backend, mirror = open_targets(config)
+        idle_since = time.monotonic()
+        while True:
+            if lock_requested():
+                return 0
+            changed_at = queue.pending_changed_at()
+            result = drain(backend, config, mirror=mirror, should_stop=lock_requested)
             record_result(result)
-            if result.delivered or result.dead:
+            if result.delivered or result.dead or result.duplicates:
                 log(
                     f"flushed to {backend.name}: {result.delivered} delivered, {result.duplicates} already there, "
                     f"{result.retried} to retry, {result.dead} dead-lettered, {queue.depth()} pending"
                 )
-                idle_since = time.time()
+                idle_since = time.monotonic()
             for error in result.errors[-1:]:
                 log(f"delivery to {backend.name} failed: {error}", level="WARNING")
-            soonest = queue.next_due_at()
-            if result.held_until:
-                soonest = max(soonest or 0, result.held_until)
-        finally:
-            lock.release()
-        if soonest is None:
-            # Released: a hook that saw the lock held skipped spawning, so look once more.
-            if queue.depth() == 0:
+            if result.stopped in ("interrupted", "queue"):
                 return 0
-            continue
-        wait = soonest - time.time()
-        if wait > MAX_IDLE_WAIT or time.time() - idle_since > MAX_IDLE_WAIT:
-            return 0
-        time.sleep(min(max(wait, 0.05), 1.0))
+            if queue.depth() == 0:
+                # Release first, then look once more: a hook that saw the lock held started no flusher.
+                lock.release()
+                if queue.depth() == 0:
+                    return 0
+                try:
+                    lock.acquire(timeout=LOCK_WAIT)
+                except Timeout:
+                    return 0
+                continue
+            now = time.time()
+            held = result.stopped in ("held", "unavailable")
+            wake = (result.held_until or now) if held else (result.next_due_at or now)
+            if not (result.delivered or result.duplicates or result.dead or result.retried):
+                wake = max(wake, now + TICK)  # nothing moved: never spin
+            if wake - now > max_idle or time.monotonic() - idle_since > max_idle:
+                return 0
+            # Sleep holding the lock, but wake for new items (unless the store is held back) and step
+            # aside at once for `mem0-hooks replay`.
+            while time.time() < wake:
+                if lock_requested():
+                    return 0
+                if not held and queue.pending_changed_at() != changed_at:
+                    break
+                time.sleep(min(TICK, max(wake - time.time(), 0.0)))
+    finally:
+        if lock.is_locked:
+            lock.release()
+        close_targets(backend, mirror)
 
 
 def main() -> None:

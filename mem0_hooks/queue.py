@@ -1,12 +1,20 @@
 """The durable local queue between capture and the store.
 
 One file per item under ``queue/pending/``, named ``<enqueued-ns>-<id>.json`` so names sort in
-arrival order. Enqueue writes a private temp file, fsyncs it and renames it into place: the rename is
-atomic, so concurrent hooks of many sessions never see or make a half-written item, and need no lock
-(the hot path stays free of filelock's import cost). The flusher holds ``flush.lock`` (filelock) while
-it reads, rewrites (retry bookkeeping) and removes items, and removes an item only after the store
-confirmed it. Items that can never be delivered move to ``queue/dead/`` with the reason, until
-``mem0-hooks replay --dead`` moves them back.
+arrival order. Enqueue writes a private temp file in ``queue/tmp/``, writes it whole, fsyncs it and
+renames it into place: the rename is atomic, so concurrent hooks of many sessions never see or make a
+half-written item, and need no lock (the hot path stays free of filelock's import cost). A writer that
+dies (or fills the disk) before the rename leaves only a temp file, which ``clean_temp`` removes later.
+
+Only the holder of ``flush.lock`` (filelock: the background flusher for its whole life, or
+``mem0-hooks replay``) reads, rewrites (retry bookkeeping), dead-letters, revives and removes items,
+and it removes an item only after the store confirmed it. Items that can never be delivered move
+to ``queue/dead/`` with the reason, until ``mem0-hooks replay --dead`` moves them back.
+
+Everything here is private to the user: directories 0700, files 0600. ``queue.max_items`` caps the
+pending items; past it ``enqueue`` refuses with ``QueueFull`` and leaves a note (``full.json``) that
+``mem0-hooks status`` shows until an enqueue succeeds again. The cap is checked without a lock, so
+hooks racing at the very edge can overshoot it by a few items: it guards the disk, not an exact count.
 """
 
 from __future__ import annotations
@@ -14,14 +22,35 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Iterator
 
 from mem0_hooks import paths
 from mem0_hooks.errors import QueueError
 
+TYPE_CHECKING = False  # hooks import this module: ``typing`` is for type checkers only
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
 PENDING = "pending"
 DEAD = "dead"
 _TMP = "tmp"
+FULL_NOTE = "full.json"
+# A temp file this old is a crashed writer's whatever its pid says (pids are reused).
+TMP_MAX_AGE = 600.0
+# Younger than this, a temp file may belong to a writer that is still at work.
+TMP_MIN_AGE = 5.0
+# Fields without which an item cannot be turned into a MemoryItem.
+_REQUIRED = ("id", "text", "role", "created_at")
+
+_private_dirs: set[str] = set()
+
+
+class QueueFull(QueueError):
+    """The queue holds ``queue.max_items`` pending items and refuses new ones."""
+
+
+class CorruptItem(QueueError):
+    """A queue file that cannot be parsed as an item (truncated, not JSON, wrong shape)."""
 
 
 def _dir(kind: str) -> str:
@@ -32,18 +61,92 @@ def lock_path() -> str:
     return os.path.join(paths.queue_dir(), "flush.lock")
 
 
-def _write_atomic(directory: str, name: str, payload: dict[str, Any]) -> None:
-    tmp_dir = paths.ensure_private_dir(_dir(_TMP))
-    paths.ensure_private_dir(directory)
-    tmp = os.path.join(tmp_dir, f"{name}.{os.getpid()}.{time.monotonic_ns()}")
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def ensure_dirs(*kinds: str) -> str:
+    """Create the queue dir (and the ``kinds`` below it) owner-only, and return the queue dir."""
+    root = paths.queue_dir()
+    _ensure_private(root)
+    for kind in kinds:
+        _ensure_private(os.path.join(root, kind))
+    return root
+
+
+def _ensure_private(path: str) -> None:
+    """``path`` exists as a directory with mode 0700.
+
+    ``os.makedirs`` gives ``mode`` only to the last directory and lets the umask reduce it, so each
+    queue directory is made and checked here: conversation text lives below. Checked once per process.
+    """
+    if path in _private_dirs:
+        return
     try:
-        os.write(fd, data)
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        paths.ensure_private_dir(os.path.dirname(path))
+        os.makedirs(path, 0o700, exist_ok=True)
+    st = os.stat(path)
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        os.chmod(path, 0o700)
+    _private_dirs.add(path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` may write less than asked (a nearly full disk, RLIMIT_FSIZE): loop until done."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:  # pragma: no cover - POSIX raises instead; guard against a spin
+            raise OSError(28, "short write")
+        view = view[written:]
+
+
+def _write_atomic(directory: str, name: str, payload: dict[str, Any]) -> None:
+    """Write ``payload`` as ``directory/name`` all or nothing; never leaves a partial file behind."""
+    # errors="replace": a lone surrogate from a JSON escape must not make an item unwritable or,
+    # worse, a poison pill the store chokes on later.
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+    tmp_dir = _dir(_TMP)
+    _ensure_private(paths.queue_dir())
+    _ensure_private(tmp_dir)
+    _ensure_private(directory)
+    tmp = os.path.join(tmp_dir, f"{name}.{os.getpid()}.{time.monotonic_ns()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileNotFoundError:
+        # The directory went away under a long-lived process (the queue was wiped): make it again.
+        _private_dirs.clear()
+        _ensure_private(paths.queue_dir())
+        _ensure_private(tmp_dir)
+        _ensure_private(directory)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, os.path.join(directory, name))
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _sync_dir(directory: str) -> None:
+    """Make the renames into ``directory`` durable (best effort: some filesystems refuse)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
         os.fsync(fd)
+    except OSError:
+        pass
     finally:
         os.close(fd)
-    os.replace(tmp, os.path.join(directory, name))
 
 
 def depth(kind: str = PENDING) -> int:
@@ -56,16 +159,21 @@ def depth(kind: str = PENDING) -> int:
 
 
 def enqueue(items: list[dict[str, Any]], *, max_items: int | None = None) -> int:
-    """Put items on disk; returns how many were written. Raises QueueError when the disk or the cap refuses."""
+    """Put items on disk; returns how many were written.
+
+    Raises ``QueueFull`` when the cap refuses and ``QueueError`` when the disk does. Items written
+    before a disk error stay queued; the caller may enqueue them again (ids make that harmless).
+    """
     if not items:
         return 0
     pending = _dir(PENDING)
     if max_items is not None:
         waiting = depth(PENDING)
         if waiting + len(items) > max_items:
-            raise QueueError(
+            _note_full(len(items), waiting, max_items)
+            raise QueueFull(
                 f"queue full: {waiting} items pending, cap queue.max_items={max_items}; "
-                "new turns are not captured until `mem0-hooks replay` drains it"
+                f"{len(items)} new item(s) not captured until `mem0-hooks replay` drains it"
             )
     written = 0
     try:
@@ -75,7 +183,42 @@ def enqueue(items: list[dict[str, Any]], *, max_items: int | None = None) -> int
             written += 1
     except OSError as exc:
         raise QueueError(f"cannot write the queue in {pending}: {exc.strerror or exc}") from exc
+    finally:
+        if written:
+            _sync_dir(pending)
+    if max_items is not None:
+        try:
+            os.unlink(os.path.join(paths.queue_dir(), FULL_NOTE))
+        except OSError:
+            pass
     return written
+
+
+def _note_full(refused: int, waiting: int, cap: int) -> None:
+    """Remember that the cap refused items, for ``status`` (best effort: the disk may be the problem)."""
+    note = full_note() or {}
+    now = time.time()
+    note = {
+        "first_at": note.get("first_at") or now,
+        "last_at": now,
+        "refused": int(note.get("refused") or 0) + refused,
+        "pending": waiting,
+        "cap": cap,
+    }
+    try:
+        _write_atomic(paths.queue_dir(), FULL_NOTE, note)
+    except OSError:
+        pass
+
+
+def full_note() -> dict[str, Any] | None:
+    """``{"first_at", "last_at", "refused", "pending", "cap"}`` while the cap is refusing items, else None."""
+    try:
+        with open(os.path.join(paths.queue_dir(), FULL_NOTE), encoding="utf-8") as fh:
+            note = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return note if isinstance(note, dict) else None
 
 
 def names(kind: str = PENDING) -> list[str]:
@@ -85,10 +228,6 @@ def names(kind: str = PENDING) -> list[str]:
             return sorted(entry.name for entry in it if entry.name.endswith(".json"))
     except FileNotFoundError:
         return []
-
-
-class CorruptItem(QueueError):
-    """A queue file that cannot be parsed as an item (truncated, not JSON, wrong shape)."""
 
 
 def read(name: str, kind: str = PENDING) -> dict[str, Any]:
@@ -101,19 +240,25 @@ def read(name: str, kind: str = PENDING) -> dict[str, Any]:
         raise
     except OSError as exc:
         raise CorruptItem(f"unreadable: {exc.strerror}") from exc
+    if not raw:
+        raise CorruptItem("empty file")
     try:
         record = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise CorruptItem(f"not valid JSON ({len(raw)} bytes): {exc}") from exc
     item = record.get("item") if isinstance(record, dict) else None
-    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("text"), str):
-        raise CorruptItem("not a queue item (missing item.id or item.text)")
+    if not isinstance(item, dict):
+        raise CorruptItem("not a queue item (no item object)")
+    missing = [key for key in _REQUIRED if not isinstance(item.get(key), str)]
+    if missing:
+        raise CorruptItem(f"not a queue item (missing or not text: {', '.join('item.' + k for k in missing)})")
+    if not isinstance(record.get("attempts", 0), int) or not isinstance(record.get("next_attempt_at", 0), (int, float)):
+        raise CorruptItem("not a queue item (bad attempts or next_attempt_at)")
     return record
 
 
-def iter_due(now: float | None = None) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
-    """``(name, record, error)`` for each pending item whose retry time has come; record None when corrupt."""
-    now = time.time() if now is None else now
+def iter_pending() -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
+    """``(name, record, error)`` for every pending item in arrival order; record None when corrupt."""
     for name in names(PENDING):
         try:
             record = read(name)
@@ -122,20 +267,32 @@ def iter_due(now: float | None = None) -> Iterator[tuple[str, dict[str, Any] | N
         except CorruptItem as exc:
             yield name, None, str(exc)
             continue
-        if record.get("next_attempt_at", 0) <= now:
-            yield name, record, None
+        yield name, record, None
+
+
+def iter_due(now: float | None = None) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
+    """Like ``iter_pending`` but only items whose retry time has come (corrupt ones always)."""
+    now = time.time() if now is None else now
+    for name, record, error in iter_pending():
+        if record is None or record.get("next_attempt_at", 0) <= now:
+            yield name, record, error
 
 
 def next_due_at() -> float | None:
     """The earliest retry time among pending items (None when the queue is empty)."""
     soonest = None
-    for name in names(PENDING):
-        try:
-            due = read(name).get("next_attempt_at", 0)
-        except (OSError, QueueError):
-            continue
+    for _name, record, _error in iter_pending():
+        due = 0.0 if record is None else float(record.get("next_attempt_at", 0))
         soonest = due if soonest is None else min(soonest, due)
     return soonest
+
+
+def pending_changed_at() -> int:
+    """The pending directory's mtime (ns): it moves whenever an item is added or removed."""
+    try:
+        return os.stat(_dir(PENDING)).st_mtime_ns
+    except OSError:
+        return 0
 
 
 def ack(name: str) -> None:
@@ -144,51 +301,73 @@ def ack(name: str) -> None:
         os.unlink(os.path.join(_dir(PENDING), name))
     except FileNotFoundError:
         pass
+    except OSError as exc:
+        raise QueueError(f"cannot remove delivered item {name}: {exc.strerror or exc}") from exc
 
 
-def retry_later(name: str, record: dict[str, Any], error: str, delay: float) -> None:
-    """Count a failed attempt and hold the item back for ``delay`` seconds."""
+def retry_later(name: str, record: dict[str, Any], error: str, delay: float) -> dict[str, Any]:
+    """Count a failed attempt and hold the item back for ``delay`` seconds; returns the new record."""
     record = dict(record)
     record["attempts"] = int(record.get("attempts", 0)) + 1
     record["last_error"] = error
+    record["last_attempt_at"] = time.time()
     record["next_attempt_at"] = time.time() + delay
-    _write_atomic(_dir(PENDING), name, record)
+    try:
+        _write_atomic(_dir(PENDING), name, record)
+    except OSError as exc:
+        raise QueueError(f"cannot update queue item {name}: {exc.strerror or exc}") from exc
+    return record
 
 
 def dead_letter(name: str, record: dict[str, Any] | None, reason: str) -> None:
-    """Move an item to the dead-letter area with the reason; a corrupt one keeps its raw bytes."""
+    """Move an item to the dead-letter area with the reason; a corrupt one keeps its raw bytes.
+
+    The dead copy is written before the pending one is removed, so a crash in between leaves the
+    item in both places, never in neither (the id makes a later double delivery harmless).
+    """
     src = os.path.join(_dir(PENDING), name)
     if record is None:
         try:
             with open(src, "rb") as fh:
-                raw = fh.read()
+                raw = fh.read(1_000_000)
         except OSError:
             raw = b""
         record = {"raw": raw.decode("utf-8", "replace")}
     record = dict(record)
     record["dead_reason"] = reason
     record["dead_at"] = time.time()
-    _write_atomic(_dir(DEAD), name, record)
     try:
+        _write_atomic(_dir(DEAD), name, record)
         os.unlink(src)
     except FileNotFoundError:
         pass
+    except OSError as exc:
+        raise QueueError(f"cannot dead-letter queue item {name}: {exc.strerror or exc}") from exc
 
 
-def revive_dead() -> int:
-    """Move every dead item that still holds an item back to pending, attempts reset; returns the count."""
-    revived = 0
+def revive_dead() -> tuple[int, int]:
+    """Move every dead item that still holds an item back to pending, attempts reset.
+
+    Returns ``(revived, kept)``: corrupt items stay dead, there is nothing in them to deliver.
+    """
+    revived = kept = 0
     for name in names(DEAD):
         path = os.path.join(_dir(DEAD), name)
         try:
             record = read(name, DEAD)
-        except (OSError, QueueError):
-            continue  # corrupt items stay dead: there is nothing to deliver
+        except FileNotFoundError:
+            continue
+        except QueueError:
+            kept += 1
+            continue
         fresh = {"item": record["item"], "attempts": 0, "enqueued_at": record.get("enqueued_at", time.time())}
-        _write_atomic(_dir(PENDING), name, fresh)
-        os.unlink(path)
+        try:
+            _write_atomic(_dir(PENDING), name, fresh)
+            os.unlink(path)
+        except OSError as exc:
+            raise QueueError(f"cannot move dead item {name} back to the queue: {exc.strerror or exc}") from exc
         revived += 1
-    return revived
+    return revived, kept
 
 
 def dead_items() -> list[dict[str, Any]]:
@@ -198,11 +377,17 @@ def dead_items() -> list[dict[str, Any]]:
         try:
             with open(os.path.join(_dir(DEAD), name), encoding="utf-8") as fh:
                 record = json.load(fh)
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
         except (OSError, ValueError):
             record = {"dead_reason": "unreadable dead-letter file"}
         record["name"] = name
         out.append(record)
     return out
+
+
+def dead_dir() -> str:
+    return _dir(DEAD)
 
 
 def expire(older_than: float) -> int:
@@ -221,3 +406,46 @@ def expire(older_than: float) -> int:
                 except FileNotFoundError:
                     pass
     return dropped
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def clean_temp(now: float | None = None) -> int:
+    """Remove temp files left by writers that died before their rename; returns how many.
+
+    A temp file goes when its writer (the pid in its name) is gone, or when it is older than any
+    writer could take. Its item was never enqueued (the hook that wrote it captures it again), and a
+    rewrite's temp file only ever shadows an item that is still in place.
+    """
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        entries = list(os.scandir(_dir(_TMP)))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except FileNotFoundError:
+            continue
+        parts = entry.name.rsplit(".", 2)
+        try:
+            pid = int(parts[1]) if len(parts) == 3 else 0
+        except ValueError:
+            pid = 0
+        stale = age > TMP_MAX_AGE or (age > TMP_MIN_AGE and (pid <= 0 or not _pid_alive(pid)))
+        if stale:
+            try:
+                os.unlink(entry.path)
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed

@@ -1,106 +1,204 @@
-"""``replay``: drain the queue by hand, now, with progress; ``--dead`` retries dead-lettered items."""
+"""``replay``: drain the queue by hand, now, with progress; ``--dead`` retries dead-lettered items.
+
+Backoffs are ignored (the user asked for it now), but the first failure of an unavailable store
+stops the run: the rest stay queued for the background flusher. Exit 1 when any item this run
+tried could not be delivered (dead-lettered, kept for retry, or the store/queue failed).
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from mem0_hooks import queue
-from mem0_hooks.cli._common import FatalError, load_config
+from mem0_hooks.cli._common import FatalError, ago, load_config
 
 LOCK_WAIT_SECONDS = 30
+MAX_REASONS_SHOWN = 20
 
 
 def drain_now(
-    config: dict[str, Any], *, quiet: bool = False, limit: int | None = None, show_progress: bool = False
+    config: dict[str, Any],
+    *,
+    quiet: bool = False,
+    limit: int | None = None,
+    show_progress: bool = False,
+    revive: bool = False,
 ) -> Any:
-    """Take the flush lock (waiting for a background flusher) and deliver everything, backoffs ignored."""
+    """Take the flush lock (a background flusher steps aside) and deliver, backoffs ignored.
+
+    With ``revive`` the dead-lettered items go back to the queue first, under the same lock (a flusher
+    dead-lettering at the same moment could otherwise remove a revived item). Returns the
+    ``flush.DrainResult`` (with ``revived`` and ``kept_dead`` attributes when ``revive``).
+    """
     from filelock import FileLock, Timeout
 
     from mem0_hooks import flush
 
-    lock = FileLock(queue.lock_path())
+    queue.ensure_dirs()
+    lock = FileLock(queue.lock_path(), mode=0o600)
     try:
         lock.acquire(timeout=0)
     except Timeout:
         if not quiet:
-            print(f"waiting for the background flusher (up to {LOCK_WAIT_SECONDS}s)...", file=sys.stderr)
+            print("asking the background flusher to step aside...", file=sys.stderr)
+        flush.request_lock()
         try:
             lock.acquire(timeout=LOCK_WAIT_SECONDS)
         except Timeout:
-            raise FatalError("another flusher holds the queue lock; try again in a minute") from None
+            raise FatalError(
+                f"another process has held the queue lock for {LOCK_WAIT_SECONDS}s ({queue.lock_path()}); "
+                "try again in a minute"
+            ) from None
+        finally:
+            flush.withdraw_request()
+    backend = mirror = None
     try:
+        revived = kept = 0
+        if revive:
+            revived, kept = queue.revive_dead()
+        total = queue.depth()
         backend, mirror = flush.open_targets(config)
-        started = time.monotonic()
-        reporter = _Progress(started) if show_progress else None
-        result = flush.drain(
-            backend, config, limit=limit, ignore_backoff=True, mirror=mirror,
-            progress=reporter.update if reporter else None,
-        )
-        if reporter:
-            reporter.done()
+        reporter = _Progress(min(total, limit) if limit is not None else total) if show_progress else None
+        try:
+            result = flush.drain(
+                backend,
+                config,
+                limit=limit,
+                ignore_backoff=True,
+                mirror=mirror,
+                progress=reporter.update if reporter else None,
+            )
+        finally:
+            if reporter:
+                reporter.done()
         flush.record_result(result)
+        result.revived, result.kept_dead = revived, kept
         return result
     finally:
+        flush.close_targets(backend, mirror)
         lock.release()
 
 
 class _Progress:
-    """One rewritten line on a terminal: done, rate, remaining."""
+    """One rewritten line on a terminal (stderr): done, rate, remaining. Silent when not a terminal."""
 
-    def __init__(self, started: float) -> None:
-        self.started = started
-        self.tty = sys.stderr.isatty()
+    def __init__(self, total: int, stream: TextIO | None = None, *, interval: float = 0.1) -> None:
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.started = time.monotonic()
+        self.interval = interval
         self.last = 0.0
+        self.shown = False
 
     def update(self, result: Any, remaining: int) -> None:
         now = time.monotonic()
-        if not self.tty or now - self.last < 0.1:
+        if not self.tty or now - self.last < self.interval:
             return
         self.last = now
-        done = result.delivered + result.duplicates + result.dead
+        done = result.delivered + result.duplicates + result.dead + result.retried
         rate = done / max(now - self.started, 1e-6)
-        sys.stderr.write(f"\r  {done} done, {rate:.0f}/s, {remaining} remaining   ")
-        sys.stderr.flush()
+        left = max(min(remaining, self.total - done), 0)
+        eta = f", ~{left / rate:.0f}s left" if rate > 0 and left else ""
+        self.stream.write(f"\r  {done}/{self.total} done, {rate:.0f}/s, {left} remaining{eta}\x1b[K")
+        self.stream.flush()
+        self.shown = True
 
     def done(self) -> None:
-        if self.tty:
-            sys.stderr.write("\r" + " " * 60 + "\r")
+        if self.tty and self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def _dry_run(config: dict[str, Any], *, dead: bool, limit: int | None) -> int:
+    from mem0_hooks import flush
+
+    pending = queue.depth()
+    dead_records = queue.dead_items()
+    revivable = [r for r in dead_records if isinstance(r.get("item"), dict)]
+    would = pending + (len(revivable) if dead else 0)
+    if limit is not None:
+        would = min(would, limit)
+    parts = [f"{pending} pending"]
+    if dead:
+        parts.append(f"{len(revivable)} dead-lettered to retry")
+        if len(dead_records) > len(revivable):
+            parts.append(f"{len(dead_records) - len(revivable)} unreadable dead-lettered file(s) that stay")
+    elif dead_records:
+        parts.append(f"{len(dead_records)} dead-lettered not included: add --dead")
+    print(f"dry run: would deliver {would} item(s) to the {config['backend']} store ({', '.join(parts)}); nothing sent")
+    if dead:
+        for record in dead_records[:MAX_REASONS_SHOWN]:
+            print(f"  dead {record.get('name')}: {record.get('dead_reason')}")
+        if len(dead_records) > MAX_REASONS_SHOWN:
+            print(f"  ... and {len(dead_records) - MAX_REASONS_SHOWN} more")
+    held = flush.store_held_until()
+    if held > time.time():
+        print(
+            f"the store is held back after failures for another {held - time.time():.0f}s; "
+            "replay would try it now anyway"
+        )
+    return 0
 
 
 def replay(*, dead: bool, dry_run: bool, limit: int | None) -> int:
+    if limit is not None and limit < 1:
+        raise FatalError("--limit must be at least 1")
     config = load_config()
     if dry_run:
-        pending = queue.depth()
-        dead_count = queue.depth(queue.DEAD)
-        would = pending + (dead_count if dead else 0)
-        if limit is not None:
-            would = min(would, limit)
-        print(f"dry run: would deliver {would} item(s) to the {config['backend']} store "
-              f"({pending} pending, {dead_count} dead-lettered{'' if dead else '; --dead to include them'})")
-        for record in queue.dead_items()[:20] if dead else []:
-            print(f"  dead: {record.get('name')}: {record.get('dead_reason')}")
+        return _dry_run(config, dead=dead, limit=limit)
+    if not dead and queue.depth() == 0:
+        print("queue is empty: nothing to deliver" + _dead_note())
         return 0
-    if dead:
-        revived = queue.revive_dead()
-        print(f"moved {revived} dead-lettered item(s) back to the queue")
-    total = queue.depth()
-    if total == 0:
-        print("queue is empty: nothing to deliver")
-        return 0
-    print(f"delivering {min(total, limit) if limit else total} item(s) to the {config['backend']} store...")
+    waiting = queue.depth() + (queue.depth(queue.DEAD) if dead else 0)
+    target = min(waiting, limit) if limit is not None else waiting
+    print(f"delivering {target} item(s) to the {config['backend']} store...", flush=True)
     started = time.monotonic()
-    result = drain_now(config, limit=limit, show_progress=True)
+    result = drain_now(config, limit=limit, show_progress=True, revive=dead)
     elapsed = time.monotonic() - started
+    if dead:
+        print(f"moved {result.revived} dead-lettered item(s) back to the queue")
+        if result.kept_dead:
+            print(
+                f"{result.kept_dead} dead-lettered file(s) hold no readable item and stay in {queue.dead_dir()}",
+                file=sys.stderr,
+            )
     left = queue.depth()
+    tried = result.delivered + result.duplicates + result.retried + result.dead
+    if tried == 0 and left == 0:
+        print("queue is empty: nothing to deliver" + _dead_note())
+        return 0
     print(
-        f"delivered {result.delivered}, already stored {result.duplicates}, "
-        f"failed and kept for retry {result.retried}, dead-lettered {result.dead}, "
-        f"{left} still queued ({elapsed:.1f}s)"
+        f"delivered {result.delivered}, already stored {result.duplicates}, dead-lettered {result.dead}, "
+        f"kept for retry {result.retried}; {left} still queued ({elapsed:.1f}s)"
     )
-    if result.errors:
+    failed = bool(result.dead or result.retried or result.stopped in ("unavailable", "queue"))
+    if result.stopped == "unavailable":
+        print(f"stopped: the {config['backend']} store is unavailable: {result.errors[-1]}", file=sys.stderr)
+        print(
+            "the queued items wait; the background flusher retries them with backoff, or run `mem0-hooks replay` again",
+            file=sys.stderr,
+        )
+    elif result.stopped == "queue":
+        print(f"stopped: the queue cannot be written: {result.errors[-1]}", file=sys.stderr)
+    elif result.errors:
         print(f"last error: {result.errors[-1]}", file=sys.stderr)
     if result.dead:
-        print("see them with `mem0-hooks status`; retry with `mem0-hooks replay --dead`", file=sys.stderr)
-    return 1 if (result.retried or result.dead or (left and limit is None)) else 0
+        print(
+            f"{result.dead} item(s) dead-lettered: see the reasons with `mem0-hooks status`; "
+            "retry with `mem0-hooks replay --dead` once the cause is fixed",
+            file=sys.stderr,
+        )
+    if not failed and left and limit is None:
+        print(f"{left} item(s) arrived while replaying; they are delivered in the background", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _dead_note() -> str:
+    dead = queue.depth(queue.DEAD)
+    if not dead:
+        return ""
+    newest = max((r.get("dead_at") or 0 for r in queue.dead_items()), default=0)
+    return f" ({dead} dead-lettered, last {ago(newest)}: `mem0-hooks replay --dead` retries them)"

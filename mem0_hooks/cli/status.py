@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from mem0_hooks import flush, paths, queue
@@ -19,10 +20,19 @@ def collect() -> dict[str, Any]:
         "memories": None,
         "store_error": None,
         "queue_pending": queue.depth(),
+        "queue_cap": config["queue"]["max_items"],
+        "queue_full": None,
         "queue_dead": queue.depth(queue.DEAD),
         "dead_reasons": [r.get("dead_reason") for r in queue.dead_items()[:5]],
         "flusher_running": flush.flusher_running(),
     }
+    note = queue.full_note()
+    if note or info["queue_pending"] >= info["queue_cap"]:
+        info["queue_full"] = {
+            "refused": int((note or {}).get("refused") or 0),
+            "since": (note or {}).get("first_at"),
+            "last_refused_at": (note or {}).get("last_at"),
+        }
     from mem0_hooks.gates import read_pauses
 
     pauses = read_pauses()
@@ -45,6 +55,7 @@ def collect() -> dict[str, Any]:
         last_error=status.get("last_error"),
         last_error_at=status.get("last_error_at"),
         held_until=status.get("held_until"),
+        store_failures=status.get("store_failures") or 0,
     )
     if config["backend"] != "local":
         from mem0_hooks import breaker
@@ -63,10 +74,32 @@ def status(*, as_json: bool) -> int:
     print(f"data          {info['home']}")
     print(f"capture       {info['capture']}")
     print(f"memories      {memories}")
-    print(f"queue         {info['queue_pending']} pending, {info['queue_dead']} dead-lettered"
-          + ("  (flusher running)" if info["flusher_running"] else ""))
+    print(
+        f"queue         {info['queue_pending']} pending (cap {info['queue_cap']}), {info['queue_dead']} dead-lettered"
+        + ("  (flusher running)" if info["flusher_running"] else "")
+    )
+    full = info["queue_full"]
+    if full:
+        refused = (
+            f": {full['refused']} new item(s) refused, last {ago(full['last_refused_at'])}" if full["refused"] else ""
+        )
+        print(
+            f"queue full    cap queue.max_items={info['queue_cap']} reached{refused}; "
+            "`mem0-hooks replay` delivers the backlog, or raise queue.max_items"
+        )
     for reason in info["dead_reasons"]:
         print(f"  dead: {reason}")
+    if info["queue_dead"]:
+        print(
+            "              once the cause is fixed, `mem0-hooks replay --dead` retries them "
+            f"(unreadable ones stay in {queue.dead_dir()})"
+        )
+    held = info["held_until"]
+    if held and held > time.time():
+        print(
+            f"next try      in {held - time.time():.0f}s (store unavailable, "
+            f"{info['store_failures']} failure(s) in a row; `mem0-hooks replay` tries now)"
+        )
     print(f"last flush    {ago(info['last_flush_at'])}, last delivery {ago(info['last_delivered_at'])}")
     if info["last_error"]:
         print(f"last error    {ago(info['last_error_at'])}: {info['last_error']}")
