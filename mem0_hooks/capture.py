@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
-from typing import Any
 
 from mem0_hooks import queue
 from mem0_hooks.redact import scrub
+
+try:
+    # The interpreter's own SHA-256 (the same digest as hashlib's): ``hashlib`` first loads OpenSSL, which
+    # costs a hook several milliseconds on every prompt. ``_sha2`` from Python 3.12, ``_sha256`` before.
+    from _sha2 import sha256
+except ImportError:
+    try:
+        from _sha256 import sha256
+    except ImportError:  # pragma: no cover - a build without them
+        from hashlib import sha256
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def utc_now() -> str:
@@ -16,7 +28,7 @@ def utc_now() -> str:
 
 def item_id(session_id: str, role: str, text: str) -> str:
     """The same turn of the same session always gets the same id (this is what makes delivery idempotent)."""
-    digest = hashlib.sha256(f"{session_id}\0{role}\0{' '.join(text.split())}".encode("utf-8", "replace"))
+    digest = sha256(f"{session_id}\0{role}\0{' '.join(text.split())}".encode("utf-8", "replace"))
     return digest.hexdigest()[:32]
 
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 from mem0_hooks import __version__, paths
 from mem0_hooks.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # no ``typing`` at run time: ``load`` is on every hook's path
+    from typing import Any
 
 _IGNORED_ENV = {"MEM0_HOOKS_HOME"}
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 from mem0_hooks import config as config_mod
 from mem0_hooks import paths
 from mem0_hooks.project import is_excluded
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def pause_file() -> str:

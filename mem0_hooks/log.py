@@ -16,12 +16,9 @@ def log(message: str, *, level: str = "INFO") -> None:
     try:
         path = paths.log_file()
         paths.ensure_private_dir(os.path.dirname(path))
-        line = "%s %s pid=%d %s\n" % (
-            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            level,
-            os.getpid(),
-            " ".join(str(message).split()),
-        )
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        text = " ".join(str(message).split())
+        line = f"{stamp} {level} pid={os.getpid()} {text}\n"
         try:
             if os.path.getsize(path) > _MAX_BYTES:
                 os.replace(path, path + ".1")

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
-from dataclasses import dataclass
 
 # A first capture of a huge transcript reads only its tail: a hook must return quickly.
 MAX_READ_BYTES = 32 * 1024 * 1024
@@ -32,17 +30,42 @@ _COMMAND_MARKERS = (
     "[Request interrupted",
     "Caveat: The messages below were generated",
 )
-_SYSTEM_REMINDER = re.compile(r"<system-reminder>.*?(</system-reminder>|\Z)", re.DOTALL)
+_REMINDER_OPEN = "<system-reminder>"
+_REMINDER_CLOSE = "</system-reminder>"
 
 
-@dataclass
 class Turn:
-    """One user or assistant turn read from the transcript."""
+    """One user or assistant turn read from the transcript.
 
-    role: str
-    text: str
-    timestamp: str = ""
-    message_id: str = ""
+    A plain class rather than a dataclass: ``dataclasses`` imports ``inspect`` and half the standard
+    library, which the Stop hook would pay for on every turn.
+    """
+
+    __slots__ = ("role", "text", "timestamp", "message_id")
+
+    def __init__(self, role: str, text: str, timestamp: str = "", message_id: str = "") -> None:
+        self.role = role
+        self.text = text
+        self.timestamp = timestamp
+        self.message_id = message_id
+
+    def __repr__(self) -> str:
+        return (
+            f"Turn(role={self.role!r}, text={self.text!r}, timestamp={self.timestamp!r}, "
+            f"message_id={self.message_id!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Turn):
+            return NotImplemented
+        return (self.role, self.text, self.timestamp, self.message_id) == (
+            other.role,
+            other.text,
+            other.timestamp,
+            other.message_id,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
 
 
 def read_new_turns(path: str, offset: int = 0) -> tuple[list[Turn], int]:
@@ -124,7 +147,7 @@ def _turn(entry: object) -> Turn | None:
         return None
     text = _text_of(message.get("content"))
     if kind == "user":
-        text = _SYSTEM_REMINDER.sub("", text)
+        text = _drop_system_reminders(text)
     text = text.strip()
     if not text or text.startswith(_COMMAND_MARKERS):
         return None
@@ -136,6 +159,25 @@ def _turn(entry: object) -> Turn | None:
         timestamp=timestamp if isinstance(timestamp, str) else "",
         message_id=message_id if isinstance(message_id, str) else "",
     )
+
+
+def _drop_system_reminders(text: str) -> str:
+    """``text`` without its ``<system-reminder>...</system-reminder>`` spans (an unclosed one runs to the end)."""
+    start = text.find(_REMINDER_OPEN)
+    if start < 0:
+        return text
+    kept = []
+    at = 0
+    while start >= 0:
+        kept.append(text[at:start])
+        end = text.find(_REMINDER_CLOSE, start + len(_REMINDER_OPEN))
+        if end < 0:
+            at = len(text)
+            break
+        at = end + len(_REMINDER_CLOSE)
+        start = text.find(_REMINDER_OPEN, at)
+    kept.append(text[at:])
+    return "".join(kept)
 
 
 def _text_of(content: object) -> str:

@@ -1,12 +1,26 @@
-"""The shell around every hook: stdin in, one JSON object (or nothing) out, always exit 0."""
+"""The shell around every hook: stdin in, one JSON object (or nothing) out, always exit 0.
+
+Imports are a budget here (every module a hook imports is paid on every prompt; see
+``bench/hooks.py``): this module and the event modules import nothing from ``typing`` at run time
+(annotations are strings; the names exist for type checkers only) and use ``_signal`` rather than
+``signal``, whose enum wrappers would pull in ``enum`` for two calls.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
-from typing import Any, Callable
+
+try:
+    import _signal as signal  # the C module behind ``signal``: same calls, no enum import
+except ImportError:  # pragma: no cover - an interpreter without it
+    import signal  # type: ignore[no-redef]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 MAX_INPUT_BYTES = 16 * 1024 * 1024
 CONTEXT_EVENTS = ("SessionStart", "UserPromptSubmit")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import zlib
-from typing import Any
-
 from mem0_hooks import config as config_mod
 from mem0_hooks import session
 from mem0_hooks.events.runner import context_output, text_field
 from mem0_hooks.gates import may_recall
 from mem0_hooks.project import project_of
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EVENT = "SessionStart"
 
@@ -32,7 +33,9 @@ def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
     block, ids = recall.for_session_start(session_id=session_id, project=project, config=config, state=state)
     if not block:
         return None
-    digest = "%08x" % zlib.crc32(block.encode("utf-8"))
+    import zlib
+
+    digest = f"{zlib.crc32(block.encode('utf-8')):08x}"
     if digest in (state.get("blocks") or []):
         return None
     if session_id:

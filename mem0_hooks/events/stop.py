@@ -6,13 +6,15 @@ new (intermediate replies, turns from before install) and supplies the time each
 
 from __future__ import annotations
 
-from typing import Any
-
 from mem0_hooks import config as config_mod
 from mem0_hooks import session
 from mem0_hooks.events.runner import text_field
 from mem0_hooks.gates import may_capture
 from mem0_hooks.project import project_of
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EVENT = "Stop"
 

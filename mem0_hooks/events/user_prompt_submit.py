@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mem0_hooks import config as config_mod
 from mem0_hooks import session
 from mem0_hooks.events.runner import context_output, text_field
 from mem0_hooks.gates import may_capture, may_recall
 from mem0_hooks.project import project_of
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EVENT = "UserPromptSubmit"
 
@@ -36,7 +38,7 @@ def user_prompt_submit(data: dict[str, Any]) -> dict[str, Any] | None:
             state["prompts"] = state["prompts"][-50:]
             changed = True
     block = ""
-    if config["memory"]["search_on_query"] and may_recall(config, project):
+    if config["memory"]["search_on_query"] and may_recall(config, project) and not _trivial(prompt, config):
         from mem0_hooks import recall
 
         block, ids = recall.for_prompt(prompt, session_id=session_id, project=project, config=config, state=state)
@@ -46,3 +48,14 @@ def user_prompt_submit(data: dict[str, Any]) -> dict[str, Any] | None:
     if changed and session_id:
         session.save(session_id, state)
     return context_output(data, EVENT, block) if block else None
+
+
+def _trivial(prompt: str, config: dict[str, Any]) -> bool:
+    """Whether the prompt is too slight to search with ("ok", "continue", "/clear").
+
+    ``recall.for_prompt`` makes the same test first; asking here skips even importing recall (and the
+    store behind it) on the commonest prompts of a session.
+    """
+    from mem0_hooks.local_query import is_trivial
+
+    return is_trivial(prompt, config["memory"]["min_prompt_words"])

@@ -1,0 +1,55 @@
+"""``bench/hooks.py --quick`` runs end to end and prints the table the README shows (seconds, not minutes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "hooks.py"
+
+
+def run_bench(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    return subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--workdir", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_quick_bench_prints_the_markdown_table(tmp_path: Path) -> None:
+    proc = run_bench(tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert "| case | median ms | p90 ms | bare ms | ratio | target | CPU ratio | max RSS MB |" in out
+    assert "Machine: " in out and " cores" in out and "Python" in out
+    assert "`-S`" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "ms |" not in line]
+    for case in (
+        "UserPromptSubmit, local store, 0 memories",
+        "SessionStart, local store, 300 memories",
+        "Stop, 0.25 MB transcript",
+        "without -S",
+    ):
+        assert any(case in row for row in rows), (case, out)
+    # a hook that fails open would look fast: the bench flags it, and the quick run must be clean
+    assert "⚠" not in out, out
+    assert list(tmp_path.iterdir()) == []  # the work directory is removed
+
+
+def test_quick_bench_json(tmp_path: Path) -> None:
+    proc = run_bench("--json", "--only", "stop", tmp_path=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["machine"]["cores"] >= 1 and report["machine"]["python"]
+    (stop,) = report["results"]
+    assert stop["event"] == "Stop" and stop["rounds"] == 3
+    assert stop["median_ms"] > 0 and stop["bare_median_ms"] > 0 and stop["ratio"] > 0
+    assert 0 < stop["max_rss_mb"] < 200
+    assert stop["problems"] == []
