@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mem0_hooks import config as config_mod
 from mem0_hooks import session
+from mem0_hooks.errors import QueueError
 from mem0_hooks.events.runner import text_field
 from mem0_hooks.gates import may_capture
 from mem0_hooks.project import project_of
@@ -49,7 +50,17 @@ def capture_new_turns(data: dict[str, Any], *, include_last_message: bool = True
         )
         if item is not None and all(i["id"] != item["id"] for i in items):
             items.append(item)
-    enqueued = enqueue_items(items, config) if items else 0
+    try:
+        enqueued = enqueue_items(items, config) if items else 0
+    except QueueError as exc:
+        # Queue full or disk full: keep the old offset so the transcript is read again next time,
+        # and still start the flusher, which is what makes room.
+        from mem0_hooks.flush import spawn
+        from mem0_hooks.log import log
+
+        log(f"{EVENT}: {len(items)} turn(s) not captured yet: {exc}", level="WARNING")
+        spawn()
+        return 0
     state["offset"] = new_offset
     session.save(session_id, state)
     if enqueued:

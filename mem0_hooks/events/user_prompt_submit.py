@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mem0_hooks import config as config_mod
 from mem0_hooks import session
+from mem0_hooks.errors import QueueError
 from mem0_hooks.events.runner import context_output, text_field
 from mem0_hooks.gates import may_capture, may_recall
 from mem0_hooks.project import project_of
@@ -33,10 +34,17 @@ def user_prompt_submit(data: dict[str, Any]) -> dict[str, Any] | None:
             seq=session.next_seq(state), config=config,
         )
         if item is not None:
-            enqueue_items([item], config)
-            state.setdefault("prompts", []).append(item["id"])
-            state["prompts"] = state["prompts"][-50:]
-            changed = True
+            try:
+                enqueue_items([item], config)
+            except QueueError as exc:
+                # A full queue or disk must not cost the user their recall: log, carry on.
+                from mem0_hooks.log import log
+
+                log(f"{EVENT}: prompt not captured: {exc}", level="WARNING")
+            else:
+                state.setdefault("prompts", []).append(item["id"])
+                state["prompts"] = state["prompts"][-50:]
+                changed = True
     block = ""
     if config["memory"]["search_on_query"] and may_recall(config, project) and not _trivial(prompt, config):
         from mem0_hooks import recall
