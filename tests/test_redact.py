@@ -374,7 +374,8 @@ def test_importing_redact_pulls_in_nothing_beyond_what_a_hook_already_has() -> N
         "print(json.dumps(sorted(set(sys.modules) - before)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    assert json.loads(out) == ["__future__", "mem0_hooks", "mem0_hooks.redact"]
+    # __future__ may already be loaded (an editable install's path hook imports it)
+    assert set(json.loads(out)) - {"__future__"} == {"mem0_hooks", "mem0_hooks.redact"}
 
 
 @pytest.mark.parametrize("turn", [BENIGN_TURNS[0], BENIGN_TURNS[4], BENIGN_TURNS[5], BENIGN_TURNS[26]])
