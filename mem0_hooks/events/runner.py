@@ -42,7 +42,10 @@ def run(event: str, handler: Callable[[dict[str, Any]], dict[str, Any] | None], 
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.alarm(seconds)
         raw = sys.stdin.buffer.read(MAX_INPUT_BYTES)
-        data = json.loads(raw.decode("utf-8", "replace")) if raw.strip() else None
+        try:
+            data = json.loads(raw.decode("utf-8", "replace")) if raw.strip() else None
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
+            data = None
         if not isinstance(data, dict):
             _log(f"{event}: input is not a JSON object; nothing done")
             return 0
@@ -92,9 +95,15 @@ def context_output(data: dict[str, Any], event: str, text: str) -> dict[str, Any
 
 
 def text_field(data: dict[str, Any], key: str) -> str:
-    """A string field of the input ("" when missing or not a string; NUL bytes dropped)."""
+    """A string field of the input ("" when missing or not a string; NUL bytes dropped, lone surrogates replaced)."""
     value = data.get(key)
-    return value.replace("\x00", "") if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    value = value.replace("\x00", "")
+    if not value.isascii():
+        # "\ud800" in the JSON is a lone surrogate here, which no UTF-8 encoder (nor SQLite) takes.
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 def main_for(event: str, handler: Callable[[dict[str, Any]], dict[str, Any] | None], seconds: int = 8) -> None:

@@ -46,10 +46,27 @@ def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _drain_leftovers(config: dict[str, Any]) -> None:
-    """Start the flusher when an earlier outage or crash left items in the queue."""
+    """Start the flusher when an earlier outage or crash left items in the queue, or when retention is due."""
     from mem0_hooks import queue
 
-    if queue.depth() and config["backend"] != "none":
+    if config["backend"] != "none" and (queue.depth() or _retention_due(config)):
         from mem0_hooks.flush import spawn
 
         spawn()
+
+
+def _retention_due(config: dict[str, Any]) -> bool:
+    """Whether ``privacy.auto_delete_after_days`` went unapplied for an hour: the flusher applies it, and
+    without this a user who captures nothing new (paused, or only asking) would keep, and be shown, old
+    memories forever."""
+    if not config["privacy"]["auto_delete_after_days"]:
+        return False
+    import time
+
+    from mem0_hooks.flush import read_status
+
+    try:
+        last = float(read_status().get("retention_at") or 0.0)
+    except (TypeError, ValueError):
+        last = 0.0
+    return time.time() - last >= 3600

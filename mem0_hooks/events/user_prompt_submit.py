@@ -46,16 +46,31 @@ def user_prompt_submit(data: dict[str, Any]) -> dict[str, Any] | None:
                 state["prompts"] = state["prompts"][-50:]
                 changed = True
     block = ""
-    if config["memory"]["search_on_query"] and may_recall(config, project) and not _trivial(prompt, config):
+    query = _search_text(prompt, config)
+    if config["memory"]["search_on_query"] and may_recall(config, project) and not _trivial(query, config):
         from mem0_hooks import recall
 
-        block, ids = recall.for_prompt(prompt, session_id=session_id, project=project, config=config, state=state)
+        block, ids = recall.for_prompt(query, session_id=session_id, project=project, config=config, state=state)
         if ids:
             state.setdefault("injected", []).extend(ids)
             changed = True
     if changed and session_id:
         session.save(session_id, state)
     return context_output(data, EVENT, block) if block else None
+
+
+def _search_text(prompt: str, config: dict[str, Any]) -> str:
+    """The prompt as it may leave this process: the search query goes to the store, which may log it and
+    quote it back in its errors (into our log and breaker state). ``<private>`` spans and secrets are
+    scrubbed as for capture, and the markers that replace them dropped, so they are not search words."""
+    from mem0_hooks.redact import scrub
+
+    query = scrub(prompt, config["privacy"]["redact_patterns"])
+    if "[" in query:
+        import re
+
+        query = re.sub(r"\[(?:REDACTED:[a-z0-9-]+|PRIVATE)\]", " ", query)
+    return query
 
 
 def _trivial(prompt: str, config: dict[str, Any]) -> bool:
