@@ -14,24 +14,26 @@ moved back before the opening time counts as closed, so a clock change cannot ke
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import threading
 import time
-from typing import Any
+from _thread import get_ident
 
+from mem0_hooks import fastjson as json
 from mem0_hooks import paths
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["is_open", "record_failure", "record_success", "reset", "status"]
 
 _MAX_REASON = 500
 _SAME_FAILURE = 2.0  # seconds within which an identical reason is the same failure
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
 def _path(backend: str) -> str:
-    return paths.state_file(f"breaker-{_UNSAFE.sub('_', backend) or 'default'}.json")
+    return paths.state_file(f"breaker-{''.join(c if c in _SAFE else '_' for c in backend) or 'default'}.json")
 
 
 def _read(backend: str) -> dict[str, Any]:
@@ -45,7 +47,7 @@ def _read(backend: str) -> dict[str, Any]:
 
 def _write(backend: str, state: dict[str, Any]) -> None:
     path = _path(backend)
-    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    tmp = f"{path}.{os.getpid()}.{get_ident()}.tmp"
     try:
         paths.ensure_private_dir(os.path.dirname(path))
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

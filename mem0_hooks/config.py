@@ -12,7 +12,7 @@ supplies the Mem0 API key and is never cached.
 
 from __future__ import annotations
 
-import json
+from mem0_hooks import fastjson as json
 import os
 
 from mem0_hooks import __version__, paths

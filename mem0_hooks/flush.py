@@ -29,11 +29,11 @@ item that keeps failing on its own (other 5xx, a store bug) does after ``queue.m
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
+from mem0_hooks import fastjson as json
 from mem0_hooks import paths, queue
 from mem0_hooks.errors import BackendError, QueueError
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from mem0_hooks import fastjson as json
 import os
 
 from mem0_hooks import config as config_mod

@@ -19,10 +19,10 @@ hooks racing at the very edge can overshoot it by a few items: it guards the dis
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from mem0_hooks import fastjson as json
 from mem0_hooks import paths
 from mem0_hooks.errors import QueueError
 

@@ -43,11 +43,9 @@ pieces of a random-looking token) compile on first use, only when a cheap substr
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # collections.abc costs an import the hot path does not need
+    import re
     from collections.abc import Sequence
 
 __all__ = ["redact", "scrub", "strip_private"]
@@ -108,7 +106,7 @@ def strip_private(text: str) -> str:
     out: list[str] = []
     depth = 0
     kept_from = 0
-    for tag in _compiled(_PRIVATE_TAG, re.IGNORECASE).finditer(text):
+    for tag in _compiled(_PRIVATE_TAG, _RE_IGNORECASE).finditer(text):
         if not tag.group(1):
             if depth == 0:
                 out.append(text[kept_from : tag.start()])
@@ -126,9 +124,42 @@ def strip_private(text: str) -> str:
 # --- shared helpers ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=256)
+_RE_IGNORECASE = 2  # re.IGNORECASE: re is imported on first use
+_RE_DOTALL = 16  # re.DOTALL: re is imported on first use
+_RE_MULTILINE = 8  # re.MULTILINE: re is imported on first use
+
+
+def _memo(size):
+    """lru_cache without importing functools (and collections) at import time: a bounded dict."""
+
+    def wrap(fn):
+        cache = {}
+
+        def call(arg):
+            try:
+                return cache[arg]
+            except KeyError:
+                value = fn(arg)
+                if len(cache) < size:
+                    cache[arg] = value
+                return value
+
+        return call
+
+    return wrap
+
+
+_COMPILED: dict = {}
+
+
 def _compiled(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
+    key = (pattern, flags)
+    found = _COMPILED.get(key)
+    if found is None:
+        import re
+
+        found = _COMPILED[key] = re.compile(pattern, flags)
+    return found
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -682,7 +713,7 @@ _LINE_LEADS = ("export", "set", "env", "arg", "-", "declare -x", "setenv", "read
 _WEAK_WORDS = frozenset(("auth", "sig", "signature", "cookie", "credential", "credentials", "creds"))
 
 
-@lru_cache(maxsize=1024)
+@_memo(1024)
 def _secret_kind(name: str) -> str | None:
     """The marker kind for a variable/field/header called ``name``, or None when the name is not secret."""
     words = "".join(c if c.isalnum() else " " for c in _decamel(name).lower()).split()
@@ -715,7 +746,7 @@ def _secret_kind(name: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1024)
+@_memo(1024)
 def _is_weak_name(name: str) -> bool:
     """Names like ``auth``, ``sig`` or ``cookie`` are often not secrets: their values must look like keys too."""
     words = "".join(c if c.isalnum() else " " for c in _decamel(name).lower()).split()
@@ -1130,6 +1161,8 @@ def _wordiness(token: str) -> float:
 
 
 def _redact_custom(text: str, patterns: Sequence[str]) -> str:
+    import re
+
     custom = _marker("custom")
 
     def replace(m: re.Match[str]) -> str:

@@ -10,7 +10,7 @@ ours included).
 
 from __future__ import annotations
 
-import json
+from mem0_hooks import fastjson as json
 import os
 import stat
 

@@ -18,8 +18,6 @@ injected that can hijack the model.
 * Injected memories are framed as recalled data, and no stored text can close that frame.
 
 One line per corpus run, ``PRIVACY <backend>: ...``, reports what was checked (shown without ``-s``).
-A test marked ``xfail(strict=True)`` waits for a change in a file this suite does not own (its reason
-names the change); it fails as XPASS the day the change lands, so the marker is removed then.
 """
 
 from __future__ import annotations

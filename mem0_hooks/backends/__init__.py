@@ -5,7 +5,9 @@ Remote backends import httpx; they are imported only when configured, so a local
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from mem0_hooks.backends.base import Backend, Memory, MemoryItem
 

@@ -6,49 +6,82 @@ a ``Memory`` is what a store gives back. Stores are chosen by ``backends.open_ba
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object
 
 
-@dataclass
-class MemoryItem:
-    """One thing to remember, as it sits in the queue. ``id`` is stable: the same turn, the same id."""
+class _Record:
+    """Equality, repr and to_dict from ``__slots__`` (what @dataclass gave, without importing dataclasses)."""
 
-    id: str
-    text: str
-    role: str  # "user" | "assistant" | "note"
-    created_at: str  # ISO-8601 UTC, when the turn happened
-    session_id: str = ""
-    project: str = ""  # absolute path of the git root (else the cwd); "" for user-wide memories
-    scope: str = "project"  # "project" | "user"
-    seq: int = 0  # position of the turn in its session, for joining neighbours
-    metadata: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({inner})"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        import copy
+
+        return {n: copy.deepcopy(getattr(self, n)) for n in self.__slots__}
+
+
+class MemoryItem(_Record):
+    """One thing to remember, as it sits in the queue. ``id`` is stable: the same turn, the same id."""
+
+    __slots__ = ("id", "text", "role", "created_at", "session_id", "project", "scope", "seq", "metadata")
+
+    def __init__(
+        self,
+        id: str,
+        text: str,
+        role: str,
+        created_at: str,
+        session_id: str = "",
+        project: str = "",
+        scope: str = "project",
+        seq: int = 0,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.id, self.text, self.role, self.created_at = id, text, role, created_at
+        self.session_id, self.project, self.scope, self.seq = session_id, project, scope, seq
+        self.metadata = {} if metadata is None else metadata
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MemoryItem:
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known = {k: data[k] for k in cls.__slots__ if k in data}
         return cls(**known)
 
 
-@dataclass
-class Memory:
+class Memory(_Record):
     """A stored memory as a store returns it; ``score`` is set by search (higher is better)."""
 
-    id: str
-    text: str
-    role: str = ""
-    created_at: str = ""
-    session_id: str = ""
-    project: str = ""
-    scope: str = "project"
-    score: float | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("id", "text", "role", "created_at", "session_id", "project", "scope", "score", "metadata")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def __init__(
+        self,
+        id: str,
+        text: str,
+        role: str = "",
+        created_at: str = "",
+        session_id: str = "",
+        project: str = "",
+        scope: str = "project",
+        score: float | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.id, self.text, self.role, self.created_at = id, text, role, created_at
+        self.session_id, self.project, self.scope, self.score = session_id, project, scope, score
+        self.metadata = {} if metadata is None else metadata
 
 
 class Backend(Protocol):

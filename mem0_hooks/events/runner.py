@@ -8,7 +8,7 @@ Imports are a budget here (every module a hook imports is paid on every prompt; 
 
 from __future__ import annotations
 
-import json
+from mem0_hooks import fastjson as json
 import os
 import sys
 
