@@ -85,6 +85,8 @@ if os.path.isdir(os.path.join(_root, "mem0_hooks")):
             _plugin(_data)
         except Exception:  # noqa: BLE001 - never fail the user's session over the setup
             _exit_quietly()
+    elif sys.flags.no_site:
+        _add_own_venv()  # a checkout run with -S (the benchmarks do): dependencies still come from the venv
 else:
     os.environ["MEM0_HOOKS_HOME"] = _root
     if sys.flags.no_site:
