@@ -8,10 +8,14 @@ rest to ``context.format_context``.
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from mem0_hooks.backends.base import Memory
 from mem0_hooks.local_query import is_trivial
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mem0_hooks.backends.base import Memory
 
 
 def recall_backend(config: dict[str, Any]) -> Any | None:
@@ -34,6 +38,9 @@ def recall_backend(config: dict[str, Any]) -> Any | None:
     return open_backend(config, for_recall=True)
 
 
+RECALL_TURNS = 80  # ranked turns handed to the formatter; a 4,000-character block holds about 25
+
+
 def guarded_search(backend: Any, config: dict[str, Any], query: str, project: str, limit: int) -> list[Memory]:
     """Search with the hot-path deadline; a remote failure opens the breaker and yields nothing."""
     if backend.name == "local":
@@ -54,7 +61,9 @@ def guarded_search(backend: Any, config: dict[str, Any], query: str, project: st
     return found
 
 
-def for_prompt(prompt: str, *, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]) -> tuple[str, list[str]]:
+def for_prompt(
+    prompt: str, *, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]
+) -> tuple[str, list[str]]:
     """The block to inject for ``prompt`` (``""`` for nothing) and the ids it holds."""
     memory_cfg = config["memory"]
     if is_trivial(prompt, memory_cfg["min_prompt_words"]):
@@ -63,15 +72,27 @@ def for_prompt(prompt: str, *, session_id: str, project: str, config: dict[str, 
     if backend is None:
         return "", []
     limit = memory_cfg["max_context_memories"]
-    found = guarded_search(backend, config, prompt, project, limit * 3)
+    follows: dict[str, str] | None = None
+    words: list[str] | str = prompt
+    if backend.name == "local":
+        # Ranked turns plus which follows which: the block shows adjacent turns as one exchange.
+        # ``max_context_memories`` caps the exchanges; the character budget decides how many turns.
+        found = backend.search_turns(prompt, project=project, limit=RECALL_TURNS)
+        memories, follows, words = found.memories, found.follows, found.words
+    else:
+        memories = guarded_search(backend, config, prompt, project, limit * 3)
     seen = set(state.get("injected") or ())
-    fresh = [m for m in found if m.id not in seen and m.session_id != session_id]
+    fresh = [m for m in memories if m.id not in seen and m.session_id != session_id]
     from mem0_hooks.context import format_context
 
-    return format_context(fresh, budget=memory_cfg["context_budget_chars"], max_items=limit)
+    return format_context(
+        fresh, budget=memory_cfg["context_budget_chars"], max_items=limit, follows=follows, words=words
+    )
 
 
-def for_session_start(*, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]) -> tuple[str, list[str]]:
+def for_session_start(
+    *, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]
+) -> tuple[str, list[str]]:
     """Orientation for a session: what happened last time here, then notes and recent memories."""
     from mem0_hooks.context import format_context
 
@@ -89,8 +110,11 @@ def for_session_start(*, session_id: str, project: str, config: dict[str, Any], 
         if notes:
             sections.append(("Notes you asked to remember:", notes))
         taken = {m.id for _, items in sections for m in items}
-        recent = [m for m in backend.recent(project=project, limit=8) if m.id not in seen and m.id not in taken
-                  and m.session_id != session_id]
+        recent = [
+            m
+            for m in backend.recent(project=project, limit=8)
+            if m.id not in seen and m.id not in taken and m.session_id != session_id
+        ]
         if recent and not last:
             sections.append(("Recent memories for this project:", recent))
     else:

@@ -3,24 +3,97 @@
 One row per turn. WAL lets many sessions read while one flusher writes; a stored id is never stored
 twice (``INSERT OR IGNORE`` on the id), which is what makes queue redelivery harmless. Schema changes
 are numbered migrations recorded in ``PRAGMA user_version`` and the ``migrations`` table.
+
+The full-text index has three columns: the turn's ``text``; its ``context``, the text of the turns just
+before and after it in its session (so a turn is found by the question that was put to it); and a
+``scope`` token (a checksum of the project, or ``0`` for user-wide memories) that lets FTS5 itself
+restrict a search to one project instead of ranking every project's matches and filtering after.
+
+How ``search_turns`` ranks (no language model; about 10 ms at 100k memories):
+
+1. The prompt becomes content words (``local_query.analyse``: stopwords, question words and words
+   about the conversation out; dates taken apart). Each word's document frequency *in this project*
+   is counted through the index, and its weight is its IDF squared: sharper than BM25's own, so that
+   a name or a word that is all over a project counts for little next to the rare word that says what
+   the prompt is about.
+2. Candidates: FTS5 BM25 over text and (at half weight) context ranks the turns that have the rarer
+   words (a word in more than 30% of the project is not searched for, nor the commoner words once the
+   rarer ones match ``MAX_POSTINGS`` turns: this is what keeps a 100k store fast). When the prompt
+   names a date, the turns of that time join them. The best candidates are widened to the turns
+   around them (``WINDOW`` each side), read in seq order, which also says which turns are adjacent.
+3. Every turn read is scored again in Python: BM25 with the squared IDF (every prompt word this time,
+   common ones included) over its own text, times a bonus for each extra distinct prompt word; plus
+   half the score of each direct neighbour and a fifth of the next ones (an answer rarely repeats the
+   question's words, so a turn after a question gets 0.8 of it); plus a quarter of its session's
+   share of the best session score (a session about the topic holds more of it). A prompt that asks
+   *when* doubles the score of turns that say when ("yesterday", "last week", a date); a prompt that
+   names a date favours the turns of that time, even without a matching word. Newer turns win ties.
+
+bench/recall.py measures what each of these buys on LoCoMo.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import re
 import sqlite3
 import time
-from typing import Any
+import zlib
 
 from mem0_hooks import paths
 from mem0_hooks.backends.base import Memory, MemoryItem
 from mem0_hooks.errors import BackendUnavailable
+from mem0_hooks.local_query import _WORD, STOPWORDS, analyse, date_closeness, date_range, mentions_time, query_words
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
+    Migration = list[str] | Callable[[sqlite3.Connection], None]
+
+__all__ = ["LocalStore", "Found", "STOPWORDS", "query_terms", "scope_token"]
+
+TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+# -- ranking knobs (see the module docstring; bench/recall.py measures each) --------------------------
+CANDIDATES = 100  # turns taken from the FTS5 ranking
+WINDOWED = 40  # of those, how many are widened to their neighbours
+WINDOW = 2  # neighbours read on each side
+DATE_ROWS = 150  # turns read from the time a prompt names
+COMMON_SHARE = 0.3  # a word in more of the project's memories than this is not searched for
+MAX_POSTINGS = 300  # nor are the commoner words once the rarer ones already match this many memories
+COUNT_SHARE = 0.5  # document frequencies are counted exactly up to this share (beyond, the weight is tiny)
+IDF_POWER = 2.0
+K1, B = 1.2, 0.75
+COORDINATION = 0.2  # bonus per extra distinct prompt word in one turn
+NEIGHBOUR_WEIGHTS = (0.5, 0.2)  # share of a neighbour's score at distance 1, 2
+SESSION_WEIGHT = 0.25  # share of the best session's score given to every turn of a session
+SESSION_TOP = 3  # a session's score: the sum of its best turns
+TIME_BOOST = 1.0  # on a "when" prompt, turns that say when score (1 + this) times more
+DATE_BOOST = 1.0  # turns from the named time score up to (1 + this) times more ...
+DATE_BASE = 0.5  # ... plus this share of the best score, so they count even without a matching word
+QUESTION_WEIGHT = 0.8  # share of the turn before when that turn asked a question (this one answers it)
+SESSION_DIVERSITY = 1.0  # < 1: each further turn of a session ranks this much lower (off: it costs recall)
+RECENCY = 0.02  # the newest turn read scores up to this much more: a tie-breaker, not a ranking
+SCORE_CHARS = 4000  # only this much of a long turn is tokenised for scoring
+CONTEXT_WEIGHT = 0.5  # weight of the context column in the FTS5 ranking
 
 
-# Numbered migrations: each a list of statements, applied in one transaction on open.
-# (Statements, not executescript: executescript would commit the surrounding transaction.)
+def scope_token(project: str, scope: str = "project") -> str:
+    """The index token of a memory's scope: ``0`` for user-wide ones, else a checksum of the project.
+
+    Digits only, so the Porter stemmer leaves it alone; a checksum collision only adds candidates that
+    the exact ``project`` comparison then drops.
+    """
+    if scope == "user":
+        return "0"
+    return f"1{zlib.crc32(project.encode('utf-8', 'surrogatepass')):010d}"
+
+
+# Numbered migrations, applied in one transaction on open: a list of statements, or a function for
+# what needs Python. (Statements, not executescript: executescript would commit the transaction.)
 M001_INITIAL = [
     """CREATE TABLE memories (
         rowid INTEGER PRIMARY KEY,
@@ -38,35 +111,47 @@ M001_INITIAL = [
     "CREATE INDEX memories_project_created ON memories (project, created_at)",
     "CREATE INDEX memories_session_seq ON memories (session_id, seq)",
     "CREATE INDEX memories_scope ON memories (scope)",
-    "CREATE VIRTUAL TABLE memories_fts USING fts5 (text, context, tokenize = 'porter unicode61 remove_diacritics 2')",
+    f"CREATE VIRTUAL TABLE memories_fts USING fts5 (text, context, tokenize = '{TOKENIZER}')",
 ]
 
-MIGRATIONS: list[tuple[str, list[str]]] = [
+
+def m002_scope_column(db: sqlite3.Connection) -> None:
+    """Rebuild the index with a ``scope`` column, so a search is restricted to one project inside FTS5."""
+    db.create_function("mem0_scope_token", 2, scope_token, deterministic=True)
+    db.execute(f"CREATE VIRTUAL TABLE memories_fts_v2 USING fts5 (text, context, scope, tokenize = '{TOKENIZER}')")
+    db.execute(
+        "INSERT INTO memories_fts_v2 (rowid, text, context, scope)"
+        " SELECT f.rowid, f.text, f.context, mem0_scope_token(m.project, m.scope)"
+        " FROM memories_fts f JOIN memories m ON m.rowid = f.rowid"
+    )
+    db.execute("DROP TABLE memories_fts")
+    db.execute("ALTER TABLE memories_fts_v2 RENAME TO memories_fts")
+
+
+# Notes (``mem0-hooks add``) are read at every session start: without this, by a scan of every memory.
+M003_NOTES_INDEX = ["CREATE INDEX IF NOT EXISTS memories_role_created ON memories (role, created_at)"]
+
+MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", M001_INITIAL),
+    ("m002_scope_column", m002_scope_column),
+    ("m003_notes_index", M003_NOTES_INDEX),
 ]
-
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having
-    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
-    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too under until up very
-    was we were what when where which while who whom why will with would you your yours yourself yourselves
-    let lets please tell know think remember recall also get got one thing things us ok okay yes hi hello hey
-    thanks thank""".split()
-)
 
 
 def query_terms(text: str, limit: int = 32) -> list[str]:
     """Content words of a prompt, lower-cased, in order, without stopwords or repeats."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
-        if len(word) > 1 and word not in STOPWORDS and word not in seen:
-            seen[word] = None
-            if len(seen) >= limit:
-                break
-    return list(seen)
+    return query_words(text, limit)
+
+
+class Found:
+    """What ``search_turns`` found: memories best first, which turn ``follows`` which, the prompt's words."""
+
+    __slots__ = ("memories", "follows", "words")
+
+    def __init__(self, memories: list[Memory], follows: dict[str, str], words: list[str]) -> None:
+        self.memories = memories
+        self.follows = follows  # id -> id of the turn just before it in its session (when both were read)
+        self.words = words
 
 
 class LocalStore:
@@ -94,6 +179,7 @@ class LocalStore:
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
             db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
             db.row_factory = sqlite3.Row
+            db.execute("PRAGMA secure_delete = ON")  # forgotten text is overwritten, not left in free pages
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version < len(MIGRATIONS):
                 self._migrate(db, version)
@@ -107,9 +193,12 @@ class LocalStore:
         try:
             version = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
             db.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-            for number, (name, statements) in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in statements:
-                    db.execute(statement)
+            for number, (name, migration) in enumerate(MIGRATIONS[version:], start=version + 1):
+                if callable(migration):
+                    migration(db)
+                else:
+                    for statement in migration:
+                        db.execute(statement)
                 db.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
                 db.execute(f"PRAGMA user_version = {number}")
             db.execute("COMMIT")
@@ -149,79 +238,267 @@ class LocalStore:
                     ),
                 )
                 if cur.rowcount:
-                    self._index(db, cur.lastrowid, item)
+                    self._index(db, int(cur.lastrowid or 0), item)
             db.execute("COMMIT")
         except sqlite3.Error as exc:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise BackendUnavailable(f"local store write failed: {exc}") from exc
 
-    def _index(self, db: sqlite3.Connection, rowid: int | None, item: MemoryItem) -> None:
-        """Index a new turn with its neighbour's text as context, and give the neighbour this one's."""
-        previous = None
-        if item.session_id:
-            previous = db.execute(
-                "SELECT rowid, text FROM memories WHERE session_id = ? AND seq < ? AND rowid != ?"
-                " ORDER BY seq DESC LIMIT 1",
-                (item.session_id, item.seq, rowid),
-            ).fetchone()
-        context = previous["text"] if previous else ""
-        db.execute("INSERT INTO memories_fts (rowid, text, context) VALUES (?, ?, ?)", (rowid, item.text, context))
-        if previous is not None:
-            row = db.execute("SELECT context FROM memories_fts WHERE rowid = ?", (previous["rowid"],)).fetchone()
-            joined = ((row["context"] + "\n") if row and row["context"] else "") + item.text
-            db.execute("UPDATE memories_fts SET context = ? WHERE rowid = ?", (joined, previous["rowid"]))
+    def _index(self, db: sqlite3.Connection, rowid: int, item: MemoryItem) -> None:
+        """Index a new turn with its neighbours' text as context, and refresh the neighbours' context."""
+        db.execute(
+            "INSERT INTO memories_fts (rowid, text, context, scope) VALUES (?, ?, '', ?)",
+            (rowid, item.text, scope_token(item.project, item.scope)),
+        )
+        if not item.session_id:
+            return
+        before, after = _adjacent(db, item.session_id, item.seq, rowid)
+        self._refresh_context(db, [rowid] + [r["rowid"] for r in (before, after) if r is not None])
+
+    def _refresh_context(self, db: sqlite3.Connection, rowids: list[int]) -> None:
+        """Set each row's context to the text of the turns now just before and after it."""
+        for rowid in rowids:
+            row = db.execute("SELECT session_id, seq FROM memories WHERE rowid = ?", (rowid,)).fetchone()
+            if row is None or not row["session_id"]:
+                continue
+            before, after = _adjacent(db, row["session_id"], row["seq"], rowid)
+            context = "\n".join(r["text"] for r in (before, after) if r is not None)
+            db.execute("UPDATE memories_fts SET context = ? WHERE rowid = ?", (context, rowid))
+
+    def _delete_rows(self, db: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> int:
+        """Delete the rows matching ``where`` (inside the caller's transaction) and fix their
+        neighbours' context, so no trace of a forgotten turn stays in the index."""
+        doomed = db.execute(f"SELECT rowid, session_id, seq FROM memories WHERE {where}", args).fetchall()
+        if not doomed:
+            return 0
+        gone = {r["rowid"] for r in doomed}
+        touched: set[int] = set()
+        for row in doomed:
+            if not row["session_id"]:
+                continue
+            for side in _adjacent(db, row["session_id"], row["seq"], row["rowid"], skip=gone):
+                if side is not None:
+                    touched.add(side["rowid"])
+        for chunk in _chunks(sorted(gone), 500):
+            marks = ",".join("?" * len(chunk))
+            db.execute(f"DELETE FROM memories_fts WHERE rowid IN ({marks})", chunk)
+            db.execute(f"DELETE FROM memories WHERE rowid IN ({marks})", chunk)
+        self._refresh_context(db, sorted(touched - gone))
+        # FTS5 deletes by adding tombstones; merging every segment is what drops the old terms.
+        db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
+        return len(gone)
+
+    def _after_forgetting(self, db: sqlite3.Connection) -> None:
+        """Copy the overwritten pages into the database file and empty the WAL (best effort: a reader
+        still open elsewhere can hold the checkpoint back; the next one completes it)."""
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
 
     def delete(self, memory_id: str) -> bool:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
-        row = db.execute("SELECT rowid FROM memories WHERE id = ?", (memory_id,)).fetchone()
-        if row is not None:
-            db.execute("DELETE FROM memories_fts WHERE rowid = ?", (row["rowid"],))
-            db.execute("DELETE FROM memories WHERE rowid = ?", (row["rowid"],))
-        db.execute("COMMIT")
-        return row is not None
+        try:
+            count = self._delete_rows(db, "id = ?", (memory_id,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        if count:
+            self._after_forgetting(db)
+        return count > 0
 
     def delete_all(self, *, project: str | None = None) -> int:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
-        if project is None:
-            count = db.execute("SELECT count(*) FROM memories").fetchone()[0]
-            db.execute("DELETE FROM memories_fts")
-            db.execute("DELETE FROM memories")
-        else:
-            count = db.execute("SELECT count(*) FROM memories WHERE project = ?", (project,)).fetchone()[0]
-            db.execute("DELETE FROM memories_fts WHERE rowid IN (SELECT rowid FROM memories WHERE project = ?)", (project,))
-            db.execute("DELETE FROM memories WHERE project = ?", (project,))
-        db.execute("COMMIT")
+        try:
+            if project is None:
+                count = db.execute("SELECT count(*) FROM memories").fetchone()[0]
+                db.execute("DELETE FROM memories_fts")
+                db.execute("DELETE FROM memories")
+                db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
+            else:
+                count = self._delete_rows(db, "project = ?", (project,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        if count:
+            self._after_forgetting(db)
         return int(count)
 
     def delete_older_than(self, iso_cutoff: str) -> int:
         """Retention: forget memories that happened before ``iso_cutoff``."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
-        db.execute("DELETE FROM memories_fts WHERE rowid IN (SELECT rowid FROM memories WHERE created_at < ?)", (iso_cutoff,))
-        count = db.execute("DELETE FROM memories WHERE created_at < ?", (iso_cutoff,)).rowcount
-        db.execute("COMMIT")
+        try:
+            count = self._delete_rows(db, "created_at < ?", (iso_cutoff,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        if count:
+            self._after_forgetting(db)
         return int(count)
 
     # -- reads -------------------------------------------------------------------------------------
     def search(self, query: str, *, project: str, limit: int, deadline: float | None = None) -> list[Memory]:
-        terms = query_terms(query)
-        if not terms:
-            return []
-        match = " OR ".join('"%s"' % t for t in terms)
+        """Memories relevant to ``query`` in ``project`` (plus user-wide ones), best first."""
+        return self.search_turns(query, project=project, limit=limit).memories
+
+    def search_turns(self, query: str, *, project: str, limit: int = 80) -> Found:
+        """Ranked turns for ``query`` with the adjacency the context block needs (see the module doc)."""
         try:
-            rows = self.db.execute(
-                "SELECT m.*, bm25(memories_fts, 1.0, 0.35) AS rank FROM memories_fts"
-                " JOIN memories m ON m.rowid = memories_fts.rowid"
-                " WHERE memories_fts MATCH ? AND (m.project = ? OR m.scope = 'user')"
-                " ORDER BY rank LIMIT ?",
-                (match, project, limit),
-            ).fetchall()
+            return self._search_turns(query, project, limit)
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"local store search failed: {exc}") from exc
-        return [_memory(row, score=-row["rank"]) for row in rows]
+
+    def _search_turns(self, query: str, project: str, limit: int) -> Found:
+        asked = analyse(query)
+        if not asked.words and not asked.dates:
+            return Found([], {}, [])
+        db = self.db
+        in_scope = f'scope : ("{scope_token(project)}" OR "0")'
+        total = db.execute("SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", (in_scope,)).fetchone()[0]
+        if not total:
+            return Found([], {}, asked.words)
+        tokens = _tokens()
+
+        # 1. words -> stems, and how common each is in this project
+        stems: dict[str, str] = {}
+        for word, stem in tokens.stem(asked.words).items():
+            stems.setdefault(stem, word)
+        weights: dict[str, float] = {}
+        searched: list[str] = []
+        if stems:
+            common = max(int(COMMON_SHARE * total), 1)
+            counted = max(int(COUNT_SHARE * total), 1)
+            frequency: dict[str, int] = {}
+            for stem, word in stems.items():
+                # Counting stops at ``counted``: past it a word's weight is small whatever its exact count,
+                # and counting a word that is everywhere costs as much as ranking with it.
+                frequency[stem] = db.execute(
+                    "SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)",
+                    (f'text : "{word}" AND {in_scope}', counted),
+                ).fetchone()[0]
+            present = sorted((s for s in stems if frequency[s]), key=lambda s: frequency[s])
+            postings = 0
+            for stem in present:  # the rarest words, while FTS5 has few enough matches to rank quickly
+                if searched and (frequency[stem] > common or postings + frequency[stem] > MAX_POSTINGS):
+                    break
+                searched.append(stems[stem])
+                postings += frequency[stem]
+            for stem in present:
+                df = frequency[stem]
+                weights[stem] = math.log(1.0 + (total - df + 0.5) / (df + 0.5)) ** IDF_POWER
+
+        # 2. candidates: the FTS5 ranking, the time the prompt names, and the turns around the best
+        rows: dict[int, sqlite3.Row] = {}
+        ranked_ids: list[int] = []
+        if searched:
+            words = " OR ".join(f'"{w}"' for w in searched)
+            match = f"({{text context}} : ({words})) AND {in_scope}"
+            for row in db.execute(
+                "SELECT m.* FROM (SELECT rowid, bm25(memories_fts, 1.0, ?, 0.0) AS rank FROM memories_fts"
+                " WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?) c JOIN memories m ON m.rowid = c.rowid"
+                " WHERE m.project = ? OR m.scope = 'user' ORDER BY c.rank",
+                (CONTEXT_WEIGHT, match, CANDIDATES, project),
+            ):
+                rows[row["rowid"]] = row
+                ranked_ids.append(row["rowid"])
+        for date in asked.dates:
+            bounds = date_range(date)
+            if bounds is None:
+                continue
+            for row in db.execute(
+                "SELECT * FROM memories WHERE project = ? AND created_at >= ? AND created_at < ?"
+                " ORDER BY created_at LIMIT ?",
+                (project, bounds[0], bounds[1], DATE_ROWS),
+            ):
+                rows.setdefault(row["rowid"], row)
+        follows = self._widen(db, [rows[i] for i in ranked_ids[:WINDOWED]], rows)
+        if not rows:
+            return Found([], {}, asked.words)
+
+        # 3. score every turn read
+        words_of = {rowid: _WORD.findall(row["text"][:SCORE_CHARS].lower()) for rowid, row in rows.items()}
+        own = tokens.scores(words_of, weights)
+        top = max(own.values(), default=0.0)
+        after = {prev: nxt for nxt, prev in follows.items()}
+        best_in_session: dict[str, list[float]] = {}
+        for rowid, row in rows.items():
+            best_in_session.setdefault(row["session_id"] or f"\0{rowid}", []).append(own[rowid])
+        session_score = {k: sum(sorted(v, reverse=True)[:SESSION_TOP]) for k, v in best_in_session.items()}
+        top_session = max(session_score.values(), default=0.0) or 1.0
+        by_time = sorted(rows, key=lambda r: rows[r]["created_at"])
+        newness = {rowid: index / max(len(by_time) - 1, 1) for index, rowid in enumerate(by_time)}
+        scored: list[tuple[float, str, int]] = []
+        for rowid, row in rows.items():
+            score = own[rowid]
+            back: int | None = rowid
+            fwd: int | None = rowid
+            for distance, weight in enumerate(NEIGHBOUR_WEIGHTS):
+                back = follows.get(back) if back is not None else None
+                fwd = after.get(fwd) if fwd is not None else None
+                if back is not None:
+                    asked_here = distance == 0 and QUESTION_WEIGHT and "?" in rows[back]["text"][-300:]
+                    score += (QUESTION_WEIGHT if asked_here else weight) * own[back]
+                if fwd is not None:
+                    score += weight * own[fwd]
+            score += SESSION_WEIGHT * top * session_score[row["session_id"] or f"\0{rowid}"] / top_session
+            if asked.about_time and TIME_BOOST and mentions_time(words_of[rowid]):
+                score *= 1.0 + TIME_BOOST
+            if asked.dates:
+                fit = date_closeness(row["created_at"], asked.dates)
+                score = score * (1.0 + DATE_BOOST * fit) + DATE_BASE * fit * (top or 1.0)
+            if score > 0:
+                score *= 1.0 + RECENCY * newness[rowid]
+                scored.append((score, row["created_at"], rowid))
+        scored.sort(reverse=True)
+        if SESSION_DIVERSITY < 1.0:
+            scored = _diversify(scored, rows, limit)
+        memories = [_memory(rows[rowid], score=score) for score, _, rowid in scored[:limit]]
+        ids = {rows[rowid]["rowid"]: rows[rowid]["id"] for _, _, rowid in scored[:limit]}
+        links = {ids[n]: ids[p] for n, p in follows.items() if n in ids and p in ids}
+        return Found(memories, links, asked.words)
+
+    def _widen(self, db: sqlite3.Connection, best: list[sqlite3.Row], rows: dict[int, sqlite3.Row]) -> dict[int, int]:
+        """Read the turns around ``best`` into ``rows``; returns {rowid: rowid of the turn just before}.
+
+        One range read per stretch of nearby candidates. Turn numbers (``seq``) have gaps (a prompt
+        captured by UserPromptSubmit and again from the transcript uses two), so the range is read with
+        room to spare and then cut to ``WINDOW`` turns on each side.
+        """
+        pad = 3 * WINDOW + 2
+        wanted: dict[str, list[int]] = {}
+        for row in best:
+            if row["session_id"]:
+                wanted.setdefault(row["session_id"], []).append(row["seq"])
+        follows: dict[int, int] = {}
+        for session_id, seqs in wanted.items():
+            seqs.sort()
+            stretches: list[list[int]] = []
+            for seq in seqs:
+                if stretches and seq - stretches[-1][1] <= 2 * pad:
+                    stretches[-1][1] = seq
+                else:
+                    stretches.append([seq, seq])
+            for lo, hi in stretches:
+                run = db.execute(
+                    "SELECT * FROM memories WHERE session_id = ? AND seq BETWEEN ? AND ? ORDER BY seq, rowid",
+                    (session_id, lo - pad, hi + pad),
+                ).fetchall()
+                hits = [i for i, row in enumerate(run) if lo <= row["seq"] <= hi]
+                if not hits:
+                    continue
+                run = run[max(hits[0] - WINDOW, 0) : hits[-1] + WINDOW + 1]
+                for prev, nxt in zip(run, run[1:], strict=False):
+                    follows[nxt["rowid"]] = prev["rowid"]
+                for row in run:
+                    rows.setdefault(row["rowid"], row)
+        return follows
 
     def neighbours(self, memory: Memory, *, before: int = 1, after: int = 1) -> tuple[list[Memory], list[Memory]]:
         """The turns just before and after ``memory`` in its session."""
@@ -239,11 +516,19 @@ class LocalStore:
         return [_memory(r) for r in reversed(prev)], [_memory(r) for r in nxt]
 
     def recent(self, *, project: str, limit: int) -> list[Memory]:
-        rows = self.db.execute(
-            "SELECT * FROM memories WHERE project = ? OR scope = 'user' ORDER BY created_at DESC, seq DESC LIMIT ?",
-            (project, limit),
-        ).fetchall()
-        return [_memory(r) for r in rows]
+        """The newest memories of ``project`` and the newest user-wide ones, newest first.
+
+        Two indexed reads merged here: one query with ``OR`` would scan the whole table.
+        """
+        newest = "ORDER BY created_at DESC, seq DESC LIMIT ?"
+        rows = {
+            r["rowid"]: r
+            for r in self.db.execute(f"SELECT * FROM memories WHERE project = ? {newest}", (project, limit))
+        }
+        for r in self.db.execute(f"SELECT * FROM memories WHERE scope = 'user' {newest}", (limit,)):
+            rows.setdefault(r["rowid"], r)
+        ordered = sorted(rows.values(), key=lambda r: (r["created_at"], r["seq"]), reverse=True)[:limit]
+        return [_memory(r) for r in ordered]
 
     def last_session(self, *, project: str, exclude_session: str) -> list[Memory]:
         """The turns of the most recent other session in ``project``, in order."""
@@ -291,6 +576,130 @@ class LocalStore:
         if check != "ok":
             raise BackendUnavailable(f"local store {self.path} is damaged: {check}")
         return f"local store {self.path}: {self.count()} memories"
+
+
+def _adjacent(
+    db: sqlite3.Connection, session_id: str, seq: int, rowid: int, skip: set[int] | frozenset[int] = frozenset()
+) -> tuple[sqlite3.Row | None, sqlite3.Row | None]:
+    """The rows just before and after (``seq``, ``rowid``) in its session, passing over ``skip``."""
+    before = after = None
+    for row in db.execute(
+        "SELECT rowid, text FROM memories WHERE session_id = ? AND (seq < ? OR (seq = ? AND rowid < ?))"
+        " ORDER BY seq DESC, rowid DESC LIMIT ?",
+        (session_id, seq, seq, rowid, len(skip) + 1),
+    ):
+        if row["rowid"] not in skip:
+            before = row
+            break
+    for row in db.execute(
+        "SELECT rowid, text FROM memories WHERE session_id = ? AND (seq > ? OR (seq = ? AND rowid > ?))"
+        " ORDER BY seq, rowid LIMIT ?",
+        (session_id, seq, seq, rowid, len(skip) + 1),
+    ):
+        if row["rowid"] not in skip:
+            after = row
+            break
+    return before, after
+
+
+def _diversify(
+    scored: list[tuple[float, str, int]], rows: dict[int, sqlite3.Row], limit: int
+) -> list[tuple[float, str, int]]:
+    """Re-rank so that each further turn of a session counts ``SESSION_DIVERSITY`` times less."""
+    picked: list[tuple[float, str, int]] = []
+    per_session: dict[str, int] = {}
+    pool = list(scored)
+    while pool and len(picked) < limit:
+        best_index = max(
+            range(len(pool)),
+            key=lambda i: pool[i][0] * SESSION_DIVERSITY ** per_session.get(rows[pool[i][2]]["session_id"], 0),
+        )
+        item = pool.pop(best_index)
+        picked.append(item)
+        key = rows[item[2]]["session_id"]
+        per_session[key] = per_session.get(key, 0) + 1
+    return picked + pool
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class _Tokens:
+    """Porter stems exactly as the index makes them, from a private in-memory FTS5 table with the store's
+    tokenizer (the standard library has no stemmer); remembered for the life of the process."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self.db.execute(f"CREATE VIRTUAL TABLE t USING fts5 (x, tokenize = '{TOKENIZER}')")
+        self.db.execute("CREATE VIRTUAL TABLE v USING fts5vocab (t, 'instance')")
+        self.known: dict[str, str] = {}
+
+    def stem(self, words: Iterable[str]) -> dict[str, str]:
+        """{word: stem} for ``words`` (lower-case words as ``_WORD`` splits them)."""
+        new = [w for w in dict.fromkeys(words) if w not in self.known]
+        if new:
+            db = self.db
+            db.execute("BEGIN")
+            try:
+                db.execute("DELETE FROM t")
+                db.executemany("INSERT INTO t (rowid, x) VALUES (?, ?)", [(i + 1, w) for i, w in enumerate(new)])
+                first: dict[int, str] = {}
+                for doc, term in db.execute("SELECT doc, term FROM v ORDER BY doc, offset"):
+                    first.setdefault(doc, term)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            for index, word in enumerate(new):
+                self.known[word] = first.get(index + 1, word)
+            if len(self.known) > 50_000:
+                self.known.clear()
+        return {w: self.known[w] for w in words}
+
+    def scores(self, words_of: dict[int, list[str]], weights: dict[str, float]) -> dict[int, float]:
+        """BM25 of each row's own text against the weighted stems, with a bonus per extra stem matched."""
+        scores = dict.fromkeys(words_of, 0.0)
+        if not weights:
+            return scores
+        # A word can only stem to a prompt stem if it starts like one (Porter rewrites only the end
+        # of a word, never its first three letters): only those words are stemmed.
+        heads = {stem[:3] for stem in weights}
+        tokens: dict[int, list[str]] = {}
+        lengths: dict[int, int] = {}
+        maybe: set[str] = set()
+        for rowid, words in words_of.items():
+            lengths[rowid] = len(words)
+            hits = [w for w in words if w[:3] in heads]
+            if hits:
+                tokens[rowid] = hits
+                maybe.update(hits)
+        average = (sum(lengths.values()) / len(lengths)) if lengths else 1.0
+        stems = self.stem(sorted(maybe))
+        for rowid, hits in tokens.items():
+            counts: dict[str, int] = {}
+            for word in hits:
+                stem = stems[word]
+                if stem in weights:
+                    counts[stem] = counts.get(stem, 0) + 1
+            if not counts:
+                continue
+            norm = K1 * (1.0 - B + B * lengths[rowid] / (average or 1.0))
+            score = sum(weights[stem] * tf * (K1 + 1.0) / (tf + norm) for stem, tf in counts.items())
+            if len(counts) > 1:
+                score *= 1.0 + COORDINATION * (len(counts) - 1)
+            scores[rowid] = score
+        return scores
+
+
+_TOKENS: _Tokens | None = None
+
+
+def _tokens() -> _Tokens:
+    global _TOKENS
+    if _TOKENS is None:
+        _TOKENS = _Tokens()
+    return _TOKENS
 
 
 def _memory(row: sqlite3.Row, score: float | None = None) -> Memory:

@@ -1,0 +1,404 @@
+"""The embedded SQLite store: writes, scoping, ranking, forgetting, migrations, and concurrency.
+
+Every test uses a real SQLite file in the test's private data dir (see ``conftest.isolated_home``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from mem0_hooks.backends import local
+from mem0_hooks.backends.base import MemoryItem
+from mem0_hooks.backends.local import MIGRATIONS, LocalStore, scope_token
+
+PROJECT = "/work/kestrel"
+OTHER = "/work/osprey"
+
+
+def turn(
+    n: int,
+    text: str,
+    *,
+    session: str = "s1",
+    project: str = PROJECT,
+    role: str | None = None,
+    when: str | None = None,
+    scope: str = "project",
+) -> MemoryItem:
+    return MemoryItem(
+        id=f"{session}-{n}",
+        text=text,
+        role=role or ("user" if n % 2 else "assistant"),
+        created_at=when or f"2026-03-{n % 28 + 1:02d}T10:{n % 60:02d}:00Z",
+        session_id=session,
+        project=project,
+        scope=scope,
+        seq=n,
+    )
+
+
+@pytest.fixture
+def store(isolated_home: Path) -> LocalStore:
+    s = LocalStore()
+    yield s
+    s.close()
+
+
+def texts(memories) -> list[str]:
+    return [m.text for m in memories]
+
+
+# -- writes ------------------------------------------------------------------------------------------
+def test_add_stores_each_id_once(store: LocalStore) -> None:
+    item = turn(1, "We picked SQLite in WAL mode for the queue ledger")
+    store.add([item])
+    store.add([item, item])  # a redelivery
+    assert store.count() == 1
+    copy = turn(1, item.text, session="s2")  # same words, another session: another memory
+    store.add([copy])
+    assert store.count() == 2
+    assert len(store.search("sqlite ledger", project=PROJECT, limit=10)) == 2
+
+
+def test_store_file_is_private_and_in_wal_mode(store: LocalStore) -> None:
+    store.add([turn(1, "hello world of kestrel")])
+    assert (Path(store.path).stat().st_mode & 0o777) == 0o600
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert "1 memories" in store.health()
+
+
+def test_empty_store_and_empty_prompts_find_nothing(store: LocalStore) -> None:
+    assert store.search("kestrel deploy", project=PROJECT, limit=5) == []
+    store.add([turn(1, "kestrel deploy uses helm")])
+    assert store.search("what did we do?", project=PROJECT, limit=5) == []  # stopwords only
+    assert store.search("", project=PROJECT, limit=5) == []
+    assert store.search('"; DROP TABLE memories; --', project=PROJECT, limit=5) == []
+    assert store.search('kestrel AND OR NOT "(', project=PROJECT, limit=5)  # FTS syntax is only text
+
+
+# -- scoping -----------------------------------------------------------------------------------------
+def test_search_is_scoped_to_the_project_plus_user_wide_memories(store: LocalStore) -> None:
+    store.add(
+        [
+            turn(1, "The kestrel deploy runs helm upgrade with atomic", project=PROJECT),
+            turn(1, "The osprey deploy runs helm upgrade without atomic", session="o1", project=OTHER),
+            turn(1, "Always run helm diff before any deploy", session="u1", project=OTHER, scope="user"),
+        ]
+    )
+    found = texts(store.search("helm deploy", project=PROJECT, limit=10))
+    assert "The kestrel deploy runs helm upgrade with atomic" in found
+    assert "Always run helm diff before any deploy" in found
+    assert not any("osprey" in t for t in found)
+    assert not any("kestrel" in t for t in texts(store.search("helm deploy", project=OTHER, limit=10)))
+
+
+def test_scope_token_collisions_cannot_leak_another_project(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local, "scope_token", lambda project, scope="project": "0" if scope == "user" else "1")
+    store = LocalStore()
+    store.add(
+        [
+            turn(1, "kestrel secret rotation schedule"),
+            turn(1, "osprey secret rotation schedule", session="o", project=OTHER),
+        ]
+    )
+    assert texts(store.search("secret rotation", project=PROJECT, limit=10)) == ["kestrel secret rotation schedule"]
+    store.close()
+
+
+def test_scope_tokens_are_digits_only() -> None:
+    assert scope_token("/a", "user") == "0"
+    token = scope_token("/home/u/proj-ä")
+    assert token.isdigit() and token != scope_token("/home/u/proj-b")
+
+
+# -- ranking -----------------------------------------------------------------------------------------
+def test_a_turn_is_found_by_the_question_put_to_it(store: LocalStore) -> None:
+    """The answer shares no word with the prompt; the question before it does."""
+    store.add(
+        [
+            turn(1, "Which message broker should the billing service use?"),
+            turn(2, "RabbitMQ, with quorum queues and publisher confirms."),
+            turn(3, "Thanks, and the retry policy?"),
+            turn(4, "Exponential backoff capped at ten minutes."),
+        ]
+    )
+    found = store.search_turns("what broker does billing use", project=PROJECT, limit=10)
+    assert "RabbitMQ, with quorum queues and publisher confirms." in texts(found.memories[:3])
+    by_id = {m.text: m.id for m in found.memories}
+    assert (
+        found.follows[by_id["RabbitMQ, with quorum queues and publisher confirms."]]
+        == by_id["Which message broker should the billing service use?"]
+    )
+
+
+def test_rare_words_outweigh_common_ones(store: LocalStore) -> None:
+    common = [turn(n, f"the deploy went fine today, deploy number {n}") for n in range(1, 30)]
+    store.add(common + [turn(40, "the zeppelin flag broke the deploy")])
+    assert store.search("zeppelin deploy", project=PROJECT, limit=3)[0].text == "the zeppelin flag broke the deploy"
+
+
+def test_stemming_matches_other_forms_of_a_word(store: LocalStore) -> None:
+    store.add([turn(1, "She adopted two puppies from the shelter"), turn(3, "unrelated note about taxes")])
+    assert store.search("adopting a puppy", project=PROJECT, limit=1)[0].text.startswith("She adopted")
+
+
+def test_a_named_date_finds_the_turns_of_that_day(store: LocalStore) -> None:
+    store.add(
+        [
+            turn(1, "Kicked off the kestrel migration", session="a", when="2026-02-03T09:00:00Z"),
+            turn(2, "Fixed the login page styles", session="b", when="2026-03-14T09:00:00Z"),
+            turn(3, "Reviewed the payment retries", session="c", when="2026-04-20T09:00:00Z"),
+        ]
+    )
+    assert (
+        store.search("what happened on 14 March 2026?", project=PROJECT, limit=3)[0].text
+        == "Fixed the login page styles"
+    )
+    assert (
+        store.search("what did we fix in March 2026", project=PROJECT, limit=3)[0].text == "Fixed the login page styles"
+    )
+
+
+def test_when_questions_prefer_turns_that_say_when(store: LocalStore) -> None:
+    store.add(
+        [
+            turn(1, "The kestrel cluster upgrade is a big job", session="a", when="2026-02-03T09:00:00Z"),
+            turn(1, "We did the kestrel cluster upgrade last Friday", session="b", when="2026-02-10T09:00:00Z"),
+        ]
+    )
+    best = store.search("When did we do the kestrel cluster upgrade?", project=PROJECT, limit=2)[0]
+    assert best.text == "We did the kestrel cluster upgrade last Friday"
+
+
+def test_the_newer_of_two_equal_memories_ranks_first(store: LocalStore) -> None:
+    store.add(
+        [
+            turn(1, "The staging password policy changed", session="old", when="2025-01-01T00:00:00Z"),
+            turn(1, "The staging password policy changed", session="new", when="2026-01-01T00:00:00Z"),
+        ]
+    )
+    first, second = store.search("staging password policy", project=PROJECT, limit=2)
+    assert first.session_id == "new" and second.session_id == "old"
+
+
+# -- neighbours --------------------------------------------------------------------------------------
+def test_neighbours_are_the_turns_around_a_memory(store: LocalStore) -> None:
+    store.add([turn(n, f"turn number {n}") for n in (1, 2, 4, 7)])  # seq gaps are normal
+    middle = next(m for m in store.list() if m.text == "turn number 4")
+    before, after = store.neighbours(middle)
+    assert texts(before) == ["turn number 2"] and texts(after) == ["turn number 7"]
+    before, after = store.neighbours(middle, before=5, after=5)
+    assert texts(before) == ["turn number 1", "turn number 2"] and texts(after) == ["turn number 7"]
+
+
+def test_context_column_holds_both_neighbours_even_when_turns_arrive_out_of_order(store: LocalStore) -> None:
+    store.add([turn(3, "third"), turn(1, "first")])
+    store.add([turn(2, "second")])
+    row = store.db.execute(
+        "SELECT f.context FROM memories_fts f JOIN memories m ON m.rowid = f.rowid WHERE m.text = 'second'"
+    ).fetchone()
+    assert row["context"] == "first\nthird"
+
+
+# -- forgetting --------------------------------------------------------------------------------------
+def test_delete_forgets_the_turn_and_its_copy_in_the_neighbours_context(store: LocalStore) -> None:
+    store.add([turn(1, "how do we reach the vault?"), turn(2, "the vault password is hunter2zebra"), turn(3, "thanks")])
+    secret = next(m for m in store.list() if "hunter2zebra" in m.text)
+    assert store.delete(secret.id) is True
+    assert store.delete(secret.id) is False
+    assert store.search("hunter2zebra", project=PROJECT, limit=10) == []
+    contexts = [r[0] for r in store.db.execute("SELECT context FROM memories_fts")]
+    assert contexts and not any("hunter2zebra" in c for c in contexts)
+    assert [r[0] for r in store.db.execute("SELECT context FROM memories_fts ORDER BY rowid")] == [
+        "thanks",
+        "how do we reach the vault?",
+    ]
+
+
+def test_forgotten_text_leaves_no_bytes_in_the_database_file(store: LocalStore) -> None:
+    store.add([turn(n, f"filler turn {n} about the kestrel cluster") for n in range(1, 40)])
+    store.add([turn(50, "the root token is ZEBRA-QUOKKA-77")])
+    doomed = next(m for m in store.list() if "QUOKKA" in m.text)
+    store.delete(doomed.id)
+    store.close()
+    for suffix in ("", "-wal"):
+        path = Path(str(local.paths.store_db()) + suffix)
+        if path.exists():
+            assert b"QUOKKA" not in path.read_bytes().upper(), path
+
+
+def test_retention_forgets_older_memories_and_repairs_context(store: LocalStore) -> None:
+    store.add(
+        [
+            turn(1, "ancient decision about the ledger", when="2025-01-01T00:00:00Z"),
+            turn(2, "recent decision about the ledger", when="2026-06-01T00:00:00Z"),
+            turn(1, "ancient note elsewhere", session="s2", when="2025-02-01T00:00:00Z"),
+        ]
+    )
+    assert store.delete_older_than("2026-01-01T00:00:00Z") == 2
+    assert texts(store.list()) == ["recent decision about the ledger"]
+    assert store.db.execute("SELECT context FROM memories_fts").fetchone()[0] == ""
+    assert store.search("ancient", project=PROJECT, limit=5) == []
+
+
+def test_delete_all_for_one_project_keeps_the_others(store: LocalStore) -> None:
+    store.add([turn(1, "kestrel one"), turn(2, "kestrel two"), turn(1, "osprey one", session="o", project=OTHER)])
+    assert store.delete_all(project=PROJECT) == 2
+    assert texts(store.list()) == ["osprey one"]
+    assert store.delete_all() == 1
+    assert store.count() == 0
+    assert store.db.execute("SELECT count(*) FROM memories_fts").fetchone()[0] == 0
+
+
+# -- migrations --------------------------------------------------------------------------------------
+def test_a_new_store_has_every_migration(store: LocalStore) -> None:
+    store.add([turn(1, "x marks the spot")])
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    names = [r[0] for r in store.db.execute("SELECT name FROM migrations ORDER BY name")]
+    assert names == [name for name, _ in MIGRATIONS]
+    columns = [r[1] for r in store.db.execute("PRAGMA table_info(memories_fts)")]
+    assert columns == ["text", "context", "scope"]
+
+
+def test_a_version_1_store_is_upgraded_in_place(isolated_home: Path) -> None:
+    path = local.paths.store_db()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    for statement in local.M001_INITIAL:
+        db.execute(statement)
+    db.execute("CREATE TABLE migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    db.execute("INSERT INTO migrations VALUES ('m001_initial', 0)")
+    db.execute(
+        "INSERT INTO memories (rowid, id, text, role, created_at, session_id, project, scope, seq, added_at)"
+        " VALUES (1, 'old-1', 'the osprey backups run nightly', 'user', '2026-01-01T00:00:00Z', 's', ?,"
+        " 'project', 1, 0)",
+        (PROJECT,),
+    )
+    db.execute("INSERT INTO memories_fts (rowid, text, context) VALUES (1, 'the osprey backups run nightly', '')")
+    db.execute("PRAGMA user_version = 1")
+    db.close()
+
+    store = LocalStore()
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert texts(store.search("osprey backups", project=PROJECT, limit=5)) == ["the osprey backups run nightly"]
+    assert store.search("osprey backups", project=OTHER, limit=5) == []
+    store.add([turn(2, "and they are kept for thirty days", session="s")])
+    assert store.count() == 2
+    store.close()
+    again = LocalStore()  # opening once more applies nothing twice
+    assert [r[0] for r in again.db.execute("SELECT name FROM migrations ORDER BY name")] == [n for n, _ in MIGRATIONS]
+    again.close()
+
+
+# -- concurrency -------------------------------------------------------------------------------------
+def test_readers_keep_searching_while_a_writer_adds(isolated_home: Path) -> None:
+    LocalStore().add([turn(0, "seed turn about the kestrel cluster", session="w")])
+    done = threading.Event()
+    errors: list[BaseException] = []
+    seen: list[list[int]] = []
+
+    def write() -> None:
+        writer = LocalStore()
+        try:
+            for batch in range(30):
+                writer.add(
+                    [turn(batch * 10 + k + 1, f"kestrel cluster note {batch}-{k}", session="w") for k in range(10)]
+                )
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            writer.close()
+            done.set()
+
+    def read() -> None:
+        reader = LocalStore()
+        counts: list[int] = []
+        try:
+            while not done.is_set():
+                counts.append(reader.count())
+                reader.search("kestrel cluster note", project=PROJECT, limit=5)
+            counts.append(reader.count())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            reader.close()
+            seen.append(counts)
+
+    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert len(seen) == 3
+    for counts in seen:
+        assert counts == sorted(counts)  # a reader never sees a write undone
+        assert counts[-1] == 301
+
+
+# -- orientation reads -------------------------------------------------------------------------------
+def test_recent_merges_the_project_and_user_wide_memories_newest_first(store: LocalStore) -> None:
+    store.add(
+        [
+            turn(1, "kestrel old", when="2026-01-01T00:00:00Z"),
+            turn(2, "kestrel new", when="2026-03-01T00:00:00Z"),
+            turn(1, "user-wide middle", session="u", project=OTHER, scope="user", when="2026-02-01T00:00:00Z"),
+            turn(1, "osprey newest", session="o", project=OTHER, when="2026-04-01T00:00:00Z"),
+        ]
+    )
+    assert texts(store.recent(project=PROJECT, limit=2)) == ["kestrel new", "user-wide middle"]
+    assert texts(store.recent(project=PROJECT, limit=10)) == ["kestrel new", "user-wide middle", "kestrel old"]
+
+
+def test_notes_are_read_by_index(store: LocalStore) -> None:
+    store.add([turn(1, "a turn"), turn(2, "remember: deploys on Tuesdays", role="note")])
+    assert texts(store.notes(project=PROJECT, limit=5)) == ["remember: deploys on Tuesdays"]
+    plan = " ".join(
+        str(tuple(r))
+        for r in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM memories WHERE role = 'note' AND (project = ? OR scope = 'user')"
+            " ORDER BY created_at DESC LIMIT 5",
+            (PROJECT,),
+        )
+    )
+    assert "memories_role_created" in plan
+
+
+# -- compatibility -----------------------------------------------------------------------------------
+def test_query_terms_keeps_content_words() -> None:
+    assert local.query_terms("What did we decide about the Postgres migration?") == ["decide", "postgres", "migration"]
+
+
+def test_recall_for_prompt_uses_the_local_ranking(store: LocalStore, isolated_home: Path) -> None:
+    from mem0_hooks import recall
+    from tests.support.stores import config_dict
+
+    store.add(
+        [
+            turn(1, "Which message broker should the billing service use?", session="old"),
+            turn(2, "RabbitMQ, with quorum queues and publisher confirms.", session="old"),
+            turn(1, "Current session: what broker again?", session="now"),
+        ]
+    )
+    config = config_dict()
+    block, ids = recall.for_prompt(
+        "which broker does the billing service use?", session_id="now", project=PROJECT, config=config, state={}
+    )
+    assert "RabbitMQ, with quorum queues and publisher confirms." in block
+    assert "Current session" not in block  # already in Claude's context
+    assert len(block) <= config["memory"]["context_budget_chars"]
+    again, _ = recall.for_prompt(
+        "which broker does the billing service use?",
+        session_id="now",
+        project=PROJECT,
+        config=config,
+        state={"injected": ids},
+    )
+    assert "RabbitMQ" not in again  # not injected twice in one session
