@@ -58,6 +58,10 @@ def loads(text: str | bytes) -> Any:
         import json
 
         return json.loads(text)  # raises the json package's own "Expecting value" error
+    except (RecursionError, SystemError) as exc:
+        # Nesting past the C scanner's depth: RecursionError, or on some runs a SystemError
+        # ("returned NULL without setting an exception"). Either way: not a document we take.
+        raise ValueError(f"JSON nested too deeply to read: {type(exc).__name__}") from None
     if text[end:].strip(_WS):
         import json
 
