@@ -19,12 +19,11 @@ as the exchange they were::
 
 from __future__ import annotations
 
-import re
-
 from mem0_hooks.local_query import query_words
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
     from collections.abc import Iterable, Mapping
 
     from mem0_hooks.backends.base import Memory
@@ -47,7 +46,7 @@ MIN_ITEM_CHARS = 160
 TURN_SHARE = 5  # a single turn takes at most budget / TURN_SHARE characters (its best sentences)
 MIN_TURN_CHARS = 300
 ELLIPSIS = "\u2026"
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+_SENTENCE_ENDS: list[re.Pattern[str]] = []  # compiled on first use: most turns are never shortened
 
 
 def defuse(text: str) -> str:
@@ -140,7 +139,11 @@ def shorten(text: str, limit: int, words: Iterable[str] = ()) -> str:
     if limit <= 1:
         return ELLIPSIS[:limit]
     stems = [w[: max(4, len(w) - 3)] for w in words if w]  # crude stemming: "painting" finds "painted"
-    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
+    if not _SENTENCE_ENDS:
+        import re
+
+        _SENTENCE_ENDS.append(re.compile(r"(?<=[.!?;:])\s+|\n+"))
+    sentences = [s for s in _SENTENCE_ENDS[0].split(text) if s.strip()]
     if stems and len(sentences) > 1:
         lowered = [s.lower() for s in sentences]
         hits = [sum(1 for stem in stems if stem in s) for s in lowered]

@@ -2,15 +2,53 @@
 
 ``analyse`` turns a prompt into what the local store searches with: the content words (stopwords,
 question words and words about the conversation itself dropped; dates taken out), the dates it
-names, and whether it asks *when* something happened. ``re`` costs nothing extra here: ``json``,
-which every hook imports, has already imported it.
+names, and whether it asks *when* something happened.
+
+Nothing here imports ``re`` unless a prompt names a date: words are split with ``str.translate`` (the
+hook path no longer imports ``json``, so ``re`` and the ``enum`` it pulls in would be a cost of
+their own on every prompt).
 """
 
 from __future__ import annotations
 
-import re
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# Every ASCII character that is not a letter or digit, and the punctuation and spaces of prose in
+# other scripts, becomes a space; what is left is split on whitespace.
+_SEPARATORS = str.maketrans(
+    dict.fromkeys(
+        [chr(c) for c in range(128) if not chr(c).isalnum()]
+        + list("\u00a0\u00ab\u00bb\u00b7\u2010\u2011\u2012\u2013\u2014\u2015\u2018\u2019\u201a\u201c\u201d\u201e")
+        + list("\u2022\u2026\u2032\u2033\u2039\u203a\u3000\u3001\u3002\uff0c\uff0e\uff1a\uff1b\uff01\uff1f"),
+        " ",
+    )
+)
+
+
+def split_words(text: str) -> list[str]:
+    """``text`` lower-cased and split into runs of letters and digits (as FTS5's unicode61 splits it)."""
+    words = text.lower().translate(_SEPARATORS).split()
+    if all(w.isalnum() for w in words):
+        return words
+    out: list[str] = []  # rare: a symbol outside the table above, e.g. "a→b"
+    for word in words:
+        if word.isalnum():
+            out.append(word)
+            continue
+        run: list[str] = []
+        for char in word:
+            if char.isalnum():
+                run.append(char)
+            elif run:
+                out.append("".join(run))
+                run = []
+        if run:
+            out.append("".join(run))
+    return out
+
+
 _TRIVIAL = frozenset(
     """ok okay k yes y yep yeah no nope n sure thanks thank thx ty cool great nice good fine done go continue
     proceed next again retry do it please lgtm agreed right correct wrong stop wait hmm hi hello hey
@@ -50,8 +88,10 @@ _DATE_PATTERNS: list[re.Pattern[str]] = []
 
 def _date_patterns() -> list[re.Pattern[str]]:
     """ISO date, "13 October", "October 13", "October", a year: compiled on first use (most prompts
-    name no date, and compiling costs a hook more than matching)."""
+    name no date, and importing ``re`` and compiling cost a hook more than matching)."""
     if not _DATE_PATTERNS:
+        import re
+
         _DATE_PATTERNS.extend(
             re.compile(p)
             for p in (
@@ -95,7 +135,7 @@ _TIME_PHRASES = (
 
 def asks_when(prompt: str) -> bool:
     """Whether the prompt asks when something happened ("when did...", "how long ago...", "what year...")."""
-    lowered = " ".join(_WORD.findall(prompt.lower())) + " "
+    lowered = " ".join(split_words(prompt)) + " "
     return lowered.startswith(_TIME_STARTS) or any(p in lowered for p in _TIME_PHRASES)
 
 
@@ -111,7 +151,7 @@ _TEMPORAL_WORDS = frozenset(
 
 
 def content_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _TRIVIAL]
+    return [w for w in split_words(text) if w not in _TRIVIAL]
 
 
 def is_trivial(prompt: str, min_words: int) -> bool:
@@ -155,7 +195,7 @@ def analyse(prompt: str, limit: int = 24) -> Query:
 def query_words(text: str, limit: int = 32) -> list[str]:
     """Content words of ``text``, lower-cased, in order, without stopwords, repeats or short numbers."""
     seen: dict[str, None] = {}
-    for word in _WORD.findall(text.lower()):
+    for word in split_words(text):
         if len(word) < 2 or word in STOPWORDS or word in seen:
             continue
         if word.isdigit() and len(word) < 3:  # "3 times", "2 weeks": noise; "404" and "8080" are kept
@@ -170,7 +210,7 @@ def find_dates(lowered: str) -> tuple[list[tuple[int | None, int | None, int | N
     """``(year, month, day)`` triples named in ``lowered`` (any part may be None) and their spans."""
     found: list[tuple[int | None, int | None, int | None]] = []
     spans: list[tuple[int, int]] = []
-    if not any(c.isdigit() for c in lowered) and MONTHS.keys().isdisjoint(_WORD.findall(lowered)):
+    if not any(c.isdigit() for c in lowered) and MONTHS.keys().isdisjoint(split_words(lowered)):
         return found, spans
     iso, day_month, month_day, month_only, year_only = _date_patterns()
 
@@ -275,7 +315,7 @@ def _shift(year: int, month: int, day: int, days: int) -> str:
 
 def is_temporal(text: str) -> bool:
     """True when ``text`` places something in time (a date, a weekday, "yesterday", "last week"...)."""
-    return mentions_time(_WORD.findall(text.lower()))
+    return mentions_time(split_words(text))
 
 
 def mentions_time(words: list[str]) -> bool:

@@ -34,7 +34,6 @@ bench/recall.py measures what each of these buys on LoCoMo.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sqlite3
@@ -44,7 +43,15 @@ import zlib
 from mem0_hooks import paths
 from mem0_hooks.backends.base import Memory, MemoryItem
 from mem0_hooks.errors import BackendUnavailable
-from mem0_hooks.local_query import _WORD, STOPWORDS, analyse, date_closeness, date_range, mentions_time, query_words
+from mem0_hooks.local_query import (
+    STOPWORDS,
+    analyse,
+    date_closeness,
+    date_range,
+    mentions_time,
+    query_words,
+    split_words,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -233,7 +240,7 @@ class LocalStore:
                         item.project,
                         item.scope,
                         item.seq,
-                        json.dumps(item.metadata or {}),
+                        _dumps(item.metadata or {}),
                         now,
                     ),
                 )
@@ -423,7 +430,7 @@ class LocalStore:
             return Found([], {}, asked.words)
 
         # 3. score every turn read
-        words_of = {rowid: _WORD.findall(row["text"][:SCORE_CHARS].lower()) for rowid, row in rows.items()}
+        words_of = {rowid: split_words(row["text"][:SCORE_CHARS]) for rowid, row in rows.items()}
         own = tokens.scores(words_of, weights)
         top = max(own.values(), default=0.0)
         after = {prev: nxt for nxt, prev in follows.items()}
@@ -621,6 +628,15 @@ def _diversify(
     return picked + pool
 
 
+def _dumps(metadata: dict[str, Any]) -> str:
+    """The metadata column: ``{}`` without importing a JSON codec for the common empty case."""
+    if not metadata:
+        return "{}"
+    from mem0_hooks import fastjson
+
+    return str(fastjson.dumps(metadata))
+
+
 def _chunks(items: list[int], size: int) -> list[list[int]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -634,9 +650,17 @@ class _Tokens:
         self.db.execute(f"CREATE VIRTUAL TABLE t USING fts5 (x, tokenize = '{TOKENIZER}')")
         self.db.execute("CREATE VIRTUAL TABLE v USING fts5vocab (t, 'instance')")
         self.known: dict[str, str] = {}
+        # One in-memory connection shared by the process: threads (the CLI, tests) take turns on it.
+        import _thread
+
+        self.lock = _thread.allocate_lock()
 
     def stem(self, words: Iterable[str]) -> dict[str, str]:
-        """{word: stem} for ``words`` (lower-case words as ``_WORD`` splits them)."""
+        """{word: stem} for ``words`` (lower-case words as ``split_words`` makes them)."""
+        with self.lock:
+            return self._stem(list(words))
+
+    def _stem(self, words: list[str]) -> dict[str, str]:
         new = [w for w in dict.fromkeys(words) if w not in self.known]
         if new:
             db = self.db
@@ -703,10 +727,17 @@ def _tokens() -> _Tokens:
 
 
 def _memory(row: sqlite3.Row, score: float | None = None) -> Memory:
-    try:
-        metadata = json.loads(row["metadata"] or "{}")
-    except ValueError:
-        metadata = {}
+    raw = row["metadata"]
+    metadata: dict[str, Any] = {}
+    if raw and raw != "{}":
+        from mem0_hooks import fastjson  # only for the rare memory that carries metadata
+
+        try:
+            loaded = fastjson.loads(raw)
+        except ValueError:
+            loaded = None
+        if isinstance(loaded, dict):
+            metadata = loaded
     return Memory(
         id=row["id"],
         text=row["text"],
