@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-from _thread import get_ident
 
 from mem0_hooks import fastjson as json
 from mem0_hooks import paths
@@ -46,19 +45,10 @@ def _read(backend: str) -> dict[str, Any]:
 
 
 def _write(backend: str, state: dict[str, Any]) -> None:
-    path = _path(backend)
-    tmp = f"{path}.{os.getpid()}.{get_ident()}.tmp"
     try:
-        paths.ensure_private_dir(os.path.dirname(path))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(state, fh)
-        os.replace(tmp, path)
+        paths.write_private_json(_path(backend), state)
     except Exception:  # noqa: BLE001 - the breaker is an optimisation; never fail the caller
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass
 
 
 def _number(state: dict[str, Any], key: str) -> float:

@@ -12,10 +12,10 @@ supplies the Mem0 API key and is never cached.
 
 from __future__ import annotations
 
-from mem0_hooks import fastjson as json
 import os
 
 from mem0_hooks import __version__, paths
+from mem0_hooks import fastjson as json
 from mem0_hooks.errors import ConfigError
 
 TYPE_CHECKING = False
@@ -56,12 +56,7 @@ def load() -> dict[str, Any]:
 
 def _write_cache(cache: str, payload: dict[str, Any]) -> None:
     try:
-        paths.ensure_private_dir(os.path.dirname(cache))
-        tmp = f"{cache}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh)
-        os.replace(tmp, cache)
+        paths.write_private_json(cache, payload)
     except OSError:
         pass  # a read-only home still works, it just validates every time
 

@@ -153,19 +153,10 @@ def read_status() -> dict[str, Any]:
 def write_status(**changes: Any) -> None:
     status = read_status()
     status.update(changes)
-    path = paths.state_file(STATUS_FILE)
-    tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        paths.ensure_private_dir(os.path.dirname(path))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(status, fh)
-        os.replace(tmp, path)
+        paths.write_private_json(paths.state_file(STATUS_FILE), status)
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass  # status is informational; the queue itself is what must survive
 
 
 def _clean_status_temp() -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from mem0_hooks import fastjson as json
 import os
 
 from mem0_hooks import config as config_mod
+from mem0_hooks import fastjson as json
 from mem0_hooks import paths
 from mem0_hooks.project import is_excluded
 

@@ -60,3 +60,28 @@ def ensure_private_dir(path: str) -> str:
     if not os.path.isdir(path):
         os.makedirs(path, mode=0o700, exist_ok=True)
     return path
+
+
+def write_private_json(path: str, data: object) -> None:
+    """Write ``data`` as JSON to ``path`` atomically (temp file + ``os.replace``), mode 0600.
+
+    The parent directory is created 0700. A failed write leaves no temp file behind; the OSError is
+    the caller's to judge (a hook shrugs, the CLI reports it).
+    """
+    from _thread import get_ident
+
+    from mem0_hooks import fastjson
+
+    ensure_private_dir(os.path.dirname(path) or ".")
+    tmp = f"{path}.{os.getpid()}.{get_ident()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(fastjson.dumps(data))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

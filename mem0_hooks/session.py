@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mem0_hooks import fastjson as json
 import os
 
+from mem0_hooks import fastjson as json
 from mem0_hooks import paths
 
 TYPE_CHECKING = False
@@ -36,13 +36,7 @@ def save(session_id: str, state: dict[str, Any]) -> None:
     injected = state.get("injected")
     if isinstance(injected, list) and len(injected) > _MAX_INJECTED:
         state["injected"] = injected[-_MAX_INJECTED:]
-    path = _path(session_id)
-    paths.ensure_private_dir(os.path.dirname(path))
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(state, fh)
-    os.replace(tmp, path)
+    paths.write_private_json(_path(session_id), state)
 
 
 def next_seq(state: dict[str, Any]) -> int:

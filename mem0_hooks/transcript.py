@@ -10,9 +10,10 @@ ours included).
 
 from __future__ import annotations
 
-from mem0_hooks import fastjson as json
 import os
 import stat
+
+from mem0_hooks import fastjson as json
 
 # A first capture of a huge transcript reads only its tail: a hook must return quickly.
 MAX_READ_BYTES = 32 * 1024 * 1024

@@ -23,9 +23,8 @@ def _parse_value(raw: str) -> Any:
 
 def write_config(data: dict[str, Any]) -> None:
     """Validate then write config.yaml atomically, mode 0600."""
-    from pydantic import ValidationError
-
     import yaml
+    from pydantic import ValidationError
 
     from mem0_hooks.config_model import Config
 

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 from mem0_hooks import gates, paths
 from mem0_hooks.cli._common import current_project
 
 
 def _write(pauses: dict) -> None:
-    path = gates.pause_file()
-    paths.ensure_private_dir(os.path.dirname(path))
-    tmp = path + ".tmp"
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
-        json.dump(pauses, fh)
-    os.replace(tmp, path)
+    paths.write_private_json(gates.pause_file(), pauses)
 
 
 def pause(*, project: str | None, this_project: bool) -> int:

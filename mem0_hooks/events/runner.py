@@ -8,9 +8,10 @@ Imports are a budget here (every module a hook imports is paid on every prompt; 
 
 from __future__ import annotations
 
-from mem0_hooks import fastjson as json
 import os
 import sys
+
+from mem0_hooks import fastjson as json
 
 try:
     import _signal as signal  # the C module behind ``signal``: same calls, no enum import
