@@ -304,30 +304,18 @@ class LocalStore:
         except sqlite3.Error:
             pass
 
-    def delete(self, memory_id: str) -> bool:
+    def _forget(self, where: str, args: tuple[Any, ...]) -> int:
+        """Forget the memories matching ``where`` in one write transaction, then scrub the file."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            count = self._delete_rows(db, "id = ?", (memory_id,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        if count:
-            self._after_forgetting(db)
-        return count > 0
-
-    def delete_all(self, *, project: str | None = None) -> int:
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if project is None:
+            if where:
+                count = self._delete_rows(db, where, args)
+            else:  # everything: no neighbour bookkeeping needed, so drop the tables' rows wholesale
                 count = db.execute("SELECT count(*) FROM memories").fetchone()[0]
                 db.execute("DELETE FROM memories_fts")
                 db.execute("DELETE FROM memories")
                 db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
-            else:
-                count = self._delete_rows(db, "project = ?", (project,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -336,19 +324,15 @@ class LocalStore:
             self._after_forgetting(db)
         return int(count)
 
+    def delete(self, memory_id: str) -> bool:
+        return self._forget("id = ?", (memory_id,)) > 0
+
+    def delete_all(self, *, project: str | None = None) -> int:
+        return self._forget("", ()) if project is None else self._forget("project = ?", (project,))
+
     def delete_older_than(self, iso_cutoff: str) -> int:
         """Retention: forget memories that happened before ``iso_cutoff``."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            count = self._delete_rows(db, "created_at < ?", (iso_cutoff,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        if count:
-            self._after_forgetting(db)
-        return int(count)
+        return self._forget("created_at < ?", (iso_cutoff,))
 
     # -- reads -------------------------------------------------------------------------------------
     def search(self, query: str, *, project: str, limit: int, deadline: float | None = None) -> list[Memory]:
