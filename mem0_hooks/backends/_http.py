@@ -571,6 +571,20 @@ class HttpBackend:
         own = time.monotonic() + self.recall_timeout
         return own if deadline is None else min(deadline, own)
 
+    def _delete_one(self, path: str) -> bool:
+        """``DELETE path``: True when deleted, False when the store had no such memory (404)."""
+
+        def run() -> bool:
+            try:
+                self.api.call("DELETE", path)
+            except BackendRejected as exc:
+                if exc.status == 404:
+                    return False
+                raise
+            return True
+
+        return self._guarded(run)
+
     def _guarded(self, fn: Callable[[], T], *, deadline: float | None = None, check_breaker: bool | None = None) -> T:
         """Run ``fn`` under the breaker: skip when open (recall), record the outcome either way."""
         if check_breaker is None:

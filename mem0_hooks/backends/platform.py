@@ -210,16 +210,7 @@ class PlatformBackend(_http.HttpBackend):
         return _http.newest_first(self._guarded(run, deadline=deadline))[:limit]
 
     def delete(self, memory_id: str) -> bool:
-        def run() -> bool:
-            try:
-                self.api.call("DELETE", f"/v1/memories/{memory_id}/")
-            except BackendRejected as exc:
-                if exc.status == 404:
-                    return False
-                raise
-            return True
-
-        return self._guarded(run)
+        return self._delete_one(f"/v1/memories/{memory_id}/")
 
     def delete_all(self, *, project: str | None = None) -> int:
         def run() -> int:

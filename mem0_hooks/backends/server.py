@@ -170,16 +170,7 @@ class ServerBackend(_http.HttpBackend):
         return _http.newest_first([m for m in memories if _http.in_scope(m, project)])[:limit]
 
     def delete(self, memory_id: str) -> bool:
-        def run() -> bool:
-            try:
-                self.api.call("DELETE", f"/memories/{quote(memory_id, safe='')}")
-            except BackendRejected as exc:
-                if exc.status == 404:
-                    return False
-                raise
-            return True
-
-        return self._guarded(run)
+        return self._delete_one(f"/memories/{quote(memory_id, safe='')}")
 
     def delete_all(self, *, project: str | None = None) -> int:
         def run() -> int:
