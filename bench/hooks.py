@@ -67,6 +67,8 @@ RATIO_TARGETS = {
     ("UserPromptSubmit", "remote-up", 0): 2.0,
 }
 MAX_RSS_TARGET_MB = 40.0
+IN_PROCESS = "in-process"  # the variant run with the warm process switched off
+WARM_OFF = "MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS"
 
 FULL = {"rounds": 20, "warmup": 3, "sizes": [0, 1_000, 10_000, 100_000], "transcripts_mb": [1, 10, 100]}
 QUICK = {"rounds": 3, "warmup": 1, "sizes": [0, 300], "transcripts_mb": [0.25]}
@@ -567,6 +569,55 @@ while True:
 """
 
 
+def _warm_pids(home: Path) -> list[int]:
+    """The warm processes (``mem0_hooks.warm``) serving ``home``, from their pid files."""
+    pids = []
+    run = home / "run"
+    for pid_file in run.glob("warm-*.pid") if run.is_dir() else ():
+        try:
+            pid = int(pid_file.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            continue
+        if Path(f"/proc/{pid}").exists():
+            pids.append(pid)
+    return pids
+
+
+def warm_cpu_seconds(home: Path) -> float | None:
+    """User + system CPU the warm processes of ``home`` have used so far (None: none running)."""
+    total, found = 0.0, False
+    for pid in _warm_pids(home):
+        try:  # schedstat's first field: nanoseconds on a CPU (``stat``'s clock ticks are 10 ms: too coarse)
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            continue
+        found = True
+    return total if found else None
+
+
+def warm_peak_rss_mb(home: Path) -> float | None:
+    peak = None
+    for pid in _warm_pids(home):
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak or 0.0, int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return round(peak, 1) if peak is not None else None
+
+
+def stop_warm(home: Path) -> None:
+    """End the case's warm processes (they would otherwise idle for half an hour)."""
+    import signal
+
+    for pid in _warm_pids(home):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+
+
 class Launcher:
     """A long-lived small process that runs ``/bin/sh -c command`` with stdin, times it, reaps it with ``wait4``."""
 
@@ -628,11 +679,13 @@ class Case:
         env: dict[str, str] | None = None,
         expected_log: tuple[str, ...] = (),
         also_flags: tuple[str, ...] = (),
+        also_in_process: bool = False,
     ) -> None:
         self.key, self.label, self.event, self.home, self.project = key, label, event, home, project
         self.payload, self.flags, self.before, self.after = payload, flags, before, after
         self.expect_output, self.env, self.expected_log = expect_output, env or {}, expected_log
         self.also_flags = also_flags  # variants run in the same rounds (what -S buys: ("",))
+        self.also_in_process = also_in_process  # and the same hook with the warm process switched off
 
 
 class Bench:
@@ -757,6 +810,10 @@ class Bench:
         variants = [case.flags, *case.also_flags]
         commands = {"bare": f"{q(self.python)} -c pass"}
         commands.update({flags: self.hook_command(case.home, case.event, flags) for flags in variants})
+        if case.also_in_process:
+            # Another MEM0_* environment is another fingerprint: this variant never reaches the warm process.
+            variants.append(IN_PROCESS)
+            commands[IN_PROCESS] = f"{WARM_OFF}=false " + self.hook_command(case.home, case.event, case.flags)
         rounds, warmup = self.args.rounds, self.args.warmup
         samples: dict[str, list[Sample]] = {name: [] for name in commands}
         problems: list[str] = []
@@ -765,12 +822,18 @@ class Bench:
         log_start = log_file.stat().st_size if log_file.exists() else 0
         names = list(commands)
         for rnd in range(warmup + rounds):
+            if rnd == warmup:
+                self.wait_for_warm(case.home)  # the warm-up rounds started it; measure it serving
             if case.before:
                 case.before(rnd)
             stdin = json.dumps(case.payload(rnd)).encode()
             shift = rnd % len(names)  # who goes first rotates, so no variant always runs on a warmer cache
             for name in names[shift:] + names[:shift]:
+                warm_cpu = warm_cpu_seconds(case.home)
                 sample = self.launcher.run(commands[name], stdin, env, case.project)
+                if warm_cpu is not None and name != IN_PROCESS:
+                    # The hook's CPU includes what the warm process spent serving it (not a child of the hook).
+                    sample.cpu_seconds += max((warm_cpu_seconds(case.home) or warm_cpu) - warm_cpu, 0.0)
                 if rnd >= warmup:
                     samples[name].append(sample)
                 if name == "bare":
@@ -793,6 +856,8 @@ class Bench:
             problems.append("no context was injected in any round (expected some)")
         if case.expect_output is False and outputs:
             problems.append(f"context injected in {outputs} rounds (expected none)")
+        warm_rss = warm_peak_rss_mb(case.home)
+        stop_warm(case.home)
         bare_s = samples["bare"]
         bare_ms = [s.seconds * 1000 for s in bare_s]
         bare_med = statistics.median(bare_ms)
@@ -804,7 +869,8 @@ class Bench:
             med = statistics.median(hook_ms)
             hook_cpu = statistics.median(s.cpu_seconds * 1000 for s in hook_s)
             target = RATIO_TARGETS.get(case.key) if flags == "-S" else None
-            label = case.label + ("" if flags == "-S" else f", {flags or 'without -S'}")
+            variant = "warm process off" if flags == IN_PROCESS else flags or "without -S"
+            label = case.label + ("" if flags == "-S" else f", {variant}")
             result = {
                 "case": label,
                 "event": case.event,
@@ -825,6 +891,7 @@ class Bench:
                 "max_rss_mb": round(max(s.max_rss_kb for s in hook_s) / 1024, 1),
                 "bare_max_rss_mb": round(max(s.max_rss_kb for s in bare_s) / 1024, 1),
                 "rounds_with_output": outputs,
+                "warm_process_max_rss_mb": warm_rss if flags != IN_PROCESS else None,
                 "problems": sorted(set(problems))[:5],
             }
             result["meets_target"] = (target is None or result["ratio"] <= target) and result[
@@ -850,6 +917,18 @@ class Bench:
             return []
         # "<time> ERROR pid=N message": the message alone, so repeats of one failure collapse into one line
         return [f"log: {' '.join(line.split(' ')[3:])[:300]}" for line in lines if " ERROR " in line]
+
+    def wait_for_warm(self, home: Path, timeout: float = 5.0) -> None:
+        """Until a warm process listens for ``home`` (started by a warm-up round), if any was started."""
+        run = home / "run"
+        if not (run.is_dir() and any(run.glob("warm-*.started"))):
+            return  # switched off, or a hook this path does not serve
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(run.glob("warm-*.sock")) and _warm_pids(home):
+                return
+            time.sleep(0.02)
+        self.notes.append(f"{home.name}: no warm process was listening {timeout:.0f}s after the warm-up rounds")
 
     def wait_for_flusher(self, home: Path, timeout: float = 120.0) -> None:
         """Until the detached flusher a hook started has drained the queue and let go of its lock."""
@@ -963,6 +1042,7 @@ class Bench:
                         after=drop_queue,
                         expect_output=bool(size),
                         also_flags=also,
+                        also_in_process=size >= 10_000,
                     )
                 )
             if wanted("local"):
@@ -976,6 +1056,7 @@ class Bench:
                         ss_payload,
                         after=drop_queue,
                         expect_output=bool(size),
+                        also_in_process=size >= 10_000,
                     )
                 )
 
@@ -1084,6 +1165,7 @@ class Bench:
                     after=lambda rnd, h=home: self.clear_queue(h),
                     expect_output=True,
                     env=env,
+                    also_in_process=True,
                 )
             )
         down_url = f"http://127.0.0.1:{_closed_port()}"
@@ -1195,6 +1277,14 @@ class Bench:
             )
         bare_rss = max((r["bare_max_rss_mb"] for r in self.results), default=0.0)
         lines += ["", f"Bare start max RSS: {bare_rss:.1f} MB; target for any hook: ≤ {MAX_RSS_TARGET_MB:g} MB."]
+        warm = [r["warm_process_max_rss_mb"] for r in self.results if r.get("warm_process_max_rss_mb")]
+        if warm:
+            lines.append(
+                "SessionStart and UserPromptSubmit are served by the warm process (`mem0_hooks/warm.py`) after the "
+                "first hook of a data dir; its CPU is counted in the hooks' CPU ratio, and its peak RSS was "
+                f"{min(warm):.1f}-{max(warm):.1f} MB. \"warm process off\" rows run the same hook with "
+                f"`{WARM_OFF}=false` (every hook does its own work) in the same rounds."
+            )
         for without in (r for r in self.results if r["flags"] == ""):
             with_s = next(
                 (

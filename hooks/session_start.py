@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Claude Code SessionStart hook: inject what matters for this project."""
+"""Claude Code SessionStart hook: inject what matters for this project.
+
+Served by the warm process when one runs (``mem0_hooks.relay``), else done in this process.
+"""
 
 import _bootstrap  # noqa: F401  (puts mem0_hooks on sys.path)
 
-from mem0_hooks.events.session_start import session_start
-from mem0_hooks.events.runner import main_for
+from mem0_hooks.relay import main
 
-main_for("SessionStart", session_start, seconds=8)
+main("SessionStart")

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Claude Code UserPromptSubmit hook: capture the prompt, inject relevant memories."""
+"""Claude Code UserPromptSubmit hook: capture the prompt, inject relevant memories.
+
+Served by the warm process when one runs (``mem0_hooks.relay``), else done in this process.
+"""
 
 import _bootstrap  # noqa: F401  (puts mem0_hooks on sys.path)
 
-from mem0_hooks.events.user_prompt_submit import user_prompt_submit
-from mem0_hooks.events.runner import main_for
+from mem0_hooks.relay import main
 
-main_for("UserPromptSubmit", user_prompt_submit, seconds=8)
+main("UserPromptSubmit")

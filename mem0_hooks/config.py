@@ -40,8 +40,15 @@ def _file_stamp(path: str) -> list[int] | None:
 def load() -> dict[str, Any]:
     """The effective configuration as a plain dict (file + environment), validated."""
     path = paths.config_file()
-    key = {"version": __version__, "file": _file_stamp(path), "env": _env_stamp()}
+    env = _env_stamp()
+    key = {"version": __version__, "file": _file_stamp(path), "env": env}
     cache = paths.config_cache()
+    if env:
+        # One cache per environment: hooks run with different overrides (a test, a benchmark, a
+        # project's own settings) would otherwise re-validate every time they take turns.
+        import zlib
+
+        cache = cache[: -len(".json")] + f"-{zlib.crc32(json.dumps(env).encode('utf-8', 'replace')):08x}.json"
     try:
         with open(cache, encoding="utf-8") as fh:
             cached = json.load(fh)

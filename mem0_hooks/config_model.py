@@ -55,6 +55,17 @@ class ClaudeCodeConfig(_Section):
         ),
     )
     hook_timeout_seconds: int = Field(10, ge=1, le=60, description="The timeout written into settings.json.")
+    warm_process: bool = Field(
+        True,
+        description=(
+            "Serve SessionStart and UserPromptSubmit from a small background process that keeps the code "
+            "loaded and the store open (the hook then costs about a bare Python start); off runs every "
+            "hook in its own process."
+        ),
+    )
+    warm_process_idle_minutes: float = Field(
+        30.0, gt=0, le=1440, description="The warm process exits after this long without a hook."
+    )
 
 
 class QueueConfig(_Section):

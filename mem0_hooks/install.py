@@ -812,6 +812,12 @@ def uninstall(
             say(f"==> removed {found} hook(s) from {current.path} (backup: {change.backup})")
             report.done.append(f"removed {found} mem0-hooks hook(s) from {current.path}; backup at {change.backup}")
 
+    if not dry_run and (project is None or purge):  # a project's own settings share the user's warm process
+        from mem0_hooks import relay
+
+        stopped = relay.stop_all(os.path.abspath(layout.data))
+        if stopped:
+            report.done.append(f"stopped {stopped} warm process(es)")
     if purge:
         config = _existing_config(layout) or {}
         for path in doomed:

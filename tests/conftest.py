@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ _OUR_ENV_PREFIXES = ("MEM0_", "CLAUDE_PLUGIN_", "XDG_")
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh HOME and MEM0_HOOKS_HOME for each test; inherited MEM0_*/XDG_* variables removed."""
     home = tmp_path_factory.mktemp("home")
     for name in list(os.environ):
@@ -21,7 +22,35 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("MEM0_HOOKS_HOME", str(home / "mem0-data"))
-    return home
+    yield home
+    stop_warm_processes(str(tmp_path_factory.getbasetemp()))
+
+
+def stop_warm_processes(under: str) -> int:
+    """SIGTERM every warm process (``mem0_hooks.warm``) whose data dir is under ``under``.
+
+    Hooks run by a test start one in the background, and it would otherwise idle for half an hour;
+    its command line names its data dir, so the ones a test run started are found whatever HOME they
+    had. Returns how many were signalled.
+    """
+    import signal
+
+    found = 0
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmdline = fh.read()
+        except OSError:
+            continue
+        if b"mem0_hooks.warm import main" in cmdline and under.encode() in cmdline:
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+                found += 1
+            except OSError:
+                pass
+    return found
 
 
 @pytest.fixture

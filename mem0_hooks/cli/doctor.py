@@ -6,7 +6,7 @@ import json
 import os
 import shlex
 import stat
-from typing import Callable
+from collections.abc import Callable
 
 from mem0_hooks import paths, queue
 from mem0_hooks.errors import Mem0HooksError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -25,6 +26,7 @@ def collect() -> dict[str, Any]:
         "queue_dead": queue.depth(queue.DEAD),
         "dead_reasons": [r.get("dead_reason") for r in queue.dead_items()[:5]],
         "flusher_running": flush.flusher_running(),
+        "warm_process": _warm(config),
     }
     note = queue.full_note()
     if note or info["queue_pending"] >= info["queue_cap"]:
@@ -64,6 +66,21 @@ def collect() -> dict[str, Any]:
     return info
 
 
+def _warm(config: dict[str, Any]) -> dict[str, Any]:
+    """The warm processes serving this data dir (``mem0_hooks.warm``), and a line saying so."""
+    from mem0_hooks import relay
+
+    running = [p for p in relay.describe(os.path.abspath(paths.home())) if p["alive"]]
+    if not config["claude_code"]["warm_process"]:
+        state = "off (claude_code.warm_process: false): every hook does its own work"
+    elif running:
+        pids = ", ".join(str(p["pid"]) for p in running)
+        state = f"running (pid {pids}); exits after {config['claude_code']['warm_process_idle_minutes']:g} idle minutes"
+    else:
+        state = "not running (the next SessionStart or prompt starts it)"
+    return {"enabled": config["claude_code"]["warm_process"], "pids": [p["pid"] for p in running], "state": state}
+
+
 def status(*, as_json: bool) -> int:
     info = collect()
     if as_json:
@@ -100,6 +117,8 @@ def status(*, as_json: bool) -> int:
             f"next try      in {held - time.time():.0f}s (store unavailable, "
             f"{info['store_failures']} failure(s) in a row; `mem0-hooks replay` tries now)"
         )
+    warm = info["warm_process"]
+    print(f"warm process  {warm['state']}")
     print(f"last flush    {ago(info['last_flush_at'])}, last delivery {ago(info['last_delivered_at'])}")
     if info["last_error"]:
         print(f"last error    {ago(info['last_error_at'])}: {info['last_error']}")

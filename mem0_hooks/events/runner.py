@@ -37,19 +37,34 @@ def _on_alarm(signum: int, frame: object) -> None:
 
 def run(event: str, handler: Callable[[dict[str, Any]], dict[str, Any] | None], *, seconds: int = 8) -> int:
     """Run ``handler`` on the hook input; print its output; log failures; return 0 whatever happens."""
+    try:
+        raw = sys.stdin.buffer.read(MAX_INPUT_BYTES)
+    except BaseException:  # noqa: BLE001 - no input to act on
+        raw = b""
+    write_output(respond(event, handler, raw, seconds=seconds))
+    return 0
+
+
+def respond(
+    event: str, handler: Callable[[dict[str, Any]], dict[str, Any] | None], raw: bytes, *, seconds: int = 8
+) -> str:
+    """What the hook prints for input ``raw``: the handler's JSON, or ``""``. Never raises.
+
+    ``seconds`` bounds the handler (SIGALRM, so this must run on the main thread); failures are logged.
+    Shared by the hook process (``run``) and the warm process (``mem0_hooks.warm``).
+    """
     os.umask(0o077)  # everything a hook writes holds conversation text: owner only
     output = ""
     try:
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.alarm(seconds)
-        raw = sys.stdin.buffer.read(MAX_INPUT_BYTES)
         try:
             data = json.loads(raw.decode("utf-8", "replace")) if raw.strip() else None
         except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             data = None
         if not isinstance(data, dict):
             _log(f"{event}: input is not a JSON object; nothing done")
-            return 0
+            return ""
         result = handler(data)
         if result:
             output = json.dumps(result, ensure_ascii=False)
@@ -69,13 +84,17 @@ def run(event: str, handler: Callable[[dict[str, Any]], dict[str, Any] | None], 
             signal.alarm(0)
         except BaseException:  # noqa: BLE001
             pass
+    return output
+
+
+def write_output(output: str) -> None:
+    """Print the hook's answer for Claude Code (nothing for ``""``); a closed stdout is not an error."""
     if output:
         try:
             sys.stdout.write(output)
             sys.stdout.flush()
         except BaseException:  # noqa: BLE001 - Claude Code went away; nothing to do
             pass
-    return 0
 
 
 def _log(message: str) -> None:

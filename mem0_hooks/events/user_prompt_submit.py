@@ -26,37 +26,71 @@ def user_prompt_submit(data: dict[str, Any]) -> dict[str, Any] | None:
         return None
     state = session.load(session_id) if session_id else {}
     changed = False
+    capture = None
     if session_id and may_capture(config, project):
-        from mem0_hooks.capture import enqueue_items, make_item
+        from mem0_hooks.capture import make_item
 
         item = make_item(
             text=prompt, role="user", session_id=session_id, project=project,
             seq=session.next_seq(state), config=config,
         )
         if item is not None:
-            try:
-                enqueue_items([item], config)
-            except QueueError as exc:
-                # A full queue or disk must not cost the user their recall: log, carry on.
-                from mem0_hooks.log import log
-
-                log(f"{EVENT}: prompt not captured: {exc}", level="WARNING")
-            else:
-                state.setdefault("prompts", []).append(item["id"])
-                state["prompts"] = state["prompts"][-50:]
-                changed = True
+            capture = _Capture(item, config)  # on disk (fsync) while the search runs
     block = ""
-    query = _search_text(prompt, config)
-    if config["memory"]["search_on_query"] and may_recall(config, project) and not _trivial(query, config):
-        from mem0_hooks import recall
+    try:
+        query = _search_text(prompt, config)
+        if config["memory"]["search_on_query"] and may_recall(config, project) and not _trivial(query, config):
+            from mem0_hooks import recall
 
-        block, ids = recall.for_prompt(query, session_id=session_id, project=project, config=config, state=state)
-        if ids:
-            state.setdefault("injected", []).extend(ids)
+            block, ids = recall.for_prompt(query, session_id=session_id, project=project, config=config, state=state)
+            if ids:
+                state.setdefault("injected", []).extend(ids)
+                changed = True
+    finally:
+        if capture is not None and capture.wait():  # whatever recall did, the prompt is on disk first
+            state.setdefault("prompts", []).append(capture.item["id"])
+            state["prompts"] = state["prompts"][-50:]
             changed = True
     if changed and session_id:
         session.save(session_id, state)
     return context_output(data, EVENT, block) if block else None
+
+
+class _Capture:
+    """Enqueue one item on a thread: the queue write waits on the disk (two fsyncs) and the search on
+    the CPU, so they overlap. ``wait`` returns whether the item is on disk; the hook waits for it
+    before answering, so a captured prompt is durable before Claude Code moves on."""
+
+    def __init__(self, item: dict[str, Any], config: dict[str, Any]) -> None:
+        import _thread  # the C module: ``threading`` would cost more to import than the overlap saves
+
+        self.item, self.config, self.stored = item, config, False
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
+        _thread.start_new_thread(self._run, ())
+
+    def _run(self) -> None:
+        try:
+            from mem0_hooks.capture import enqueue_items
+
+            enqueue_items([self.item], self.config)
+            self.stored = True
+        except QueueError as exc:
+            # A full queue or disk must not cost the user their recall: log, carry on.
+            from mem0_hooks.log import log
+
+            log(f"{EVENT}: prompt not captured: {exc}", level="WARNING")
+        except BaseException as exc:  # noqa: BLE001 - a thread's failure would otherwise vanish
+            from mem0_hooks.log import log_exception
+
+            log_exception(f"{EVENT} capture", exc)
+        finally:
+            self.done.release()
+
+    def wait(self) -> bool:
+        self.done.acquire()
+        self.done.release()
+        return self.stored
 
 
 def _search_text(prompt: str, config: dict[str, Any]) -> str:

@@ -1,0 +1,256 @@
+"""The hook side of the warm process: hand the event to it when it runs, else do the work here.
+
+A hook that does its own work pays for importing sqlite3, the ranking code and the config, and for
+opening the store, on every prompt: two to four times a bare Python start. The warm process
+(``mem0_hooks.warm``) has all of that loaded and open, so a hook served by it costs a Python start,
+this module and one round trip on a Unix socket.
+
+    hook ──stdin──▶ relay.main ──socket──▶ warm process ──▶ the event's handler ──▶ reply ──▶ stdout
+                        │
+                        └── no warm process (or it declines): run the handler in this process,
+                            then start one in the background for the next hook
+
+The request is a header line (protocol, fingerprint, event), a line with the hook's cwd and
+``CLAUDE_PROJECT_DIR``, then the hook's stdin unchanged. The reply is ``ok`` and the hook's output, or
+``fallback`` when the warm process will not serve it (switched off, its code changed on disk).
+
+Which warm process a hook talks to is decided by a *fingerprint*: the package version and location,
+the interpreter, the data dir and every ``MEM0_*`` variable (the config overrides and the API key). A
+hook run with other settings never talks to a process started with different ones.
+
+Nothing is lost when the warm process dies halfway: a request without an answer is run again here,
+and a captured turn has a stable id, so the second capture of it is the same queue item.
+
+Imports are a budget here as in ``events.runner``: this module runs on every prompt before anything
+else, so it uses only C modules (``_socket``, ``zlib``) and ``os``/``sys``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from mem0_hooks import __version__, paths
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+PROTOCOL = b"mem0-hooks-warm/1"
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+REPLY_TIMEOUT = 9.0  # seconds; the warm process gives up on a handler after 8 (``HANDLER_SECONDS``)
+HANDLER_SECONDS = 8
+START_INTERVAL = 30.0  # seconds: a warm process that fails to start is not started again before this
+MAX_SOCKET_PATH = 100  # bytes; AF_UNIX paths are limited to 104-108 depending on the system
+
+# Events the warm process serves, and their handlers (module, function). Stop, SessionEnd and
+# PreCompact run in their own process: they read transcripts and are not waited on by the user.
+HANDLERS = {
+    "SessionStart": ("mem0_hooks.events.session_start", "session_start"),
+    "UserPromptSubmit": ("mem0_hooks.events.user_prompt_submit", "user_prompt_submit"),
+}
+
+
+def fingerprint(home: str) -> str:
+    """What a warm process must share with a hook to serve it, as 8 hex digits: the code (version and
+    where it is), the interpreter, the data dir and the ``MEM0_*`` environment."""
+    import zlib
+
+    parts = [__version__, os.path.dirname(os.path.abspath(__file__)), sys.executable, home]
+    parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MEM0_"))
+    return f"{zlib.crc32(chr(0).join(parts).encode('utf-8', 'surrogateescape')):08x}"
+
+
+def run_dir(home: str) -> str:
+    return os.path.join(home, "run")
+
+
+def socket_path(home: str, fp: str) -> str:
+    """Where the warm process for ``fp`` listens: in the data dir, or, when that path is too long for a
+    Unix socket, in a private directory of this user under ``$XDG_RUNTIME_DIR`` (else ``/tmp``)."""
+    path = os.path.join(run_dir(home), f"warm-{fp}.sock")
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        return path
+    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"  # noqa: S108 - checked by private_dir before use
+    return os.path.join(base, f"mem0-hooks-{os.getuid()}", f"warm-{fp}.sock")
+
+
+def private_dir(path: str) -> bool:
+    """True when ``path`` is a real directory owned by this user that nobody else can enter.
+
+    A socket in a directory someone else controls could be theirs: a hook would hand them the prompt
+    and print their answer into Claude's context.
+    """
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return (st.st_mode & 0o170000) == 0o040000 and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def main(event: str) -> None:
+    """Entry point of ``hooks/<event>.py``: answer the hook, always exit 0."""
+    try:
+        raw = sys.stdin.buffer.read(MAX_INPUT_BYTES)
+    except BaseException:  # noqa: BLE001 - no input to act on
+        raw = b""
+    output = None
+    where = None
+    try:
+        home = os.path.abspath(paths.home())
+        fp = fingerprint(home)
+        where = (home, fp, socket_path(home, fp))
+        output = ask(where[2], fp, event, raw)
+    except BaseException:  # noqa: BLE001 - the warm process is an optimisation: do the work here instead
+        output = None
+    if output is not None:
+        _write(output)
+        os._exit(0)
+    from mem0_hooks.events import runner
+
+    module, name = HANDLERS[event]
+    handler = getattr(__import__(module, fromlist=[name]), name)
+    runner.write_output(runner.respond(event, handler, raw, seconds=HANDLER_SECONDS))
+    try:
+        sys.stdout.close()  # Claude Code has its answer; starting the warm process is not waited for
+    except BaseException:  # noqa: BLE001
+        pass
+    if where is not None:
+        try:
+            start_warm(*where)
+        except BaseException:  # noqa: BLE001
+            pass
+    os._exit(0)
+
+
+def ask(path: str, fp: str, event: str, raw: bytes) -> bytes | None:
+    """The warm process's answer to this hook (bytes to print), or None when it did not serve it.
+
+    None means "do it here": no warm process, it declined, or it went away before answering (the
+    request may have been half done; running it again is safe). A warm process that took the request
+    but did not answer in time yields ``b""``: running the handler here as well would outlast Claude
+    Code's timeout.
+    """
+    if not private_dir(os.path.dirname(path)):
+        return None
+    import _socket
+
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.settimeout(REPLY_TIMEOUT)
+        try:
+            sock.connect(path)
+        except OSError:
+            return None  # nobody listening (never started, exited, or a stale socket file)
+        cwd = os.getcwd().encode("utf-8", "surrogateescape")
+        project_dir = os.environ.get("CLAUDE_PROJECT_DIR", "").encode("utf-8", "surrogateescape")
+        header = b"%s %s %s\n%s\0%s\n" % (PROTOCOL, fp.encode(), event.encode(), cwd, project_dir)
+        try:
+            sock.sendall(header + raw)
+            sock.shutdown(_socket.SHUT_WR)
+            chunks = []
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except TimeoutError:
+            _log(f"{event}: the warm process did not answer within {REPLY_TIMEOUT:.0f}s; nothing injected")
+            return b""
+        except OSError:
+            return None  # it went away mid-request
+    finally:
+        sock.close()
+    reply = b"".join(chunks)
+    status, _, output = reply.partition(b"\n")
+    return output if status == b"ok" else None
+
+
+def start_warm(home: str, fp: str, path: str) -> None:
+    """Start a warm process for the next hooks, unless it is switched off or one was started just now."""
+    from mem0_hooks import config as config_mod
+
+    config = config_mod.load()
+    if not config["claude_code"]["warm_process"]:
+        return
+    run = paths.ensure_private_dir(run_dir(home))
+    stamp = os.path.join(run, f"warm-{fp}.started")
+    import time
+
+    try:
+        if time.time() - os.stat(stamp).st_mtime < START_INTERVAL:
+            return  # starting (it takes a moment), or it failed to start: this hook does not pile on
+    except OSError:
+        pass
+    os.close(os.open(stamp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    os.utime(stamp)
+    # The warm process gets this hook's sys.path (the venv's site-packages included under -S) and
+    # environment, so it imports what this hook would and computes the same fingerprint.
+    code = f"import sys; sys.path[:] = {sys.path!r}; from mem0_hooks.warm import main; main({home!r}, {fp!r}, {path!r})"
+    devnull = os.devnull
+    os.posix_spawn(
+        sys.executable,
+        [sys.executable, "-S", "-c", code],
+        dict(os.environ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
+        ],
+        setsid=True,
+    )
+
+
+def _write(output: bytes) -> None:
+    if output:
+        try:
+            sys.stdout.buffer.write(output)
+            sys.stdout.flush()
+        except BaseException:  # noqa: BLE001 - Claude Code went away
+            pass
+
+
+def _log(message: str) -> None:
+    try:
+        from mem0_hooks.log import log
+
+        log(message, level="WARNING")
+    except BaseException:  # noqa: BLE001
+        pass
+
+
+def describe(home: str) -> list[dict[str, Any]]:
+    """The warm processes of this data dir (for ``status`` and ``uninstall``): pid, fingerprint, socket,
+    and whether it answers. Each writes ``run/warm-<fingerprint>.pid`` (its pid, then its socket path)."""
+    found = []
+    try:
+        names = os.listdir(run_dir(home))
+    except OSError:
+        return []
+    for name in sorted(names):
+        if not (name.startswith("warm-") and name.endswith(".pid")):
+            continue
+        try:
+            with open(os.path.join(run_dir(home), name), encoding="utf-8") as fh:
+                pid_line, _, path = fh.read().partition("\n")
+            pid = int(pid_line)
+        except (OSError, ValueError):
+            continue
+        fp = name[len("warm-") : -len(".pid")]
+        path = path.strip()
+        found.append({"pid": pid, "fingerprint": fp, "socket": path, "alive": _control(path, fp, "ping")})
+    return found
+
+
+def stop_all(home: str) -> int:
+    """Ask every warm process of this data dir to exit (through its socket, never by pid: a stale pid
+    file could name another process); returns how many did."""
+    return sum(_control(proc["socket"], proc["fingerprint"], "stop") for proc in describe(home) if proc["alive"])
+
+
+def _control(path: str, fp: str, command: str) -> bool:
+    """Send ``ping`` or ``stop`` to the warm process at ``path``; True when it answered ``ok``."""
+    try:
+        return ask(path, fp, command, b"") is not None
+    except OSError:
+        return False

@@ -1,0 +1,287 @@
+"""The warm process: serves SessionStart and UserPromptSubmit hooks with everything already loaded.
+
+Started in the background by a hook that found none (``relay.start_warm``), one per data dir and
+fingerprint (see ``relay``). It listens on a Unix socket in a private directory, serves one request at
+a time with the same handlers and the same fail-open shell as a hook process
+(``events.runner.respond``), and exits:
+
+* after ``claude_code.warm_process_idle_minutes`` without a request;
+* when switched off (``claude_code.warm_process: false``), asked to (``mem0-hooks uninstall``, ``stop``
+  on the socket), or sent SIGTERM;
+* when its code changed on disk (an upgrade, a developer's edit): the request that notices is
+  declined and run by the hook itself, and the next hook starts a fresh process;
+* when its data dir or its socket file is gone, or another process took the socket path.
+
+Every request re-reads what a hook process would (config, session state, pause and consent files,
+the store), so it answers exactly as a fresh hook process would, only sooner. What stays in memory
+is code, the stemmer's cache and the open store connection.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from mem0_hooks import relay
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+TICK = 2.0  # seconds between checks of the exit conditions while idle
+READ_TIMEOUT = 2.0  # a client that connects but does not send its request is dropped after this
+
+
+class Warm:
+    """One warm process: its socket, its exit conditions, and the loop that serves hooks."""
+
+    def __init__(self, home: str, fp: str, path: str) -> None:
+        self.home = home
+        self.fp = fp
+        self.path = path
+        self.pid_file = os.path.join(relay.run_dir(home), f"warm-{fp}.pid")
+        self.code_stamp = _code_stamp()
+        self.last_request = time.monotonic()
+        self.stopping = False
+        self.sock: Any = None
+        self.inode = 0
+
+    # -- life --------------------------------------------------------------------------------------
+    def claim(self) -> bool:
+        """Take this fingerprint's lock and socket; False when another warm process has them."""
+        import fcntl
+
+        from mem0_hooks import paths
+
+        paths.ensure_private_dir(relay.run_dir(self.home))
+        folder = os.path.dirname(self.path)
+        if not os.path.isdir(folder):
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        if not relay.private_dir(folder):
+            raise OSError(f"{folder} is not a private directory of this user; the warm process stays off")
+        self.lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        import socket
+
+        try:
+            os.unlink(self.path)  # a socket file left by a warm process that was killed
+        except FileNotFoundError:
+            pass
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(64)
+        self.sock.settimeout(TICK)
+        self.inode = os.stat(self.path).st_ino
+        tmp = f"{self.pid_file}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(f"{os.getpid()}\n{self.path}\n")
+        os.replace(tmp, self.pid_file)
+        self._unstamp()  # up: if it dies from now on, the next hook may start another at once
+        return True
+
+    def _unstamp(self) -> None:
+        try:
+            os.unlink(os.path.join(relay.run_dir(self.home), f"warm-{self.fp}.started"))
+        except OSError:
+            pass
+
+    def serve(self) -> None:
+        checked = time.monotonic()
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, InterruptedError):
+                conn = None
+            if conn is not None:
+                try:
+                    self.handle(conn)
+                finally:
+                    conn.close()
+            if time.monotonic() - checked >= TICK:
+                checked = time.monotonic()
+                _reap_children()
+                if self.should_exit():
+                    return
+
+    def should_exit(self) -> bool:
+        from mem0_hooks import config as config_mod
+
+        try:
+            if os.stat(self.path).st_ino != self.inode or not os.path.isdir(self.home):
+                return True
+            config = config_mod.load()
+        except Exception:  # noqa: BLE001 - socket or data dir gone, config unreadable: step aside
+            return True
+        idle = time.monotonic() - self.last_request
+        cc = config["claude_code"]
+        return not cc["warm_process"] or idle > cc["warm_process_idle_minutes"] * 60 or self.stale()
+
+    def stale(self) -> bool:
+        """True when the package's code changed on disk since this process loaded it."""
+        return _code_stamp() != self.code_stamp
+
+    def close(self) -> None:
+        self._unstamp()
+        try:
+            if self.sock is not None and os.stat(self.path).st_ino == self.inode:
+                os.unlink(self.path)
+        except OSError:
+            pass
+        try:
+            with open(self.pid_file, encoding="utf-8") as fh:
+                mine = fh.read().split("\n", 1)[0] == str(os.getpid())
+            if mine:
+                os.unlink(self.pid_file)
+        except OSError:
+            pass
+
+    # -- one request -------------------------------------------------------------------------------
+    def handle(self, conn: Any) -> None:
+        conn.settimeout(READ_TIMEOUT)
+        try:
+            request = _read_all(conn, relay.MAX_INPUT_BYTES + 65536)
+        except OSError:
+            return
+        head, _, rest = request.partition(b"\n")
+        place, _, raw = rest.partition(b"\n")
+        parts = head.split(b" ")
+        if len(parts) != 3 or parts[0] != relay.PROTOCOL or parts[1].decode(errors="replace") != self.fp:
+            self.reply(conn, b"fallback\n")
+            return
+        event = parts[2].decode(errors="replace")
+        if event == "ping":
+            self.reply(conn, b"ok\n")
+            return
+        if event == "stop":
+            self.stopping = True
+            self.reply(conn, b"ok\n")
+            return
+        if event not in relay.HANDLERS or self.stale() or not _enabled():
+            self.stopping = event in relay.HANDLERS  # stale or switched off: the next hook starts afresh
+            self.reply(conn, b"fallback\n")
+            return
+        self.last_request = time.monotonic()  # only hooks keep it alive (not ``status`` asking if it runs)
+        cwd, _, project_dir = place.partition(b"\0")
+        _take_place(cwd.decode("utf-8", "surrogateescape"), project_dir.decode("utf-8", "surrogateescape"), self.home)
+        from mem0_hooks.events import runner
+
+        module, name = relay.HANDLERS[event]
+        handler = getattr(__import__(module, fromlist=[name]), name)
+        output = runner.respond(event, handler, raw, seconds=relay.HANDLER_SECONDS)
+        self.reply(conn, b"ok\n" + output.encode("utf-8", "surrogatepass"))
+
+    @staticmethod
+    def reply(conn: Any, data: bytes) -> None:
+        try:
+            conn.sendall(data)
+        except OSError:
+            pass  # the hook gave up waiting; it logged that
+
+
+def main(home: str, fp: str, path: str) -> None:
+    """Entry point of the detached warm process (started by ``relay.start_warm``)."""
+    os.umask(0o077)
+    warm = None
+    try:
+        import signal
+
+        warm = Warm(home, fp, path)
+        if relay.fingerprint(home) != fp:
+            return  # started with another environment than the hook that asked for it: never serve it
+        signal.signal(signal.SIGTERM, lambda *_: setattr(warm, "stopping", True))
+        if not warm.claim():
+            return
+        _preload()
+        warm.serve()
+    except BaseException as exc:  # noqa: BLE001 - a failed warm process only means hooks run on their own
+        from mem0_hooks.log import log_exception
+
+        log_exception("warm process", exc)
+    finally:
+        if warm is not None:
+            warm.close()
+        os._exit(0)
+
+
+def _preload() -> None:
+    """Import what the handlers use and open the store, so the first hook served is as quick as the rest."""
+    from mem0_hooks import capture, context, queue, recall, redact, session  # noqa: F401
+    from mem0_hooks import config as config_mod
+    from mem0_hooks.events import session_start, user_prompt_submit  # noqa: F401
+
+    config = config_mod.load()
+    if config["backend"] != "local":
+        from mem0_hooks.backends import open_backend
+
+        open_backend(config, for_recall=True)  # imports the HTTP client; no request is made
+
+
+def _enabled() -> bool:
+    from mem0_hooks import config as config_mod
+
+    return bool(config_mod.load()["claude_code"]["warm_process"])
+
+
+def _take_place(cwd: str, project_dir: str, home: str) -> None:
+    """Stand where the hook stood: its cwd and ``CLAUDE_PROJECT_DIR`` decide the project."""
+    try:
+        os.chdir(cwd)
+    except OSError:
+        os.chdir(home if os.path.isdir(home) else "/")
+    if project_dir:
+        os.environ["CLAUDE_PROJECT_DIR"] = project_dir
+    else:
+        os.environ.pop("CLAUDE_PROJECT_DIR", None)
+
+
+def _read_all(conn: Any, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _reap_children() -> None:
+    """Collect the flushers this process started (each a child until it exits)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _code_stamp() -> tuple[int, int]:
+    """(newest mtime, number) of the package's ``.py`` files: changes when an upgrade or edit lands."""
+    root = os.path.dirname(os.path.abspath(__file__))
+    newest, count = 0, 0
+    pending = [root]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.endswith(".py"):
+                try:
+                    newest = max(newest, entry.stat().st_mtime_ns)
+                except OSError:
+                    continue
+                count += 1
+            elif entry.is_dir(follow_symlinks=False) and not entry.name.startswith(("_", ".")):
+                pending.append(entry.path)
+    return newest, count
+
+
+if __name__ == "__main__":  # pragma: no cover - started through relay.start_warm
+    main(*sys.argv[1:4])

@@ -1,0 +1,282 @@
+"""The warm process: hooks served by it answer exactly as hooks that do their own work, and it never
+gets in the way (killed, switched off, stale, impersonated, or too slow)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from mem0_hooks import relay
+from tests.support.hooks import HOOKS_DIR, REPO_ROOT, injected_context, run_hook
+
+FACT = "We deploy the billing service with Helm to cluster kestrel-7"
+QUESTION = "how do we deploy the billing service?"
+
+
+def _prompt(session: str, cwd: Path, text: str) -> dict:
+    return {"session_id": session, "cwd": str(cwd), "prompt": text, "hook_event_name": "UserPromptSubmit",
+            "transcript_path": str(cwd / "none.jsonl")}
+
+
+def _remember(project: Path, data_home: Path) -> None:
+    """One stored fact in ``project`` (captured by a hook, drained by replay)."""
+    from mem0_hooks.cli.main import main
+
+    # With the warm process off (another fingerprint too): the test decides when one starts.
+    off = {"MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS": "false"}
+    assert run_hook("UserPromptSubmit", _prompt("s-fact", project, FACT), env=off).returncode == 0
+    assert main(["replay"]) == 0
+
+
+def _where(data_home: Path, **env: str) -> tuple[str, str]:
+    """(fingerprint, socket path) a hook run with this test's environment (plus ``env``) uses."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        home = os.path.abspath(str(data_home))
+        fp = relay.fingerprint(home)
+        return fp, relay.socket_path(home, fp)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _wait_for_warm(data_home: Path, alive: bool = True, timeout: float = 10.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [p for p in relay.describe(str(data_home)) if p["alive"]]
+        if bool(found) == alive:
+            return found
+        time.sleep(0.05)
+    state = "never came up" if alive else "did not exit"
+    raise AssertionError(f"warm process {state}: {relay.describe(str(data_home))}")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    path = tmp_path / "proj"
+    (path / ".git").mkdir(parents=True)
+    return path
+
+
+def test_the_first_hook_starts_a_warm_process_and_the_next_is_served_by_it(data_home: Path, project: Path) -> None:
+    _remember(project, data_home)
+    first = run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    assert "kestrel-7" in injected_context(first, "UserPromptSubmit")  # done in the hook process
+    (proc,) = _wait_for_warm(data_home)
+    fp, path = _where(data_home)
+    assert proc["fingerprint"] == fp and proc["socket"] == path
+    assert not os.stat(os.path.dirname(path)).st_mode & 0o077  # nobody else can reach the socket
+
+    served = relay.ask(path, fp, "UserPromptSubmit", json.dumps(_prompt("s2", project, QUESTION)).encode())
+    assert served is not None, "the warm process declined a hook it should serve"
+    data = json.loads(served)
+    assert data["hookSpecificOutput"]["hookEventName"] == "UserPromptSubmit"
+    assert "kestrel-7" in data["hookSpecificOutput"]["additionalContext"]
+
+    # Through the real executable too, and the prompt it captured is on disk when the hook returns.
+    before = set(os.listdir(data_home / "queue" / "pending"))
+    third = run_hook("UserPromptSubmit", _prompt("s3", project, "and how do we roll the billing service back?"))
+    assert "kestrel-7" in injected_context(third, "UserPromptSubmit")
+    new = set(os.listdir(data_home / "queue" / "pending")) - before
+    assert any("roll the billing service back" in (data_home / "queue" / "pending" / n).read_text() for n in new)
+
+
+def test_a_session_is_not_given_the_same_memory_twice_by_the_warm_process(data_home: Path, project: Path) -> None:
+    _remember(project, data_home)
+    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    _wait_for_warm(data_home)
+    again = run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION + " (again)"))
+    assert "kestrel-7" not in injected_context(again, "UserPromptSubmit")
+
+
+def test_a_config_change_is_seen_by_the_running_warm_process(data_home: Path, project: Path) -> None:
+    _remember(project, data_home)
+    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    _wait_for_warm(data_home)
+    config = data_home / "config.yaml"
+    config.write_text(config.read_text().replace("search_on_query: true", "search_on_query: false"))
+    assert "search_on_query: false" in config.read_text()
+    assert run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION)).stdout == b""
+
+
+def test_hooks_with_other_settings_never_use_a_warm_process_started_with_different_ones(
+    data_home: Path, project: Path
+) -> None:
+    _remember(project, data_home)
+    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    (started,) = _wait_for_warm(data_home)
+    off = {"MEM0_HOOKS_MEMORY_SEARCH_ON_QUERY": "false"}
+    assert _where(data_home, **off)[0] != started["fingerprint"]
+    assert run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION), env=off).stdout == b""
+
+
+def test_switching_it_off_stops_it_and_hooks_work_on_their_own(data_home: Path, project: Path) -> None:
+    _remember(project, data_home)
+    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    _wait_for_warm(data_home)
+    config = data_home / "config.yaml"
+    config.write_text(config.read_text() + "claude_code:\n  warm_process: false\n")
+    proc = run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION))
+    assert "kestrel-7" in injected_context(proc, "UserPromptSubmit")  # declined, then done by the hook
+    _wait_for_warm(data_home, alive=False)
+    run_hook("UserPromptSubmit", _prompt("s3", project, QUESTION))
+    time.sleep(0.5)
+    assert not [p for p in relay.describe(str(data_home)) if p["alive"]]
+
+
+def test_a_killed_warm_process_costs_nothing_but_a_slower_hook(data_home: Path, project: Path) -> None:
+    _remember(project, data_home)
+    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    (proc,) = _wait_for_warm(data_home)
+    os.kill(proc["pid"], signal.SIGKILL)  # leaves its socket file behind
+    time.sleep(0.2)
+    assert os.path.exists(proc["socket"])
+    answer = run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION))
+    assert answer.returncode == 0 and "kestrel-7" in injected_context(answer, "UserPromptSubmit")
+    (fresh,) = _wait_for_warm(data_home)
+    assert fresh["pid"] != proc["pid"]
+    assert not (data_home / "mem0-hooks.log").exists() or "ERROR" not in (data_home / "mem0-hooks.log").read_text()
+
+
+@pytest.mark.parametrize("behaviour", ["close-at-once", "close-after-reading", "garbage", "fallback"])
+def test_a_socket_that_does_not_answer_properly_is_worked_around(
+    data_home: Path, project: Path, behaviour: str
+) -> None:
+    """Whatever listens on the socket (a warm process dying mid-request, an old version), the hook
+    answers and captures as if it were not there."""
+    _remember(project, data_home)
+    fp, path = _where(data_home)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(8)
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        if behaviour != "close-at-once":
+            while conn.recv(65536):
+                pass
+        if behaviour == "garbage":
+            conn.sendall(b"\x00\xffnot a reply")
+        elif behaviour == "fallback":
+            conn.sendall(b"fallback\n")
+        conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        answer = run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION))
+    finally:
+        thread.join(5)
+        server.close()
+    assert answer.returncode == 0
+    assert "kestrel-7" in injected_context(answer, "UserPromptSubmit")
+    pending = [p.read_text() for p in (data_home / "queue" / "pending").iterdir()]
+    assert sum(QUESTION in text for text in pending) == 1
+
+
+def test_a_socket_in_a_directory_others_can_enter_is_never_used(data_home: Path, project: Path) -> None:
+    """Someone else's socket could answer with their own "memories": the hook must not talk to it."""
+    _remember(project, data_home)
+    fp, path = _where(data_home)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.chmod(os.path.dirname(path), 0o777)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(8)
+    server.settimeout(3)
+    injected = json.dumps({"hookSpecificOutput": {"hookEventName": "UserPromptSubmit", "additionalContext": "EVIL"}})
+    reached = []
+
+    def serve() -> None:
+        try:
+            conn, _ = server.accept()
+        except OSError:
+            return
+        reached.append(True)
+        conn.sendall(b"ok\n" + injected.encode())
+        conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    answer = run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION))
+    thread.join(5)
+    server.close()
+    context = injected_context(answer, "UserPromptSubmit")
+    assert "EVIL" not in context and "kestrel-7" in context
+    assert not reached
+
+
+def test_a_data_dir_too_deep_for_a_unix_socket_path_still_gets_a_warm_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mem0_hooks import config as config_mod
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True, mode=0o700)
+    (deep / "config.yaml").write_text(config_mod.default_yaml(consent=True))
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("MEM0_HOOKS_HOME", str(deep))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    project = tmp_path / "proj"
+    (project / ".git").mkdir(parents=True)
+    _remember(project, deep)
+    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    (proc,) = _wait_for_warm(deep)
+    assert proc["socket"].startswith(str(runtime)) and len(proc["socket"]) < 108  # the limit on Linux
+    fp, path = _where(deep)
+    served = relay.ask(path, fp, "UserPromptSubmit", json.dumps(_prompt("s2", project, QUESTION)).encode())
+    assert served is not None and b"kestrel-7" in served
+
+
+def test_it_exits_when_idle_and_uninstall_stops_it(data_home: Path, project: Path) -> None:
+    config = data_home / "config.yaml"
+    config.write_text(config.read_text() + "claude_code:\n  warm_process_idle_minutes: 0.03\n")
+    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    _wait_for_warm(data_home)
+    _wait_for_warm(data_home, alive=False, timeout=15)  # 1.8 s idle, checked every 2 s
+
+    config.write_text(config.read_text().replace("0.03", "30"))
+    run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION))
+    _wait_for_warm(data_home)
+    assert relay.stop_all(str(data_home)) == 1
+    _wait_for_warm(data_home, alive=False)
+    assert not list((data_home / "run").glob("warm-*.sock"))
+
+
+def test_a_code_change_on_disk_retires_the_warm_process(tmp_path: Path, data_home: Path, project: Path) -> None:
+    """After an upgrade (or a developer's edit) no hook is answered by the old code."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(REPO_ROOT / "mem0_hooks", checkout / "mem0_hooks", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(HOOKS_DIR, checkout / "hooks", ignore=shutil.ignore_patterns("__pycache__"))
+    hook = [sys.executable, str(checkout / "hooks" / "user_prompt_submit.py")]
+    _remember(project, data_home)
+
+    import subprocess
+
+    def ask(session: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(hook, input=json.dumps(_prompt(session, project, QUESTION)).encode(),
+                              capture_output=True, timeout=30, check=False)
+
+    ask("s1")
+    (old,) = _wait_for_warm(data_home)
+    recall = checkout / "mem0_hooks" / "context.py"
+    recall.write_text(recall.read_text().replace('TAG = "recalled-memories"', 'TAG = "recalled-memories-v2"'))
+    answer = ask("s2")
+    assert b"recalled-memories-v2" in answer.stdout  # the new code answered (in the hook process)
+    _wait_for_warm(data_home, alive=False)
+    ask("s3")
+    (new,) = _wait_for_warm(data_home)
+    assert new["pid"] != old["pid"]
+    assert b"recalled-memories-v2" in ask("s4").stdout
