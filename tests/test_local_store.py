@@ -143,6 +143,45 @@ def test_rare_words_outweigh_common_ones(store: LocalStore) -> None:
     assert store.search("zeppelin deploy", project=PROJECT, limit=3)[0].text == "the zeppelin flag broke the deploy"
 
 
+def _zeppelin_everywhere(store: LocalStore) -> None:
+    """An older turn about a quokka, then a hundred newer turns that all say zeppelin."""
+    store.add([turn(1, "the quokka release broke", session="s2", when="2026-01-01T10:00:00Z")])
+    store.add([turn(n, f"zeppelin rollout step {n}", session="s3", when="2026-02-01T10:00:00Z") for n in range(100)])
+
+
+def test_word_counts_follow_a_store_that_another_process_fills(store: LocalStore, isolated_home: Path) -> None:
+    """Counts are kept between searches, yet a word that became common stops counting as rare."""
+    store.add([turn(n, f"filler note number {n}") for n in range(1, 30)] + [turn(40, "the zeppelin flag")])
+    assert store.search("zeppelin", project=PROJECT, limit=1)[0].text == "the zeppelin flag"
+    other = LocalStore()  # another process's connection
+    _zeppelin_everywhere(other)
+    other.close()
+    assert store.search("zeppelin quokka", project=PROJECT, limit=1)[0].text == "the quokka release broke"
+
+
+def test_word_counts_are_not_carried_over_to_a_replaced_store_file(isolated_home: Path, tmp_path: Path) -> None:
+    first = LocalStore()  # as many rows as the replacement: only the file tells them apart
+    first.add([turn(n, f"filler note number {n}") for n in range(1, 101)] + [turn(140, "the zeppelin flag")])
+    assert first.search("zeppelin", project=PROJECT, limit=1)[0].text == "the zeppelin flag"
+    replacement = LocalStore(str(tmp_path / "restored.sqlite3"))
+    _zeppelin_everywhere(replacement)
+    replacement.close()
+    first.close()
+    Path(replacement.path).replace(first.path)  # e.g. a backup restored
+    restored = LocalStore()
+    assert restored.search("zeppelin quokka", project=PROJECT, limit=1)[0].text == "the quokka release broke"
+    restored.close()
+
+
+def test_common_words_are_estimated_past_the_count_limit(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Counting stops at ``COUNT_LIMIT`` matches; the rest is estimated from how far those reach."""
+    monkeypatch.setattr(local, "COUNT_LIMIT", 10)
+    store.add([turn(n, "kestrel deploy" if n % 4 == 0 else f"note {n}") for n in range(200)])
+    counts = store._frequencies(store.db, f'scope : ("{scope_token(PROJECT)}" OR "0")')
+    assert counts.total == 200
+    assert 35 <= counts.count(store.db, 'text : "kestrel"') <= 65  # 50 in truth
+
+
 def test_stemming_matches_other_forms_of_a_word(store: LocalStore) -> None:
     store.add([turn(1, "She adopted two puppies from the shelter"), turn(3, "unrelated note about taxes")])
     assert store.search("adopting a puppy", project=PROJECT, limit=1)[0].text.startswith("She adopted")

@@ -9,16 +9,19 @@ before and after it in its session (so a turn is found by the question that was 
 ``scope`` token (a checksum of the project, or ``0`` for user-wide memories) that lets FTS5 itself
 restrict a search to one project instead of ranking every project's matches and filtering after.
 
-How ``search_turns`` ranks (no language model; about 10 ms at 100k memories):
+How ``search_turns`` ranks (no language model; in a long-lived process about 4 ms at 10k memories
+and 7 ms at 100k, see README "Recall quality"):
 
 1. The prompt becomes content words (``local_query.analyse``: stopwords, question words and words
    about the conversation out; dates taken apart). Each word's document frequency *in this project*
    is counted through the index, and its weight is its IDF squared: sharper than BM25's own, so that
    a name or a word that is all over a project counts for little next to the rare word that says what
-   the prompt is about.
+   the prompt is about. Counting stops at ``COUNT_LIMIT`` matches (the rest is estimated), and the
+   counts are kept for the life of the process until the store has grown by ``STALE_SHARE``.
 2. Candidates: FTS5 BM25 over text and (at half weight) context ranks the turns that have the rarer
    words (a word in more than 30% of the project is not searched for, nor the commoner words once the
-   rarer ones match ``MAX_POSTINGS`` turns: this is what keeps a 100k store fast). When the prompt
+   rarer ones match ``MAX_POSTINGS`` turns; when even the rarest is in more than ``RANK_POSTINGS``,
+   only the newest of its turns are ranked: this is what keeps a 100k store fast). When the prompt
    names a date, the turns of that time join them. The best candidates are widened to the turns
    around them (``WINDOW`` each side), read in seq order, which also says which turns are adjacent.
 3. Every turn read is scored again in Python: BM25 with the squared IDF (every prompt word this time,
@@ -65,13 +68,14 @@ __all__ = ["LocalStore", "Found", "STOPWORDS", "query_terms", "scope_token"]
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 # -- ranking knobs (see the module docstring; bench/recall.py measures each) --------------------------
-CANDIDATES = 100  # turns taken from the FTS5 ranking
-WINDOWED = 40  # of those, how many are widened to their neighbours
+CANDIDATES = 50  # turns taken from the FTS5 ranking
+WINDOWED = 20  # of those, how many are widened to their neighbours
 WINDOW = 2  # neighbours read on each side
 DATE_ROWS = 150  # turns read from the time a prompt names
 COMMON_SHARE = 0.3  # a word in more of the project's memories than this is not searched for
 MAX_POSTINGS = 300  # nor are the commoner words once the rarer ones already match this many memories
-COUNT_SHARE = 0.5  # document frequencies are counted exactly up to this share (beyond, the weight is tiny)
+COUNT_LIMIT = 500  # a word's memories are counted up to this many; beyond, estimated from where the last falls
+RANK_POSTINGS = 300  # when the searched words are in more memories than this, only the newest are ranked
 IDF_POWER = 2.0
 K1, B = 1.2, 0.75
 COORDINATION = 0.2  # bonus per extra distinct prompt word in one turn
@@ -86,6 +90,9 @@ SESSION_DIVERSITY = 1.0  # < 1: each further turn of a session ranks this much l
 RECENCY = 0.02  # the newest turn read scores up to this much more: a tie-breaker, not a ranking
 SCORE_CHARS = 4000  # only this much of a long turn is tokenised for scoring
 CONTEXT_WEIGHT = 0.5  # weight of the context column in the FTS5 ranking
+STALE_SHARE = 0.05  # word counts are reused until the store grew by this share of the scope ...
+STALE_SECONDS = 600.0  # ... or for this long
+STALE_WORDS = 20_000  # ... or until this many words were counted
 
 
 def scope_token(project: str, scope: str = "project") -> str:
@@ -159,6 +166,47 @@ class Found:
         self.memories = memories
         self.follows = follows  # id -> id of the turn just before it in its session (when both were read)
         self.words = words
+
+
+class _Frequencies:
+    """How many memories one scope of one store holds, and how many of them have each word (by stem)."""
+
+    __slots__ = ("total", "first", "last", "newest", "counted_at", "of_words")
+
+    def __init__(self, total: int, first: int, last: int, newest: int, counted_at: float) -> None:
+        self.total = total
+        self.first, self.last = first, last  # the lowest and highest rowid in scope
+        self.newest = newest  # the highest rowid of the store when counted: new rows raise it
+        self.counted_at = counted_at
+        self.of_words: dict[str, int] = {}
+
+    def count(self, db: sqlite3.Connection, match: str) -> int:
+        """How many memories ``match``: exact up to ``COUNT_LIMIT``, then estimated.
+
+        Counting a word that is everywhere costs as much as ranking with it, so the count stops at
+        ``COUNT_LIMIT`` and the rest is extrapolated from how far into the scope's rowids that many
+        matches reach (rough when a project's memories are unevenly spread, which only shifts a
+        common word's small weight a little).
+        """
+        found, reach = db.execute(
+            "SELECT count(*), max(rowid) FROM (SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?"
+            " ORDER BY rowid LIMIT ?)",
+            (match, COUNT_LIMIT),
+        ).fetchone()
+        if found < COUNT_LIMIT or reach is None or reach >= self.last:
+            return int(found)
+        return min(int(found * (self.last - self.first + 1) / (reach - self.first + 1)), self.total)
+
+    def recent_from(self, postings: int) -> int:
+        """The lowest rowid worth ranking when the searched words match ``postings`` memories: the
+        newest ``RANK_POSTINGS`` or so of them (when even the rarest word is everywhere, ranking them
+        all costs more than it tells, and the newest are the likelier to matter)."""
+        if postings <= RANK_POSTINGS:
+            return 0
+        return self.last - int((self.last - self.first) * RANK_POSTINGS / postings)
+
+
+_FREQUENCIES: dict[tuple[Any, ...], _Frequencies] = {}
 
 
 class LocalStore:
@@ -352,7 +400,8 @@ class LocalStore:
             return Found([], {}, [])
         db = self.db
         in_scope = f'scope : ("{scope_token(project)}" OR "0")'
-        total = db.execute("SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", (in_scope,)).fetchone()[0]
+        counts = self._frequencies(db, in_scope)
+        total = counts.total
         if not total:
             return Found([], {}, asked.words)
         tokens = _tokens()
@@ -363,19 +412,15 @@ class LocalStore:
             stems.setdefault(stem, word)
         weights: dict[str, float] = {}
         searched: list[str] = []
+        postings = 0  # memories the searched words have
         if stems:
             common = max(int(COMMON_SHARE * total), 1)
-            counted = max(int(COUNT_SHARE * total), 1)
-            frequency: dict[str, int] = {}
+            frequency = counts.of_words
             for stem, word in stems.items():
-                # Counting stops at ``counted``: past it a word's weight is small whatever its exact count,
-                # and counting a word that is everywhere costs as much as ranking with it.
-                frequency[stem] = db.execute(
-                    "SELECT count(*) FROM (SELECT 1 FROM memories_fts WHERE memories_fts MATCH ? LIMIT ?)",
-                    (f'text : "{word}" AND {in_scope}', counted),
-                ).fetchone()[0]
-            present = sorted((s for s in stems if frequency[s]), key=lambda s: frequency[s])
-            postings = 0
+                if stem in frequency:
+                    continue
+                frequency[stem] = counts.count(db, f'text : "{word}" AND {in_scope}')
+            present = sorted((s for s in stems if frequency[s]), key=frequency.__getitem__)
             for stem in present:  # the rarest words, while FTS5 has few enough matches to rank quickly
                 if searched and (frequency[stem] > common or postings + frequency[stem] > MAX_POSTINGS):
                     break
@@ -393,9 +438,9 @@ class LocalStore:
             match = f"({{text context}} : ({words})) AND {in_scope}"
             for row in db.execute(
                 "SELECT m.* FROM (SELECT rowid, bm25(memories_fts, 1.0, ?, 0.0) AS rank FROM memories_fts"
-                " WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?) c JOIN memories m ON m.rowid = c.rowid"
-                " WHERE m.project = ? OR m.scope = 'user' ORDER BY c.rank",
-                (CONTEXT_WEIGHT, match, CANDIDATES, project),
+                " WHERE memories_fts MATCH ? AND rowid >= ? ORDER BY rank LIMIT ?) c JOIN memories m"
+                " ON m.rowid = c.rowid WHERE m.project = ? OR m.scope = 'user' ORDER BY c.rank",
+                (CONTEXT_WEIGHT, match, counts.recent_from(postings), CANDIDATES, project),
             ):
                 rows[row["rowid"]] = row
                 ranked_ids.append(row["rowid"])
@@ -454,6 +499,40 @@ class LocalStore:
         ids = {rows[rowid]["rowid"]: rows[rowid]["id"] for _, _, rowid in scored[:limit]}
         links = {ids[n]: ids[p] for n, p in follows.items() if n in ids and p in ids}
         return Found(memories, links, asked.words)
+
+    def _frequencies(self, db: sqlite3.Connection, in_scope: str) -> _Frequencies:
+        """The memories in scope and the per-word counts known so far, counted again when stale.
+
+        Counting is the costliest part of a search on a big store, and the figures move slowly: a
+        count is reused until the store has grown by ``STALE_SHARE`` of it, its newest rows were
+        forgotten, or ``STALE_SECONDS`` passed (the IDF of a word is then a little off, never wrong
+        enough to matter). Kept per store file (a replaced file is a new key) for the life of the
+        process, so a long-lived process pays for each word once.
+        """
+        newest = db.execute("SELECT max(rowid) FROM memories").fetchone()[0] or 0
+        try:
+            stat = os.stat(self.path)
+            key: tuple[Any, ...] | None = (self.path, stat.st_dev, stat.st_ino, in_scope)
+        except OSError:
+            key = None
+        now = time.monotonic()
+        counts = _FREQUENCIES.get(key) if key is not None else None
+        if (
+            counts is None
+            or newest < counts.newest
+            or newest - counts.newest > STALE_SHARE * counts.total
+            or now - counts.counted_at > STALE_SECONDS
+            or len(counts.of_words) > STALE_WORDS
+        ):
+            total, first, last = db.execute(
+                "SELECT count(*), min(rowid), max(rowid) FROM memories_fts WHERE memories_fts MATCH ?", (in_scope,)
+            ).fetchone()
+            counts = _Frequencies(total, first or 0, last or 0, newest, now)
+            if key is not None:
+                if len(_FREQUENCIES) >= 64:  # many stores or projects in one process: start afresh
+                    _FREQUENCIES.clear()
+                _FREQUENCIES[key] = counts
+        return counts
 
     def _widen(self, db: sqlite3.Connection, best: list[sqlite3.Row], rows: dict[int, sqlite3.Row]) -> dict[int, int]:
         """Read the turns around ``best`` into ``rows``; returns {rowid: rowid of the turn just before}.
@@ -671,28 +750,25 @@ class _Tokens:
         if not weights:
             return scores
         # A word can only stem to a prompt stem if it starts like one (Porter rewrites only the end
-        # of a word, never its first three letters): only those words are stemmed.
+        # of a word, never its first three letters): only the distinct words that do are stemmed.
         heads = {stem[:3] for stem in weights}
-        tokens: dict[int, list[str]] = {}
-        lengths: dict[int, int] = {}
-        maybe: set[str] = set()
+        vocabulary: set[str] = set()
+        for words in words_of.values():
+            vocabulary.update(words)
+        stems = self.stem(sorted(w for w in vocabulary if w[:3] in heads))
+        matching = {word: stem for word, stem in stems.items() if stem in weights}
+        if not matching:
+            return scores
+        average = (sum(map(len, words_of.values())) / len(words_of)) or 1.0
         for rowid, words in words_of.items():
-            lengths[rowid] = len(words)
-            hits = [w for w in words if w[:3] in heads]
-            if hits:
-                tokens[rowid] = hits
-                maybe.update(hits)
-        average = (sum(lengths.values()) / len(lengths)) if lengths else 1.0
-        stems = self.stem(sorted(maybe))
-        for rowid, hits in tokens.items():
-            counts: dict[str, int] = {}
-            for word in hits:
-                stem = stems[word]
-                if stem in weights:
-                    counts[stem] = counts.get(stem, 0) + 1
-            if not counts:
+            found = matching.keys() & set(words)
+            if not found:
                 continue
-            norm = K1 * (1.0 - B + B * lengths[rowid] / (average or 1.0))
+            counts: dict[str, int] = {}
+            for word in found:
+                stem = matching[word]
+                counts[stem] = counts.get(stem, 0) + words.count(word)
+            norm = K1 * (1.0 - B + B * len(words) / average)
             score = sum(weights[stem] * tf * (K1 + 1.0) / (tf + norm) for stem, tf in counts.items())
             if len(counts) > 1:
                 score *= 1.0 + COORDINATION * (len(counts) - 1)
