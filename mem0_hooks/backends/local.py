@@ -537,7 +537,7 @@ class LocalStore:
     def _widen(self, db: sqlite3.Connection, best: list[sqlite3.Row], rows: dict[int, sqlite3.Row]) -> dict[int, int]:
         """Read the turns around ``best`` into ``rows``; returns {rowid: rowid of the turn just before}.
 
-        One read of a range per stretch of nearby candidates. Turn numbers (``seq``) have gaps (a prompt
+        One range read per stretch of nearby candidates. Turn numbers (``seq``) have gaps (a prompt
         captured by UserPromptSubmit and again from the transcript uses two), so the range is read with
         room to spare and then cut to ``WINDOW`` turns on each side.
         """
@@ -546,39 +546,28 @@ class LocalStore:
         for row in best:
             if row["session_id"]:
                 wanted.setdefault(row["session_id"], []).append(row["seq"])
-        stretches: list[tuple[str, int, int]] = []
+        follows: dict[int, int] = {}
         for session_id, seqs in wanted.items():
             seqs.sort()
-            lo = hi = seqs[0]
-            for seq in seqs[1:]:
-                if seq - hi > 2 * pad:  # far enough that the padded ranges cannot overlap
-                    stretches.append((session_id, lo, hi))
-                    lo = seq
-                hi = seq
-            stretches.append((session_id, lo, hi))
-        follows: dict[int, int] = {}
-        if not stretches:
-            return follows
-        # One read for every stretch (each range an index lookup), split back into stretches here.
-        where = " OR ".join(["(session_id = ? AND seq BETWEEN ? AND ?)"] * len(stretches))
-        args = [value for session_id, lo, hi in stretches for value in (session_id, lo - pad, hi + pad)]
-        runs: dict[tuple[str, int], list[sqlite3.Row]] = {}
-        starts: dict[str, list[int]] = {}
-        for session_id, lo, _ in stretches:
-            starts.setdefault(session_id, []).append(lo - pad)
-        for row in db.execute(f"SELECT * FROM memories WHERE {where} ORDER BY session_id, seq, rowid", args):
-            start = max(s for s in starts[row["session_id"]] if s <= row["seq"])
-            runs.setdefault((row["session_id"], start), []).append(row)
-        for session_id, lo, hi in stretches:
-            run = runs.get((session_id, lo - pad), [])
-            hits = [i for i, row in enumerate(run) if lo <= row["seq"] <= hi]
-            if not hits:
-                continue
-            run = run[max(hits[0] - WINDOW, 0) : hits[-1] + WINDOW + 1]
-            for prev, nxt in zip(run, run[1:], strict=False):
-                follows[nxt["rowid"]] = prev["rowid"]
-            for row in run:
-                rows.setdefault(row["rowid"], row)
+            stretches: list[list[int]] = []
+            for seq in seqs:
+                if stretches and seq - stretches[-1][1] <= 2 * pad:
+                    stretches[-1][1] = seq
+                else:
+                    stretches.append([seq, seq])
+            for lo, hi in stretches:
+                run = db.execute(
+                    "SELECT * FROM memories WHERE session_id = ? AND seq BETWEEN ? AND ? ORDER BY seq, rowid",
+                    (session_id, lo - pad, hi + pad),
+                ).fetchall()
+                hits = [i for i, row in enumerate(run) if lo <= row["seq"] <= hi]
+                if not hits:
+                    continue
+                run = run[max(hits[0] - WINDOW, 0) : hits[-1] + WINDOW + 1]
+                for prev, nxt in zip(run, run[1:], strict=False):
+                    follows[nxt["rowid"]] = prev["rowid"]
+                for row in run:
+                    rows.setdefault(row["rowid"], row)
         return follows
 
     def neighbours(self, memory: Memory, *, before: int = 1, after: int = 1) -> tuple[list[Memory], list[Memory]]:
