@@ -22,20 +22,43 @@ def recall_backend(config: dict[str, Any]) -> Any | None:
     """The store to search now, or None when recall must skip the network (breaker open, no fallback)."""
     name = config["backend"]
     if name == "local":
-        from mem0_hooks.backends.local import LocalStore
-
-        return LocalStore()
+        return local_store()
     from mem0_hooks import breaker
 
     if breaker.is_open(name):
         if config["claude_code"]["fallback_mode"] == "local":
-            from mem0_hooks.backends.local import LocalStore
-
-            return LocalStore()
+            return local_store()
         return None
     from mem0_hooks.backends import open_backend
 
     return open_backend(config, for_recall=True)
+
+
+_OPEN: dict[str, tuple[tuple[int, int] | None, Any]] = {}  # store path -> (file identity, LocalStore)
+
+
+def local_store() -> Any:
+    """The embedded store, kept open for the life of the process: the warm process serves every hook
+    with one connection (and its page cache). Opened again when the file was replaced or removed."""
+    import os
+
+    from mem0_hooks import paths
+    from mem0_hooks.backends.local import LocalStore
+
+    path = paths.store_db()
+    try:
+        st = os.stat(path)
+        identity: tuple[int, int] | None = (st.st_dev, st.st_ino)
+    except OSError:
+        identity = None
+    kept = _OPEN.get(path)
+    if kept is not None and identity is not None and kept[0] == identity:
+        return kept[1]
+    if kept is not None:
+        kept[1].close()
+    store = LocalStore(path)
+    _OPEN[path] = (identity, store)
+    return store
 
 
 RECALL_TURNS = 80  # ranked turns handed to the formatter; a 4,000-character block holds about 25

@@ -43,11 +43,12 @@ HANDLER_SECONDS = 8
 START_INTERVAL = 30.0  # seconds: a warm process that fails to start is not started again before this
 MAX_SOCKET_PATH = 100  # bytes; AF_UNIX paths are limited to 104-108 depending on the system
 
-# Events the warm process serves, and their handlers (module, function). Stop, SessionEnd and
-# PreCompact run in their own process: they read transcripts and are not waited on by the user.
+# Events the warm process serves, and their handlers (module, function). SessionEnd and PreCompact
+# run in their own process: they read whole transcripts, which would hold up other sessions' prompts.
 HANDLERS = {
     "SessionStart": ("mem0_hooks.events.session_start", "session_start"),
     "UserPromptSubmit": ("mem0_hooks.events.user_prompt_submit", "user_prompt_submit"),
+    "Stop": ("mem0_hooks.events.stop", "stop"),
 }
 
 

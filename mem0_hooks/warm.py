@@ -1,4 +1,4 @@
-"""The warm process: serves SessionStart and UserPromptSubmit hooks with everything already loaded.
+"""The warm process: serves SessionStart, UserPromptSubmit and Stop hooks with everything loaded.
 
 Started in the background by a hook that found none (``relay.start_warm``), one per data dir and
 fingerprint (see ``relay``). It listens on a Unix socket in a private directory, serves one request at
@@ -211,7 +211,8 @@ def _preload() -> None:
     """Import what the handlers use and open the store, so the first hook served is as quick as the rest."""
     from mem0_hooks import capture, context, queue, recall, redact, session  # noqa: F401
     from mem0_hooks import config as config_mod
-    from mem0_hooks.events import session_start, user_prompt_submit  # noqa: F401
+    from mem0_hooks import transcript  # noqa: F401
+    from mem0_hooks.events import session_start, stop, user_prompt_submit  # noqa: F401
 
     config = config_mod.load()
     if config["backend"] != "local":

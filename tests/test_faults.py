@@ -560,7 +560,8 @@ def test_hooks_when_writes_are_cut_short_by_rlimit_fsize(data_home: Path, tmp_pa
         [sys.executable, str(HOOKS_DIR / stop[1])],
         input=json.dumps(stop[2]).encode(),
         capture_output=True,
-        env=flusher_env(data_home),
+        # The limit is on this process: its own writes must be cut short, not the warm process's.
+        env=dict(flusher_env(data_home), MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS="false"),
         preexec_fn=small_files,
         timeout=60,
     )

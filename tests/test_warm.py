@@ -280,3 +280,25 @@ def test_a_code_change_on_disk_retires_the_warm_process(tmp_path: Path, data_hom
     (new,) = _wait_for_warm(data_home)
     assert new["pid"] != old["pid"]
     assert b"recalled-memories-v2" in ask("s4").stdout
+
+
+@pytest.mark.parametrize("how", ["forget --all", "delete the store file"])
+def test_forgotten_memories_are_not_recalled_by_a_running_warm_process(
+    data_home: Path, project: Path, how: str
+) -> None:
+    """The warm process keeps the store open between prompts; what the user erased must not come back."""
+    from mem0_hooks.cli.main import main
+
+    _remember(project, data_home)
+    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    _wait_for_warm(data_home)
+    assert "kestrel-7" in injected_context(run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION)), "UserPromptSubmit")
+    if how == "forget --all":
+        assert main(["forget", "--all", "--yes"]) == 0
+    else:
+        for name in ("memories.sqlite3", "memories.sqlite3-wal", "memories.sqlite3-shm"):
+            (data_home / name).unlink(missing_ok=True)
+    assert [p for p in relay.describe(str(data_home)) if p["alive"]], "the warm process should still be serving"
+    assert "kestrel-7" not in injected_context(
+        run_hook("UserPromptSubmit", _prompt("s3", project, QUESTION)), "UserPromptSubmit"
+    )
