@@ -3,7 +3,7 @@
 
 import _bootstrap  # noqa: F401  (puts mem0_hooks on sys.path)
 
-from mem0_hooks.events.session_end import pre_compact
 from mem0_hooks.events.runner import main_for
+from mem0_hooks.events.session_end import pre_compact
 
 main_for("PreCompact", pre_compact, seconds=8)

@@ -3,7 +3,7 @@
 
 import _bootstrap  # noqa: F401  (puts mem0_hooks on sys.path)
 
-from mem0_hooks.events.session_end import session_end
 from mem0_hooks.events.runner import main_for
+from mem0_hooks.events.session_end import session_end
 
 main_for("SessionEnd", session_end, seconds=1)

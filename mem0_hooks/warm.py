@@ -209,12 +209,13 @@ def main(home: str, fp: str, path: str) -> None:
 
 def _preload() -> None:
     """Import what the handlers use and open the store, so the first hook served is as quick as the rest."""
-    from mem0_hooks import capture, context, queue, recall, redact, session  # noqa: F401
+    from mem0_hooks import capture, context, queue, recall, redact, session, transcript  # noqa: F401
     from mem0_hooks import config as config_mod
-    from mem0_hooks import transcript  # noqa: F401
     from mem0_hooks.events import session_start, stop, user_prompt_submit  # noqa: F401
 
     config = config_mod.load()
+    if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
+        recall.local_store().db  # noqa: B018 - opens the connection (and applies migrations) now
     if config["backend"] != "local":
         from mem0_hooks.backends import open_backend
 

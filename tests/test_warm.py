@@ -292,7 +292,8 @@ def test_forgotten_memories_are_not_recalled_by_a_running_warm_process(
     _remember(project, data_home)
     run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
     _wait_for_warm(data_home)
-    assert "kestrel-7" in injected_context(run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION)), "UserPromptSubmit")
+    served = run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION))
+    assert "kestrel-7" in injected_context(served, "UserPromptSubmit")
     if how == "forget --all":
         assert main(["forget", "--all", "--yes"]) == 0
     else:
