@@ -1,11 +1,9 @@
 #!/usr/bin/env python3
-"""Claude Code Stop hook: enqueue the new turns and start the flusher.
-
-Served by the warm process when one runs (``mem0_hooks.relay``), else done in this process.
-"""
+"""Claude Code Stop hook: enqueue the new turns and start the flusher."""
 
 import _bootstrap  # noqa: F401  (puts mem0_hooks on sys.path)
 
-from mem0_hooks.relay import main
+from mem0_hooks.events.runner import main_for
+from mem0_hooks.events.stop import stop
 
-main("Stop")
+main_for("Stop", stop, seconds=8)

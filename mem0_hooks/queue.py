@@ -107,19 +107,20 @@ def _write_atomic(directory: str, name: str, payload: dict[str, Any]) -> None:
     # worse, a poison pill the store chokes on later.
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
     tmp_dir = _dir(_TMP)
+    try:
+        _write_once(directory, tmp_dir, name, data)
+    except FileNotFoundError:
+        # A directory went away under a long-lived process (the queue was wiped): make them again.
+        _private_dirs.clear()
+        _write_once(directory, tmp_dir, name, data)
+
+
+def _write_once(directory: str, tmp_dir: str, name: str, data: bytes) -> None:
     _ensure_private(paths.queue_dir())
     _ensure_private(tmp_dir)
     _ensure_private(directory)
     tmp = os.path.join(tmp_dir, f"{name}.{os.getpid()}.{time.monotonic_ns()}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileNotFoundError:
-        # The directory went away under a long-lived process (the queue was wiped): make it again.
-        _private_dirs.clear()
-        _ensure_private(paths.queue_dir())
-        _ensure_private(tmp_dir)
-        _ensure_private(directory)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         try:
             _write_all(fd, data)

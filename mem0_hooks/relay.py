@@ -10,13 +10,14 @@ this module and one round trip on a Unix socket.
                         └── no warm process (or it declines): run the handler in this process,
                             then start one in the background for the next hook
 
-The request is a header line (protocol, fingerprint, event), a line with the hook's cwd and
+The request is a header line (protocol, fingerprint, event, the hook's deadline), a line with its cwd and
 ``CLAUDE_PROJECT_DIR``, then the hook's stdin unchanged. The reply is ``ok`` and the hook's output, or
 ``fallback`` when the warm process will not serve it (switched off, its code changed on disk).
 
 Which warm process a hook talks to is decided by a *fingerprint*: the package version and location,
-the interpreter, the data dir and every ``MEM0_*`` variable (the config overrides and the API key). A
-hook run with other settings never talks to a process started with different ones.
+the interpreter, the data dir, every ``MEM0_*`` variable (the config overrides and the API key) and
+the few others that change a handler's behaviour (``FINGERPRINT_ENV``). A hook run with other
+settings never talks to a process started with different ones.
 
 Nothing is lost when the warm process dies halfway: a request without an answer is run again here,
 and a captured turn has a stable id, so the second capture of it is the same queue item.
@@ -38,27 +39,32 @@ if TYPE_CHECKING:
 
 PROTOCOL = b"mem0-hooks-warm/1"
 MAX_INPUT_BYTES = 16 * 1024 * 1024
-REPLY_TIMEOUT = 9.0  # seconds; the warm process gives up on a handler after 8 (``HANDLER_SECONDS``)
-HANDLER_SECONDS = 8
+HOOK_SECONDS = 9.0  # a hook's whole budget (Claude Code kills it at its timeout, 10 s by default)
+LOCAL_RESERVE_SECONDS = 3.0  # of which sending to the warm process may not use the last 3 s
 START_INTERVAL = 30.0  # seconds: a warm process that fails to start is not started again before this
 MAX_SOCKET_PATH = 100  # bytes; AF_UNIX paths are limited to 104-108 depending on the system
 
-# Events the warm process serves, and their handlers (module, function). SessionEnd and PreCompact
-# run in their own process: they read whole transcripts, which would hold up other sessions' prompts.
+# Events the warm process serves, and their handlers (module, function). It serves one request at a
+# time, so Stop, SessionEnd and PreCompact run in their own process: a first capture reads up to tens
+# of MB of transcript, which would hold up other sessions' prompts.
 HANDLERS = {
     "SessionStart": ("mem0_hooks.events.session_start", "session_start"),
     "UserPromptSubmit": ("mem0_hooks.events.user_prompt_submit", "user_prompt_submit"),
-    "Stop": ("mem0_hooks.events.stop", "stop"),
 }
+# Variables besides MEM0_* that change what a handler does (paths, proxies, certificates, local time).
+FINGERPRINT_ENV = (
+    "HOME", "XDG_DATA_HOME", "TZ", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+    "http_proxy", "https_proxy", "all_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
+)
 
 
 def fingerprint(home: str) -> str:
     """What a warm process must share with a hook to serve it, as 8 hex digits: the code (version and
-    where it is), the interpreter, the data dir and the ``MEM0_*`` environment."""
+    where it is), the interpreter, the data dir, the ``MEM0_*`` environment and ``FINGERPRINT_ENV``."""
     import zlib
 
     parts = [__version__, os.path.dirname(os.path.abspath(__file__)), sys.executable, home]
-    parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MEM0_"))
+    parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MEM0_") or k in FINGERPRINT_ENV)
     return f"{zlib.crc32(chr(0).join(parts).encode('utf-8', 'surrogateescape')):08x}"
 
 
@@ -90,7 +96,14 @@ def private_dir(path: str) -> bool:
 
 
 def main(event: str) -> None:
-    """Entry point of ``hooks/<event>.py``: answer the hook, always exit 0."""
+    """Entry point of ``hooks/<event>.py``: answer the hook, always exit 0.
+
+    One time budget (``HOOK_SECONDS``) covers everything: asking the warm process, and doing the
+    work here when it could not take the request (then with what is left of the budget).
+    """
+    import time
+
+    deadline = time.time() + HOOK_SECONDS
     try:
         raw = sys.stdin.buffer.read(MAX_INPUT_BYTES)
     except BaseException:  # noqa: BLE001 - no input to act on
@@ -101,62 +114,64 @@ def main(event: str) -> None:
         home = os.path.abspath(paths.home())
         fp = fingerprint(home)
         where = (home, fp, socket_path(home, fp))
-        output = ask(where[2], fp, event, raw)
+        output = ask(where[2], fp, event, raw, deadline)
     except BaseException:  # noqa: BLE001 - the warm process is an optimisation: do the work here instead
         output = None
     if output is not None:
         _write(output)
         os._exit(0)
-    from mem0_hooks.events import runner
-
-    module, name = HANDLERS[event]
-    handler = getattr(__import__(module, fromlist=[name]), name)
-    runner.write_output(runner.respond(event, handler, raw, seconds=HANDLER_SECONDS))
     try:
+        from mem0_hooks.events import runner
+
+        module, name = HANDLERS[event]
+        handler = getattr(__import__(module, fromlist=[name]), name)
+        seconds = max(int(deadline - time.time()), 1)
+        runner.write_output(runner.respond(event, handler, raw, seconds=seconds))
         sys.stdout.close()  # Claude Code has its answer; starting the warm process is not waited for
-    except BaseException:  # noqa: BLE001
-        pass
-    if where is not None:
-        try:
+        if where is not None:
             start_warm(*where)
-        except BaseException:  # noqa: BLE001
-            pass
+    except BaseException as exc:  # noqa: BLE001 - e.g. half-upgraded code that does not import: stay quiet
+        _log(f"{event}: {type(exc).__name__}: {exc}")
     os._exit(0)
 
 
-def ask(path: str, fp: str, event: str, raw: bytes) -> bytes | None:
+def ask(path: str, fp: str, event: str, raw: bytes, deadline: float) -> bytes | None:
     """The warm process's answer to this hook (bytes to print), or None when it did not serve it.
 
-    None means "do it here": no warm process, it declined, or it went away before answering (the
-    request may have been half done; running it again is safe). A warm process that took the request
-    but did not answer in time yields ``b""``: running the handler here as well would outlast Claude
-    Code's timeout.
+    None means "do it here": no warm process, it declined, it could not take the whole request in
+    time, or it went away before answering (the request may have been half done; running it again is
+    safe: a capture has a stable id). A warm process that took the whole request but did not answer
+    by ``deadline`` yields ``b""``: it will still capture, and running the handler here as well
+    would outlast Claude Code's timeout.
     """
     if not private_dir(os.path.dirname(path)):
         return None
     import _socket
+    import time
 
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
-        sock.settimeout(REPLY_TIMEOUT)
-        try:
-            sock.connect(path)
-        except OSError:
-            return None  # nobody listening (never started, exited, or a stale socket file)
+        # Sending must leave time to do the work here if it fails (a warm process busy elsewhere).
+        sock.settimeout(max(deadline - time.time() - LOCAL_RESERVE_SECONDS, 0.05))
         cwd = os.getcwd().encode("utf-8", "surrogateescape")
         project_dir = os.environ.get("CLAUDE_PROJECT_DIR", "").encode("utf-8", "surrogateescape")
-        header = b"%s %s %s\n%s\0%s\n" % (PROTOCOL, fp.encode(), event.encode(), cwd, project_dir)
+        header = b"%s %s %s %.3f\n%s\0%s\n" % (PROTOCOL, fp.encode(), event.encode(), deadline, cwd, project_dir)
         try:
+            sock.connect(path)
             sock.sendall(header + raw)
             sock.shutdown(_socket.SHUT_WR)
-            chunks = []
+        except OSError:
+            return None  # nobody listening (never started, exited, a stale socket file), or too busy
+        chunks = []
+        try:
+            sock.settimeout(max(deadline - time.time(), 0.05))
             while True:
                 chunk = sock.recv(65536)
                 if not chunk:
                     break
                 chunks.append(chunk)
         except TimeoutError:
-            _log(f"{event}: the warm process did not answer within {REPLY_TIMEOUT:.0f}s; nothing injected")
+            _log(f"{event}: the warm process did not answer in time; nothing injected (it still captures)")
             return b""
         except OSError:
             return None  # it went away mid-request
@@ -251,7 +266,9 @@ def stop_all(home: str) -> int:
 
 def _control(path: str, fp: str, command: str) -> bool:
     """Send ``ping`` or ``stop`` to the warm process at ``path``; True when it answered ``ok``."""
+    import time
+
     try:
-        return ask(path, fp, command, b"") is not None
+        return ask(path, fp, command, b"", time.time() + LOCAL_RESERVE_SECONDS + 2) is not None
     except OSError:
         return False

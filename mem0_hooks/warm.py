@@ -1,4 +1,4 @@
-"""The warm process: serves SessionStart, UserPromptSubmit and Stop hooks with everything loaded.
+"""The warm process: serves SessionStart and UserPromptSubmit hooks with everything already loaded.
 
 Started in the background by a hook that found none (``relay.start_warm``), one per data dir and
 fingerprint (see ``relay``). It listens on a Unix socket in a private directory, serves one request at
@@ -19,6 +19,7 @@ is code, the stemmer's cache and the open store connection.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -29,6 +30,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+MAX_HANDLER_SECONDS = 8
 TICK = 2.0  # seconds between checks of the exit conditions while idle
 READ_TIMEOUT = 2.0  # a client that connects but does not send its request is dropped after this
 
@@ -44,6 +46,7 @@ class Warm:
         self.code_stamp = _code_stamp()
         self.last_request = time.monotonic()
         self.stopping = False
+        self.served = False
         self.sock: Any = None
         self.inode = 0
 
@@ -80,7 +83,6 @@ class Warm:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(f"{os.getpid()}\n{self.path}\n")
         os.replace(tmp, self.pid_file)
-        self._unstamp()  # up: if it dies from now on, the next hook may start another at once
         return True
 
     def _unstamp(self) -> None:
@@ -125,7 +127,8 @@ class Warm:
         return _code_stamp() != self.code_stamp
 
     def close(self) -> None:
-        self._unstamp()
+        if self.served:
+            self._unstamp()  # (one that failed before serving keeps it: hooks do not restart it at once)
         try:
             if self.sock is not None and os.stat(self.path).st_ino == self.inode:
                 os.unlink(self.path)
@@ -149,10 +152,15 @@ class Warm:
         head, _, rest = request.partition(b"\n")
         place, _, raw = rest.partition(b"\n")
         parts = head.split(b" ")
-        if len(parts) != 3 or parts[0] != relay.PROTOCOL or parts[1].decode(errors="replace") != self.fp:
+        if len(parts) != 4 or parts[0] != relay.PROTOCOL or parts[1].decode(errors="replace") != self.fp:
             self.reply(conn, b"fallback\n")
             return
         event = parts[2].decode(errors="replace")
+        try:
+            deadline = float(parts[3])
+        except ValueError:
+            self.reply(conn, b"fallback\n")
+            return
         if event == "ping":
             self.reply(conn, b"ok\n")
             return
@@ -171,8 +179,17 @@ class Warm:
 
         module, name = relay.HANDLERS[event]
         handler = getattr(__import__(module, fromlist=[name]), name)
-        output = runner.respond(event, handler, raw, seconds=relay.HANDLER_SECONDS)
+        # The hook's own deadline bounds the handler (at least a second: a hook that gave up waiting
+        # still has its prompt captured; the capture comes first and recall is what the alarm cuts).
+        seconds = min(max(math.ceil(deadline - time.time()), 1), MAX_HANDLER_SECONDS)
+        try:
+            output = runner.respond(event, handler, raw, seconds=seconds)
+        finally:
+            os.environ.pop("CLAUDE_PROJECT_DIR", None)  # not passed on to a flusher it starts
         self.reply(conn, b"ok\n" + output.encode("utf-8", "surrogatepass"))
+        if not self.served:
+            self.served = True
+            self._unstamp()  # it works: if it dies from now on, the next hook may start another at once
 
     @staticmethod
     def reply(conn: Any, data: bytes) -> None:
@@ -195,8 +212,14 @@ def main(home: str, fp: str, path: str) -> None:
         signal.signal(signal.SIGTERM, lambda *_: setattr(warm, "stopping", True))
         if not warm.claim():
             return
-        _preload()
+        try:
+            _preload()
+        except Exception as exc:  # noqa: BLE001 - serve anyway: each request fails open as a hook would
+            from mem0_hooks.log import log_exception
+
+            log_exception("warm process start", exc)
         warm.serve()
+        warm.served = True  # a clean exit (idle, stopped, stale code): the next hook may start one at once
     except BaseException as exc:  # noqa: BLE001 - a failed warm process only means hooks run on their own
         from mem0_hooks.log import log_exception
 
@@ -209,9 +232,9 @@ def main(home: str, fp: str, path: str) -> None:
 
 def _preload() -> None:
     """Import what the handlers use and open the store, so the first hook served is as quick as the rest."""
-    from mem0_hooks import capture, context, queue, recall, redact, session, transcript  # noqa: F401
+    from mem0_hooks import capture, context, queue, recall, redact, session  # noqa: F401
     from mem0_hooks import config as config_mod
-    from mem0_hooks.events import session_start, stop, user_prompt_submit  # noqa: F401
+    from mem0_hooks.events import session_start, user_prompt_submit  # noqa: F401
 
     config = config_mod.load()
     if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":

@@ -77,7 +77,8 @@ def test_the_first_hook_starts_a_warm_process_and_the_next_is_served_by_it(data_
     assert proc["fingerprint"] == fp and proc["socket"] == path
     assert not os.stat(os.path.dirname(path)).st_mode & 0o077  # nobody else can reach the socket
 
-    served = relay.ask(path, fp, "UserPromptSubmit", json.dumps(_prompt("s2", project, QUESTION)).encode())
+    request = json.dumps(_prompt("s2", project, QUESTION)).encode()
+    served = relay.ask(path, fp, "UserPromptSubmit", request, time.time() + 9)
     assert served is not None, "the warm process declined a hook it should serve"
     data = json.loads(served)
     assert data["hookSpecificOutput"]["hookEventName"] == "UserPromptSubmit"
@@ -138,6 +139,7 @@ def test_a_killed_warm_process_costs_nothing_but_a_slower_hook(data_home: Path, 
     _remember(project, data_home)
     run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
     (proc,) = _wait_for_warm(data_home)
+    assert run_hook("UserPromptSubmit", _prompt("s1b", project, QUESTION)).returncode == 0  # served by it
     os.kill(proc["pid"], signal.SIGKILL)  # leaves its socket file behind
     time.sleep(0.2)
     assert os.path.exists(proc["socket"])
@@ -236,7 +238,8 @@ def test_a_data_dir_too_deep_for_a_unix_socket_path_still_gets_a_warm_process(
     (proc,) = _wait_for_warm(deep)
     assert proc["socket"].startswith(str(runtime)) and len(proc["socket"]) < 108  # the limit on Linux
     fp, path = _where(deep)
-    served = relay.ask(path, fp, "UserPromptSubmit", json.dumps(_prompt("s2", project, QUESTION)).encode())
+    request = json.dumps(_prompt("s2", project, QUESTION)).encode()
+    served = relay.ask(path, fp, "UserPromptSubmit", request, time.time() + 9)
     assert served is not None and b"kestrel-7" in served
 
 
@@ -303,3 +306,67 @@ def test_forgotten_memories_are_not_recalled_by_a_running_warm_process(
     assert "kestrel-7" not in injected_context(
         run_hook("UserPromptSubmit", _prompt("s3", project, QUESTION)), "UserPromptSubmit"
     )
+
+
+def test_a_word_first_asked_about_then_remembered_is_recalled_by_the_warm_process(
+    data_home: Path, project: Path
+) -> None:
+    """Asking about a name before any memory has it must not hide it once one does."""
+    from mem0_hooks.cli.main import main
+
+    _remember(project, data_home)
+    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    _wait_for_warm(data_home)
+    asked = run_hook("UserPromptSubmit", _prompt("s2", project, "what is the zephyr cluster used for?"))
+    assert "Zephyr" not in injected_context(asked, "UserPromptSubmit")
+    off = {"MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS": "false"}
+    told = _prompt("s3", project, "Zephyr is the staging cluster where we test database migrations")
+    run_hook("UserPromptSubmit", told, env=off)
+    assert main(["replay"]) == 0
+    again = run_hook("UserPromptSubmit", _prompt("s4", project, "what is the zephyr cluster used for?"))
+    assert "staging cluster where we test database migrations" in injected_context(again, "UserPromptSubmit")
+
+
+def test_prompts_are_captured_after_the_queue_directory_was_wiped_under_the_warm_process(
+    data_home: Path, project: Path
+) -> None:
+    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    _wait_for_warm(data_home)
+    shutil.rmtree(data_home / "queue")
+    run_hook("UserPromptSubmit", _prompt("s2", project, "the release train leaves every second Tuesday"))
+    pending = [p.read_text() for p in (data_home / "queue" / "pending").iterdir()]
+    assert any("every second Tuesday" in text for text in pending)
+
+
+def test_a_warm_process_that_cannot_start_its_backend_is_not_restarted_by_every_hook(
+    data_home: Path, project: Path
+) -> None:
+    """A remote backend without its key: hooks fail open, and no warm process is started per prompt."""
+    config = data_home / "config.yaml"
+    config.write_text(config.read_text().replace("backend: local", "backend: platform"))
+    assert "backend: platform" in config.read_text()
+    for n in range(4):
+        assert run_hook("UserPromptSubmit", _prompt(f"s{n}", project, QUESTION)).returncode == 0
+        time.sleep(0.3)
+    started = [line for line in (data_home / "mem0-hooks.log").read_text().splitlines() if "warm process" in line]
+    assert len(started) <= 1, started
+
+
+def test_a_prompt_the_warm_process_cannot_take_in_time_is_captured_by_the_hook(data_home: Path, project: Path) -> None:
+    """A warm process busy elsewhere that never reads a big pasted prompt: the hook gives up sending
+    in time, does the work itself, and the prompt is captured once (finished within Claude Code's 10 s)."""
+    fp, path = _where(data_home)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(8)  # accepts (the kernel does) but never reads
+    big = "Our style guide for the billing service: " + ("keep functions short and named for what they do. " * 40000)
+    started = time.monotonic()
+    try:
+        proc = run_hook("UserPromptSubmit", _prompt("s-big", project, big))
+    finally:
+        server.close()
+    took = time.monotonic() - started
+    assert proc.returncode == 0 and took < 9.5, took
+    pending = [p.read_text() for p in (data_home / "queue" / "pending").iterdir()]
+    assert sum("Our style guide for the billing service" in text for text in pending) == 1

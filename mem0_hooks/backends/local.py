@@ -75,6 +75,7 @@ DATE_ROWS = 150  # turns read from the time a prompt names
 COMMON_SHARE = 0.3  # a word in more of the project's memories than this is not searched for
 MAX_POSTINGS = 300  # nor are the commoner words once the rarer ones already match this many memories
 COUNT_LIMIT = 500  # a word's memories are counted up to this many; beyond, estimated from where the last falls
+CACHED_COUNT_MIN = 50  # word counts below this are counted on every search (cheap, and never stale)
 RANK_POSTINGS = 300  # when the searched words are in more memories than this, only the newest are ranked
 IDF_POWER = 2.0
 K1, B = 1.2, 0.75
@@ -415,11 +416,16 @@ class LocalStore:
         postings = 0  # memories the searched words have
         if stems:
             common = max(int(COMMON_SHARE * total), 1)
-            frequency = counts.of_words
+            frequency: dict[str, int] = {}
             for stem, word in stems.items():
-                if stem in frequency:
-                    continue
-                frequency[stem] = counts.count(db, f'text : "{word}" AND {in_scope}')
+                known = counts.of_words.get(stem)
+                if known is None:
+                    known = counts.count(db, f'text : "{word}" AND {in_scope}')
+                    if known >= CACHED_COUNT_MIN:
+                        # Only common words are kept: a rare or new word (a name the prompt brings
+                        # up before any memory has it) is cheap to count again and must not stay 0.
+                        counts.of_words[stem] = known
+                frequency[stem] = known
             present = sorted((s for s in stems if frequency[s]), key=frequency.__getitem__)
             for stem in present:  # the rarest words, while FTS5 has few enough matches to rank quickly
                 if searched and (frequency[stem] > common or postings + frequency[stem] > MAX_POSTINGS):
