@@ -5,8 +5,6 @@ when running as a Claude Code plugin, else ``$XDG_DATA_HOME/mem0-hooks`` (``~/.l
 The config file sits beside the data (``config.yaml``) so one variable moves the whole install.
 """
 
-from __future__ import annotations
-
 import os
 
 

@@ -23,10 +23,9 @@ Nothing is lost when the warm process dies halfway: a request without an answer 
 and a captured turn has a stable id, so the second capture of it is the same queue item.
 
 Imports are a budget here as in ``events.runner``: this module runs on every prompt before anything
-else, so it uses only C modules (``_socket``, ``zlib``) and ``os``/``sys``.
+else, so it uses only ``os``, ``sys``, ``time`` and ``_socket``; not even ``from __future__ import
+annotations`` (``__future__`` is a module to import; annotations here are built-in types or strings).
 """
-
-from __future__ import annotations
 
 import os
 import sys
@@ -61,11 +60,12 @@ FINGERPRINT_ENV = (
 def fingerprint(home: str) -> str:
     """What a warm process must share with a hook to serve it, as 8 hex digits: the code (version and
     where it is), the interpreter, the data dir, the ``MEM0_*`` environment and ``FINGERPRINT_ENV``."""
-    import zlib
-
     parts = [__version__, os.path.dirname(os.path.abspath(__file__)), sys.executable, home]
     parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MEM0_") or k in FINGERPRINT_ENV)
-    return f"{zlib.crc32(chr(0).join(parts).encode('utf-8', 'surrogateescape')):08x}"
+    digest = 0x811C9DC5  # 32-bit FNV-1a: a stable name for a socket, no module to load (zlib is a shared library)
+    for byte in chr(0).join(parts).encode("utf-8", "surrogateescape"):
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return f"{digest:08x}"
 
 
 def run_dir(home: str) -> str:
@@ -235,7 +235,7 @@ def _log(message: str) -> None:
         pass
 
 
-def describe(home: str) -> list[dict[str, Any]]:
+def describe(home: str) -> "list[dict[str, Any]]":
     """The warm processes of this data dir (for ``status`` and ``uninstall``): pid, fingerprint, socket,
     and whether it answers. Each writes ``run/warm-<fingerprint>.pid`` (its pid, then its socket path)."""
     found = []
