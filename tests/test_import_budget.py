@@ -35,7 +35,9 @@ def imported_modules(stderr: str) -> set[str]:
     return names
 
 
-def run_traced(event: str, payload: dict, *, cwd: Path) -> tuple[subprocess.CompletedProcess[bytes], set[str]]:
+def run_traced(
+    event: str, payload: dict, *, cwd: Path, covers: str = "mem0_hooks.events.runner"
+) -> tuple[subprocess.CompletedProcess[bytes], set[str]]:
     """Run ``hooks/<event>.py`` as Claude Code does (JSON on stdin), tracing its imports."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     proc = subprocess.run(
@@ -50,7 +52,7 @@ def run_traced(event: str, payload: dict, *, cwd: Path) -> tuple[subprocess.Comp
     stderr = proc.stderr.decode(errors="replace")
     assert proc.returncode == 0, stderr[-2000:]
     modules = imported_modules(stderr)
-    assert "mem0_hooks.events.runner" in modules, "the trace did not cover the hook"
+    assert covers in modules, "the trace did not cover the hook"
     return proc, modules
 
 
@@ -64,6 +66,13 @@ def log_errors() -> list[str]:
             return [line for line in fh if " ERROR " in line]
     except FileNotFoundError:
         return []
+
+
+@pytest.fixture(autouse=True)
+def hooks_do_their_own_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The budget is for a hook that does its own work (the first of a data dir, or with the warm
+    process off): a warm process started by one traced hook would answer the next one."""
+    monkeypatch.setenv("MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS", "false")
 
 
 @pytest.fixture
@@ -195,9 +204,35 @@ def test_remote_backend_with_open_breaker_does_not_import_httpx(data_home: Path,
     assert queue.depth() == 1  # the prompt was still captured, for delivery once the store is back
 
 
+def test_a_hook_served_by_the_warm_process_imports_next_to_nothing(
+    data_home: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a prompt costs in the steady state: a Python start, the relay and a socket."""
+    import time
+
+    from mem0_hooks import relay
+
+    monkeypatch.delenv("MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS")
+    _seed_local_store(project)
+    config.load()
+    question = "How do the stripe webhook retries use the idempotency key?"
+    run_traced("UserPromptSubmit", _prompt(project, "s-first", question), cwd=project)  # starts it
+    deadline = time.monotonic() + 10
+    while not any(p["alive"] for p in relay.describe(os.path.abspath(paths.home()))):
+        assert time.monotonic() < deadline, "no warm process came up"
+        time.sleep(0.05)
+    proc, modules = run_traced(
+        "UserPromptSubmit", _prompt(project, "s-warm", question), cwd=project, covers="mem0_hooks.relay"
+    )
+    assert "idempotency key" in injected_context(proc, "UserPromptSubmit")
+    done_elsewhere = {"sqlite3", "_sqlite3", "mem0_hooks.events.runner", "mem0_hooks.config", "mem0_hooks.recall"}
+    assert sorted(modules & done_elsewhere) == [] and heavy_imports(modules) == []
+
+
 # Modules of the hot path that only this package's own hot-path modules import; a regression here is
 # visible in bench/hooks.py long before it is in a test of behaviour.
 OWN_HOT_MODULES = (
+    "mem0_hooks.relay",
     "mem0_hooks.events.runner",
     "mem0_hooks.events.user_prompt_submit",
     "mem0_hooks.events.session_start",
