@@ -1280,8 +1280,9 @@ class Bench:
         warm = [r["warm_process_max_rss_mb"] for r in self.results if r.get("warm_process_max_rss_mb")]
         if warm:
             lines.append(
-                "SessionStart and UserPromptSubmit are served by the warm process (`mem0_hooks/warm.py`) "
-                "after the first hook of a data dir; its CPU is counted in the hooks' CPU ratio, and its peak RSS was "
+                "SessionStart, UserPromptSubmit and short Stops are served by the warm process "
+                "(`mem0_hooks/warm.py`) after the first hook of a data dir; its CPU is counted in the hooks' CPU "
+                "ratio, and its peak RSS was "
                 f"{min(warm):.1f}-{max(warm):.1f} MB. \"warm process off\" rows run the same hook with "
                 f"`{WARM_OFF}=false` (every hook does its own work) in the same rounds."
             )

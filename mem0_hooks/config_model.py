@@ -58,7 +58,7 @@ class ClaudeCodeConfig(_Section):
     warm_process: bool = Field(
         True,
         description=(
-            "Serve SessionStart and UserPromptSubmit from a small background process that keeps the code "
+            "Serve SessionStart, UserPromptSubmit and Stop from a small background process that keeps the code "
             "loaded and the store open (the hook then costs about a bare Python start); off runs every "
             "hook in its own process."
         ),

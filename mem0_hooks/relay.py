@@ -44,11 +44,13 @@ START_INTERVAL = 30.0  # seconds: a warm process that fails to start is not star
 MAX_SOCKET_PATH = 100  # bytes; AF_UNIX paths are limited to 104-108 depending on the system
 
 # Events the warm process serves, and their handlers (module, function). It serves one request at a
-# time, so Stop, SessionEnd and PreCompact run in their own process: a first capture reads up to tens
-# of MB of transcript, which would hold up other sessions' prompts.
+# time, so it takes a Stop only when the transcript's new tail is small (``warm.MAX_STOP_TAIL``); a
+# first capture of a long session, SessionEnd and PreCompact read up to tens of MB and run in their
+# own process, where they hold up nobody else's prompt.
 HANDLERS = {
     "SessionStart": ("mem0_hooks.events.session_start", "session_start"),
     "UserPromptSubmit": ("mem0_hooks.events.user_prompt_submit", "user_prompt_submit"),
+    "Stop": ("mem0_hooks.events.stop", "stop"),
 }
 # Variables besides MEM0_* that change what a handler does (paths, proxies, certificates, local time).
 FINGERPRINT_ENV = (

@@ -1,4 +1,4 @@
-"""The warm process: serves SessionStart and UserPromptSubmit hooks with everything already loaded.
+"""The warm process: serves SessionStart, UserPromptSubmit and (short) Stop hooks with everything loaded.
 
 Started in the background by a hook that found none (``relay.start_warm``), one per data dir and
 fingerprint (see ``relay``). It listens on a Unix socket in a private directory, serves one request at
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 MAX_HANDLER_SECONDS = 8
+MAX_STOP_TAIL = 512 * 1024  # bytes of new transcript a Stop may have to be served here
 TICK = 2.0  # seconds between checks of the exit conditions while idle
 READ_TIMEOUT = 2.0  # a client that connects but does not send its request is dropped after this
 
@@ -172,6 +173,9 @@ class Warm:
             self.stopping = event in relay.HANDLERS  # stale or switched off: the next hook starts afresh
             self.reply(conn, b"fallback\n")
             return
+        if event == "Stop" and not _small_tail(raw):
+            self.reply(conn, b"fallback\n")  # a long read: the hook does it, holding up nobody else
+            return
         self.last_request = time.monotonic()  # only hooks keep it alive (not ``status`` asking if it runs)
         cwd, _, project_dir = place.partition(b"\0")
         _take_place(cwd.decode("utf-8", "surrogateescape"), project_dir.decode("utf-8", "surrogateescape"), self.home)
@@ -232,9 +236,9 @@ def main(home: str, fp: str, path: str) -> None:
 
 def _preload() -> None:
     """Import what the handlers use and open the store, so the first hook served is as quick as the rest."""
-    from mem0_hooks import capture, context, queue, recall, redact, session  # noqa: F401
+    from mem0_hooks import capture, context, queue, recall, redact, session, transcript  # noqa: F401
     from mem0_hooks import config as config_mod
-    from mem0_hooks.events import session_start, user_prompt_submit  # noqa: F401
+    from mem0_hooks.events import session_start, stop, user_prompt_submit  # noqa: F401
 
     config = config_mod.load()
     if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
@@ -243,6 +247,24 @@ def _preload() -> None:
         from mem0_hooks.backends import open_backend
 
         open_backend(config, for_recall=True)  # imports the HTTP client; no request is made
+
+
+def _small_tail(raw: bytes) -> bool:
+    """Whether a Stop's transcript has at most ``MAX_STOP_TAIL`` new bytes since the last capture."""
+    from mem0_hooks import fastjson, session
+
+    try:
+        data = fastjson.loads(raw.decode("utf-8", "replace"))
+        path, session_id = data.get("transcript_path"), data.get("session_id")
+        if not isinstance(path, str) or not path or not isinstance(session_id, str) or not session_id:
+            return True  # nothing to read: the handler only takes last_assistant_message
+        offset = session.load(session_id).get("offset")
+        size = os.stat(path).st_size
+    except (ValueError, RecursionError, AttributeError, OSError):
+        return True  # the handler copes with (and logs) whatever this is
+    if not isinstance(offset, int) or offset > size:
+        offset = 0  # never captured, or the transcript was replaced: read from the start
+    return size - offset <= MAX_STOP_TAIL
 
 
 def _enabled() -> bool:

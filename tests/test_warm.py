@@ -17,6 +17,7 @@ import pytest
 
 from mem0_hooks import relay
 from tests.support.hooks import HOOKS_DIR, REPO_ROOT, injected_context, run_hook
+from tests.support.transcripts import append_lines, transcript_entry
 
 FACT = "We deploy the billing service with Helm to cluster kestrel-7"
 QUESTION = "how do we deploy the billing service?"
@@ -370,3 +371,39 @@ def test_a_prompt_the_warm_process_cannot_take_in_time_is_captured_by_the_hook(d
     assert proc.returncode == 0 and took < 9.5, took
     pending = [p.read_text() for p in (data_home / "queue" / "pending").iterdir()]
     assert sum("Our style guide for the billing service" in text for text in pending) == 1
+
+
+def test_a_stop_with_a_long_new_tail_is_captured_once_whoever_reads_it(data_home: Path, project: Path) -> None:
+    """The warm process leaves a long first capture to the hook (it would hold up other sessions'
+    prompts) and serves the short ones after it; every turn is captured exactly once either way."""
+    run_hook("UserPromptSubmit", _prompt("s0", project, QUESTION))
+    _wait_for_warm(data_home)
+    transcript = project / "long.jsonl"
+    filler = "We walked through the ledger reconciliation job line by line. " * 40
+
+    def entry(n: int, text: str) -> dict:
+        line = transcript_entry("user" if n % 2 == 0 else "assistant", "s-long", n,
+                                text if n % 2 == 0 else [{"type": "text", "text": text}], project)
+        line["message"]["id"] = f"msg_{n}"  # one API message per assistant turn
+        return line
+
+    append_lines(transcript, [entry(n, f"turn {n}: {filler}") for n in range(400)])
+    assert transcript.stat().st_size > 600 * 1024
+
+    def stop(reply: str) -> None:
+        payload = {"session_id": "s-long", "cwd": str(project), "hook_event_name": "Stop",
+                   "stop_hook_active": False, "last_assistant_message": reply, "transcript_path": str(transcript)}
+        proc = run_hook("Stop", payload)
+        assert proc.returncode == 0 and proc.stdout == b""
+
+    stop(f"turn 399: {filler}")
+    append_lines(transcript, [entry(400, "turn 400: and the short one?"), entry(401, "turn 401: short.")])
+    stop("turn 401: short.")
+    from mem0_hooks.cli.main import main
+
+    assert main(["replay"]) == 0
+    from mem0_hooks.backends.local import LocalStore
+
+    texts = [m.text for m in LocalStore().list()]
+    for n in (0, 1, 200, 399, 400, 401):
+        assert sum(t.startswith(f"turn {n}:") for t in texts) == 1, n
