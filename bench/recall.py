@@ -157,6 +157,10 @@ class Hooks:
         }
         self.env.update(HOME=str(home.parent / "user-home"), MEM0_HOOKS_HOME=str(home), PYTHONPATH=purelib)
         self.overrides = parse_sets(sets)
+        if self.overrides:
+            # The overrides patch modules in the hook process: the hooks must do their own work, not
+            # hand it to a warm process that never saw them.
+            self.env["MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS"] = "false"
         subprocess.run(
             [python, "-m", "compileall", "-q", str(repo / "mem0_hooks"), str(repo / "hooks")],
             capture_output=True,
@@ -477,10 +481,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "overrides": args.set + [f"config {c}" for c in args.config],
         }
     finally:
+        stop_warm_processes(root)
         if args.keep:
             print(f"kept {root}", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def stop_warm_processes(root: Path) -> None:
+    """End the warm processes the hooks started for data dirs under ``root`` (they would idle 30 minutes)."""
+    import signal
+
+    for pid_file in root.glob("**/run/warm-*.pid"):
+        try:
+            os.kill(int(pid_file.read_text().split("\n", 1)[0]), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
 
 
 def report(result: dict[str, Any]) -> str:
