@@ -407,3 +407,12 @@ def test_a_stop_with_a_long_new_tail_is_captured_once_whoever_reads_it(data_home
     texts = [m.text for m in LocalStore().list()]
     for n in (0, 1, 200, 399, 400, 401):
         assert sum(t.startswith(f"turn {n}:") for t in texts) == 1, n
+
+
+def test_mem0_hooks_uninstall_stops_the_warm_process(data_home: Path, project: Path) -> None:
+    from mem0_hooks.cli.main import main
+
+    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    _wait_for_warm(data_home)
+    assert main(["uninstall"]) == 0
+    _wait_for_warm(data_home, alive=False)
