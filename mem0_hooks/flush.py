@@ -30,7 +30,6 @@ item that keeps failing on its own (other 5xx, a store bug) does after ``queue.m
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from mem0_hooks import fastjson as json
@@ -90,18 +89,9 @@ def spawn() -> None:
             return  # the store failed and asked for a long pause: a flusher would only exit again
         package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         code = f"import sys; sys.path.insert(0, {package_parent!r}); from mem0_hooks.flush import main; main()"
-        devnull = os.devnull
-        os.posix_spawn(
-            sys.executable,
-            [sys.executable, "-c", code],
-            dict(os.environ),
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
-            ],
-            setsid=True,
-        )
+        from mem0_hooks.detach import spawn_python
+
+        spawn_python("-c", code)
     except Exception as exc:  # noqa: BLE001 - the items are safe on disk; replay delivers them
         from mem0_hooks.log import log
 

@@ -205,18 +205,9 @@ def start_warm(home: str, fp: str, path: str) -> None:
     # The warm process gets this hook's sys.path (the venv's site-packages included under -S) and
     # environment, so it imports what this hook would and computes the same fingerprint.
     code = f"import sys; sys.path[:] = {sys.path!r}; from mem0_hooks.warm import main; main({home!r}, {fp!r}, {path!r})"
-    devnull = os.devnull
-    os.posix_spawn(
-        sys.executable,
-        [sys.executable, "-S", "-c", code],
-        dict(os.environ),
-        file_actions=[
-            (os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0),
-        ],
-        setsid=True,
-    )
+    from mem0_hooks.detach import spawn_python
+
+    spawn_python("-S", "-c", code)
 
 
 def _write(output: bytes) -> None:
