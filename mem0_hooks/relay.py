@@ -74,6 +74,11 @@ def run_dir(home: str) -> str:
     return os.path.join(home, "run")
 
 
+def start_stamp(home: str, fp: str) -> str:
+    """The file whose age says a warm process for ``fp`` was started just now (see ``start_warm``)."""
+    return os.path.join(run_dir(home), f"warm-{fp}.started")
+
+
 def socket_path(home: str, fp: str) -> str:
     """Where the warm process for ``fp`` listens: in the data dir, or, when that path is too long for a
     Unix socket, in a private directory of this user under ``$XDG_RUNTIME_DIR`` (else ``/tmp``)."""
@@ -164,14 +169,9 @@ def ask(path: str, fp: str, event: str, raw: bytes, deadline: float) -> bytes | 
             sock.shutdown(_socket.SHUT_WR)
         except OSError:
             return None  # nobody listening (never started, exited, a stale socket file), or too busy
-        chunks = []
         try:
             sock.settimeout(max(deadline - time.time(), 0.05))
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
+            reply = recv_all(sock, MAX_INPUT_BYTES)
         except TimeoutError:
             _log(f"{event}: the warm process did not answer in time; nothing injected (it still captures)")
             return b""
@@ -179,9 +179,21 @@ def ask(path: str, fp: str, event: str, raw: bytes, deadline: float) -> bytes | 
             return None  # it went away mid-request
     finally:
         sock.close()
-    reply = b"".join(chunks)
     status, _, output = reply.partition(b"\n")
     return output if status == b"ok" else None
+
+
+def recv_all(sock: "Any", limit: int) -> bytes:
+    """What the peer sends until it closes its side (reading stops past ``limit`` bytes)."""
+    chunks = []
+    size = 0
+    while size <= limit:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def start_warm(home: str, fp: str, path: str) -> None:
@@ -191,8 +203,8 @@ def start_warm(home: str, fp: str, path: str) -> None:
     config = config_mod.load()
     if not config["claude_code"]["warm_process"]:
         return
-    run = paths.ensure_private_dir(run_dir(home))
-    stamp = os.path.join(run, f"warm-{fp}.started")
+    paths.ensure_private_dir(run_dir(home))
+    stamp = start_stamp(home, fp)
     import time
 
     try:

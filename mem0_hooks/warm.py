@@ -58,10 +58,8 @@ class Warm:
 
         from mem0_hooks import paths
 
-        paths.ensure_private_dir(relay.run_dir(self.home))
-        folder = os.path.dirname(self.path)
-        if not os.path.isdir(folder):
-            os.makedirs(folder, mode=0o700, exist_ok=True)
+        paths.ensure_private_dir(relay.run_dir(self.home))  # the pid file's
+        folder = paths.ensure_private_dir(os.path.dirname(self.path))  # the socket's (the same, or a short path)
         if not relay.private_dir(folder):
             raise OSError(f"{folder} is not a private directory of this user; the warm process stays off")
         self.lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -88,7 +86,7 @@ class Warm:
 
     def _unstamp(self) -> None:
         try:
-            os.unlink(os.path.join(relay.run_dir(self.home), f"warm-{self.fp}.started"))
+            os.unlink(relay.start_stamp(self.home, self.fp))
         except OSError:
             pass
 
@@ -147,7 +145,7 @@ class Warm:
     def handle(self, conn: Any) -> None:
         conn.settimeout(READ_TIMEOUT)
         try:
-            request = _read_all(conn, relay.MAX_INPUT_BYTES + 65536)
+            request = relay.recv_all(conn, relay.MAX_INPUT_BYTES + 65536)
         except OSError:
             return
         head, _, rest = request.partition(b"\n")
@@ -283,18 +281,6 @@ def _take_place(cwd: str, project_dir: str, home: str) -> None:
         os.environ["CLAUDE_PROJECT_DIR"] = project_dir
     else:
         os.environ.pop("CLAUDE_PROJECT_DIR", None)
-
-
-def _read_all(conn: Any, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size <= limit:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def _reap_children() -> None:
