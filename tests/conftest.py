@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,23 @@ def stop_warm_processes(under: str) -> int:
             except OSError:
                 pass
     return found
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """``report(line)``: print past pytest's capture, so a suite's figures show in any run."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+    def emit(line: str) -> None:
+        out = sys.__stdout__ or sys.stdout
+        if capture is None:
+            out.write(line + "\n")
+            return
+        with capture.global_and_fixture_disabled():
+            out.write(line + "\n")
+            out.flush()
+
+    return emit
 
 
 @pytest.fixture

@@ -574,23 +574,6 @@ def test_subprocess_fuzz(event: str, fuzz_home: dict[str, Path], report: Any) ->
     report(f"FUZZ executables {event}: examples={len(runs)} seconds={time.monotonic() - started:.1f}")
 
 
-@pytest.fixture
-def report(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """``report(line)``: print past pytest's capture, so the figures show in any run."""
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-
-    def emit(line: str) -> None:
-        out = sys.__stdout__ or sys.stdout
-        if capture is None:
-            out.write(line + "\n")
-            return
-        with capture.global_and_fixture_disabled():
-            out.write(line + "\n")
-            out.flush()
-
-    return emit
-
-
 # --- what the fuzz found (fixed in runner.py) ------------------------------------
 
 

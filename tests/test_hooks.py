@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hooks import HOOK_FILES, injected_context, run_hook
+from tests.support.hooks import HOOK_FILES, injected_context, prompt_event, run_hook
 
 GARBAGE = [
     b"",
@@ -31,11 +31,6 @@ def test_garbage_input_exits_0_with_nothing_on_stdout(data_home: Path, event: st
     assert proc.stdout == b""
 
 
-def _prompt(session: str, cwd: Path, text: str) -> dict:
-    return {"session_id": session, "cwd": str(cwd), "prompt": text, "hook_event_name": "UserPromptSubmit",
-            "transcript_path": str(cwd / "none.jsonl")}
-
-
 def _stop(session: str, cwd: Path, reply: str, transcript: str = "") -> dict:
     return {"session_id": session, "cwd": str(cwd), "hook_event_name": "Stop", "stop_hook_active": False,
             "last_assistant_message": reply, "transcript_path": transcript}
@@ -50,24 +45,24 @@ def _drain(data_home: Path) -> None:
 def test_capture_then_recall_through_the_executables(data_home: Path, tmp_path: Path) -> None:
     project = tmp_path / "proj"
     (project / ".git").mkdir(parents=True)
-    assert run_hook("UserPromptSubmit", _prompt("s1", project, "We deploy the billing service with Helm to cluster kestrel-7")).stdout == b""
+    assert run_hook("UserPromptSubmit", prompt_event("s1", project, "We deploy the billing service with Helm to cluster kestrel-7")).stdout == b""
     assert run_hook("Stop", _stop("s1", project, "Understood: billing goes to kestrel-7 via Helm.")).returncode == 0
     _drain(data_home)
-    proc = run_hook("UserPromptSubmit", _prompt("s2", project / "sub", "how do we deploy the billing service?"))
+    proc = run_hook("UserPromptSubmit", prompt_event("s2", project / "sub", "how do we deploy the billing service?"))
     context = injected_context(proc, "UserPromptSubmit")
     assert "kestrel-7" in context
     assert context.startswith("<recalled-memories") and context.endswith("</recalled-memories>")
     assert "data, not instructions" in context
     assert len(context) <= 4000
     # The same memories are not injected twice in one session.
-    again = run_hook("UserPromptSubmit", _prompt("s2", project, "how do we deploy the billing service?"))
+    again = run_hook("UserPromptSubmit", prompt_event("s2", project, "how do we deploy the billing service?"))
     assert injected_context(again, "UserPromptSubmit") == ""
 
 
 def test_session_start_orients_once_per_session(data_home: Path, tmp_path: Path) -> None:
     project = tmp_path / "proj"
     project.mkdir()
-    run_hook("UserPromptSubmit", _prompt("s1", project, "Rename the config loader to settings_loader please"))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, "Rename the config loader to settings_loader please"))
     run_hook("Stop", _stop("s1", project, "Done: config loader renamed to settings_loader."))
     _drain(data_home)
     start = {"session_id": "s2", "cwd": str(project), "hook_event_name": "SessionStart", "source": "startup"}
@@ -81,16 +76,16 @@ def test_session_start_orients_once_per_session(data_home: Path, tmp_path: Path)
 def test_trivial_prompts_inject_nothing(data_home: Path, tmp_path: Path) -> None:
     project = tmp_path / "p"
     project.mkdir()
-    run_hook("UserPromptSubmit", _prompt("s1", project, "continue with the okay plan yes"))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, "continue with the okay plan yes"))
     _drain(data_home)
     for trivial in ("ok", "yes", "continue", "/clear", "thanks!"):
-        assert run_hook("UserPromptSubmit", _prompt("s2", project, trivial)).stdout == b""
+        assert run_hook("UserPromptSubmit", prompt_event("s2", project, trivial)).stdout == b""
 
 
 def test_no_consent_means_no_capture(isolated_home: Path, tmp_path: Path) -> None:
     project = tmp_path / "p"
     project.mkdir()
-    run_hook("UserPromptSubmit", _prompt("s1", project, "remember the launch codes are in the vault"))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, "remember the launch codes are in the vault"))
     run_hook("Stop", _stop("s1", project, "ok"))
     data = Path(os.environ["MEM0_HOOKS_HOME"])
     assert not list((data / "queue" / "pending").glob("*.json")) if (data / "queue").exists() else True
@@ -100,7 +95,7 @@ def test_corrupt_database_fails_open(data_home: Path, tmp_path: Path) -> None:
     (data_home / "memories.sqlite3").write_bytes(b"this is not a database" * 100)
     project = tmp_path / "p"
     project.mkdir()
-    proc = run_hook("UserPromptSubmit", _prompt("s1", project, "what is our deployment process for billing"))
+    proc = run_hook("UserPromptSubmit", prompt_event("s1", project, "what is our deployment process for billing"))
     assert proc.returncode == 0 and proc.stdout == b""
     log = (data_home / "mem0-hooks.log").read_text()
     assert log.count("\n") >= 1 and "UserPromptSubmit" in log
@@ -118,7 +113,7 @@ def test_locked_database_fails_open(data_home: Path, tmp_path: Path) -> None:
     try:
         project = tmp_path / "p"
         project.mkdir()
-        proc = run_hook("UserPromptSubmit", _prompt("s1", project, "what is our deployment process for billing"))
+        proc = run_hook("UserPromptSubmit", prompt_event("s1", project, "what is our deployment process for billing"))
         assert proc.returncode == 0 and proc.stdout == b""
     finally:
         locker.execute("ROLLBACK")

@@ -16,16 +16,11 @@ from pathlib import Path
 import pytest
 
 from mem0_hooks import relay
-from tests.support.hooks import HOOKS_DIR, REPO_ROOT, injected_context, run_hook
+from tests.support.hooks import HOOKS_DIR, REPO_ROOT, injected_context, prompt_event, run_hook
 from tests.support.transcripts import append_lines, transcript_entry
 
 FACT = "We deploy the billing service with Helm to cluster kestrel-7"
 QUESTION = "how do we deploy the billing service?"
-
-
-def _prompt(session: str, cwd: Path, text: str) -> dict:
-    return {"session_id": session, "cwd": str(cwd), "prompt": text, "hook_event_name": "UserPromptSubmit",
-            "transcript_path": str(cwd / "none.jsonl")}
 
 
 def _remember(project: Path, data_home: Path) -> None:
@@ -34,7 +29,7 @@ def _remember(project: Path, data_home: Path) -> None:
 
     # With the warm process off (another fingerprint too): the test decides when one starts.
     off = {"MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS": "false"}
-    assert run_hook("UserPromptSubmit", _prompt("s-fact", project, FACT), env=off).returncode == 0
+    assert run_hook("UserPromptSubmit", prompt_event("s-fact", project, FACT), env=off).returncode == 0
     assert main(["replay"]) == 0
 
 
@@ -71,14 +66,14 @@ def project(tmp_path: Path) -> Path:
 
 def test_the_first_hook_starts_a_warm_process_and_the_next_is_served_by_it(data_home: Path, project: Path) -> None:
     _remember(project, data_home)
-    first = run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    first = run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     assert "kestrel-7" in injected_context(first, "UserPromptSubmit")  # done in the hook process
     (proc,) = _wait_for_warm(data_home)
     fp, path = _where(data_home)
     assert proc["fingerprint"] == fp and proc["socket"] == path
     assert not os.stat(os.path.dirname(path)).st_mode & 0o077  # nobody else can reach the socket
 
-    request = json.dumps(_prompt("s2", project, QUESTION)).encode()
+    request = json.dumps(prompt_event("s2", project, QUESTION)).encode()
     served = relay.ask(path, fp, "UserPromptSubmit", request, time.time() + 9)
     assert served is not None, "the warm process declined a hook it should serve"
     data = json.loads(served)
@@ -87,7 +82,7 @@ def test_the_first_hook_starts_a_warm_process_and_the_next_is_served_by_it(data_
 
     # Through the real executable too, and the prompt it captured is on disk when the hook returns.
     before = set(os.listdir(data_home / "queue" / "pending"))
-    third = run_hook("UserPromptSubmit", _prompt("s3", project, "and how do we roll the billing service back?"))
+    third = run_hook("UserPromptSubmit", prompt_event("s3", project, "and how do we roll the billing service back?"))
     assert "kestrel-7" in injected_context(third, "UserPromptSubmit")
     new = set(os.listdir(data_home / "queue" / "pending")) - before
     assert any("roll the billing service back" in (data_home / "queue" / "pending" / n).read_text() for n in new)
@@ -95,56 +90,56 @@ def test_the_first_hook_starts_a_warm_process_and_the_next_is_served_by_it(data_
 
 def test_a_session_is_not_given_the_same_memory_twice_by_the_warm_process(data_home: Path, project: Path) -> None:
     _remember(project, data_home)
-    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     _wait_for_warm(data_home)
-    again = run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION + " (again)"))
+    again = run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION + " (again)"))
     assert "kestrel-7" not in injected_context(again, "UserPromptSubmit")
 
 
 def test_a_config_change_is_seen_by_the_running_warm_process(data_home: Path, project: Path) -> None:
     _remember(project, data_home)
-    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     _wait_for_warm(data_home)
     config = data_home / "config.yaml"
     config.write_text(config.read_text().replace("search_on_query: true", "search_on_query: false"))
     assert "search_on_query: false" in config.read_text()
-    assert run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION)).stdout == b""
+    assert run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION)).stdout == b""
 
 
 def test_hooks_with_other_settings_never_use_a_warm_process_started_with_different_ones(
     data_home: Path, project: Path
 ) -> None:
     _remember(project, data_home)
-    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     (started,) = _wait_for_warm(data_home)
     off = {"MEM0_HOOKS_MEMORY_SEARCH_ON_QUERY": "false"}
     assert _where(data_home, **off)[0] != started["fingerprint"]
-    assert run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION), env=off).stdout == b""
+    assert run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION), env=off).stdout == b""
 
 
 def test_switching_it_off_stops_it_and_hooks_work_on_their_own(data_home: Path, project: Path) -> None:
     _remember(project, data_home)
-    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     _wait_for_warm(data_home)
     config = data_home / "config.yaml"
     config.write_text(config.read_text() + "claude_code:\n  warm_process: false\n")
-    proc = run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION))
+    proc = run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
     assert "kestrel-7" in injected_context(proc, "UserPromptSubmit")  # declined, then done by the hook
     _wait_for_warm(data_home, alive=False)
-    run_hook("UserPromptSubmit", _prompt("s3", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s3", project, QUESTION))
     time.sleep(0.5)
     assert not [p for p in relay.describe(str(data_home)) if p["alive"]]
 
 
 def test_a_killed_warm_process_costs_nothing_but_a_slower_hook(data_home: Path, project: Path) -> None:
     _remember(project, data_home)
-    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     (proc,) = _wait_for_warm(data_home)
-    assert run_hook("UserPromptSubmit", _prompt("s1b", project, QUESTION)).returncode == 0  # served by it
+    assert run_hook("UserPromptSubmit", prompt_event("s1b", project, QUESTION)).returncode == 0  # served by it
     os.kill(proc["pid"], signal.SIGKILL)  # leaves its socket file behind
     time.sleep(0.2)
     assert os.path.exists(proc["socket"])
-    answer = run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION))
+    answer = run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
     assert answer.returncode == 0 and "kestrel-7" in injected_context(answer, "UserPromptSubmit")
     (fresh,) = _wait_for_warm(data_home)
     assert fresh["pid"] != proc["pid"]
@@ -178,7 +173,7 @@ def test_a_socket_that_does_not_answer_properly_is_worked_around(
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        answer = run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION))
+        answer = run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
     finally:
         thread.join(5)
         server.close()
@@ -212,7 +207,7 @@ def test_a_socket_in_a_directory_others_can_enter_is_never_used(data_home: Path,
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    answer = run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION))
+    answer = run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
     thread.join(5)
     server.close()
     context = injected_context(answer, "UserPromptSubmit")
@@ -235,11 +230,11 @@ def test_a_data_dir_too_deep_for_a_unix_socket_path_still_gets_a_warm_process(
     project = tmp_path / "proj"
     (project / ".git").mkdir(parents=True)
     _remember(project, deep)
-    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     (proc,) = _wait_for_warm(deep)
     assert proc["socket"].startswith(str(runtime)) and len(proc["socket"]) < 108  # the limit on Linux
     fp, path = _where(deep)
-    request = json.dumps(_prompt("s2", project, QUESTION)).encode()
+    request = json.dumps(prompt_event("s2", project, QUESTION)).encode()
     served = relay.ask(path, fp, "UserPromptSubmit", request, time.time() + 9)
     assert served is not None and b"kestrel-7" in served
 
@@ -247,12 +242,12 @@ def test_a_data_dir_too_deep_for_a_unix_socket_path_still_gets_a_warm_process(
 def test_it_exits_when_idle_and_uninstall_stops_it(data_home: Path, project: Path) -> None:
     config = data_home / "config.yaml"
     config.write_text(config.read_text() + "claude_code:\n  warm_process_idle_minutes: 0.03\n")
-    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     _wait_for_warm(data_home)
     _wait_for_warm(data_home, alive=False, timeout=15)  # 1.8 s idle, checked every 2 s
 
     config.write_text(config.read_text().replace("0.03", "30"))
-    run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
     _wait_for_warm(data_home)
     assert relay.stop_all(str(data_home)) == 1
     _wait_for_warm(data_home, alive=False)
@@ -270,7 +265,7 @@ def test_a_code_change_on_disk_retires_the_warm_process(tmp_path: Path, data_hom
     import subprocess
 
     def ask(session: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(hook, input=json.dumps(_prompt(session, project, QUESTION)).encode(),
+        return subprocess.run(hook, input=json.dumps(prompt_event(session, project, QUESTION)).encode(),
                               capture_output=True, timeout=30, check=False)
 
     ask("s1")
@@ -294,9 +289,9 @@ def test_forgotten_memories_are_not_recalled_by_a_running_warm_process(
     from mem0_hooks.cli.main import main
 
     _remember(project, data_home)
-    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     _wait_for_warm(data_home)
-    served = run_hook("UserPromptSubmit", _prompt("s2", project, QUESTION))
+    served = run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
     assert "kestrel-7" in injected_context(served, "UserPromptSubmit")
     if how == "forget --all":
         assert main(["forget", "--all", "--yes"]) == 0
@@ -305,7 +300,7 @@ def test_forgotten_memories_are_not_recalled_by_a_running_warm_process(
             (data_home / name).unlink(missing_ok=True)
     assert [p for p in relay.describe(str(data_home)) if p["alive"]], "the warm process should still be serving"
     assert "kestrel-7" not in injected_context(
-        run_hook("UserPromptSubmit", _prompt("s3", project, QUESTION)), "UserPromptSubmit"
+        run_hook("UserPromptSubmit", prompt_event("s3", project, QUESTION)), "UserPromptSubmit"
     )
 
 
@@ -316,25 +311,25 @@ def test_a_word_first_asked_about_then_remembered_is_recalled_by_the_warm_proces
     from mem0_hooks.cli.main import main
 
     _remember(project, data_home)
-    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     _wait_for_warm(data_home)
-    asked = run_hook("UserPromptSubmit", _prompt("s2", project, "what is the zephyr cluster used for?"))
+    asked = run_hook("UserPromptSubmit", prompt_event("s2", project, "what is the zephyr cluster used for?"))
     assert "Zephyr" not in injected_context(asked, "UserPromptSubmit")
     off = {"MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS": "false"}
-    told = _prompt("s3", project, "Zephyr is the staging cluster where we test database migrations")
+    told = prompt_event("s3", project, "Zephyr is the staging cluster where we test database migrations")
     run_hook("UserPromptSubmit", told, env=off)
     assert main(["replay"]) == 0
-    again = run_hook("UserPromptSubmit", _prompt("s4", project, "what is the zephyr cluster used for?"))
+    again = run_hook("UserPromptSubmit", prompt_event("s4", project, "what is the zephyr cluster used for?"))
     assert "staging cluster where we test database migrations" in injected_context(again, "UserPromptSubmit")
 
 
 def test_prompts_are_captured_after_the_queue_directory_was_wiped_under_the_warm_process(
     data_home: Path, project: Path
 ) -> None:
-    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     _wait_for_warm(data_home)
     shutil.rmtree(data_home / "queue")
-    run_hook("UserPromptSubmit", _prompt("s2", project, "the release train leaves every second Tuesday"))
+    run_hook("UserPromptSubmit", prompt_event("s2", project, "the release train leaves every second Tuesday"))
     pending = [p.read_text() for p in (data_home / "queue" / "pending").iterdir()]
     assert any("every second Tuesday" in text for text in pending)
 
@@ -347,7 +342,7 @@ def test_a_warm_process_that_cannot_start_its_backend_is_not_restarted_by_every_
     config.write_text(config.read_text().replace("backend: local", "backend: platform"))
     assert "backend: platform" in config.read_text()
     for n in range(4):
-        assert run_hook("UserPromptSubmit", _prompt(f"s{n}", project, QUESTION)).returncode == 0
+        assert run_hook("UserPromptSubmit", prompt_event(f"s{n}", project, QUESTION)).returncode == 0
         time.sleep(0.3)
     started = [line for line in (data_home / "mem0-hooks.log").read_text().splitlines() if "warm process" in line]
     assert len(started) <= 1, started
@@ -364,7 +359,7 @@ def test_a_prompt_the_warm_process_cannot_take_in_time_is_captured_by_the_hook(d
     big = "Our style guide for the billing service: " + ("keep functions short and named for what they do. " * 40000)
     started = time.monotonic()
     try:
-        proc = run_hook("UserPromptSubmit", _prompt("s-big", project, big))
+        proc = run_hook("UserPromptSubmit", prompt_event("s-big", project, big))
     finally:
         server.close()
     took = time.monotonic() - started
@@ -376,7 +371,7 @@ def test_a_prompt_the_warm_process_cannot_take_in_time_is_captured_by_the_hook(d
 def test_a_stop_with_a_long_new_tail_is_captured_once_whoever_reads_it(data_home: Path, project: Path) -> None:
     """The warm process leaves a long first capture to the hook (it would hold up other sessions'
     prompts) and serves the short ones after it; every turn is captured exactly once either way."""
-    run_hook("UserPromptSubmit", _prompt("s0", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s0", project, QUESTION))
     _wait_for_warm(data_home)
     transcript = project / "long.jsonl"
     filler = "We walked through the ledger reconciliation job line by line. " * 40
@@ -412,7 +407,7 @@ def test_a_stop_with_a_long_new_tail_is_captured_once_whoever_reads_it(data_home
 def test_mem0_hooks_uninstall_stops_the_warm_process(data_home: Path, project: Path) -> None:
     from mem0_hooks.cli.main import main
 
-    run_hook("UserPromptSubmit", _prompt("s1", project, QUESTION))
+    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     _wait_for_warm(data_home)
     assert main(["uninstall"]) == 0
     _wait_for_warm(data_home, alive=False)

@@ -42,6 +42,17 @@ def run_hook(
     )
 
 
+def prompt_event(session: str, cwd: Path, text: str, transcript: Path | None = None) -> dict[str, Any]:
+    """The UserPromptSubmit input Claude Code sends for ``text`` typed in ``cwd``."""
+    return {
+        "session_id": session,
+        "cwd": str(cwd),
+        "hook_event_name": "UserPromptSubmit",
+        "prompt": text,
+        "transcript_path": str(transcript or cwd / "none.jsonl"),
+    }
+
+
 def injected_context(proc: subprocess.CompletedProcess[bytes], event: str) -> str:
     """The additionalContext a hook printed ("" for no output); asserts the output is what Claude Code accepts."""
     out = proc.stdout.decode()
