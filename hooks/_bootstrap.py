@@ -14,20 +14,67 @@ Three ways these files run:
 * **Checkout** (tests, development): ``mem0_hooks`` next to ``hooks/``; only the path is set.
 
 Nothing here may fail loudly: a hook that cannot run exits 0 with no output.
+
+This runs first on every prompt, so the installed and checkout paths use ``posix`` (built in) rather
+than ``os``, which costs a millisecond to import under ``-S``: about a tenth of a Python start. A hook
+served by the warm process never imports ``os`` at all (``mem0_hooks.relay``); the plugin path, which
+already pays for a second interpreter, uses ``os`` freely.
 """
 
-import os
+import posix
 import sys
 
-_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+S_IFMT, S_IFDIR, S_IFREG = 0o170000, 0o040000, 0o100000
+
+
+def _abspath(path):
+    if path.startswith("/") and not ("//" in path or "/./" in path or "/../" in path or path.endswith(("/.", "/.."))):
+        return path  # already absolute and normal: the usual case, no ``os.path`` needed
+    import os
+
+    return os.path.abspath(path)
+
+
+def _parent(path):
+    return path.rpartition("/")[0] or "/"
+
+
+def _is(path, kind):
+    try:
+        return posix.stat(path).st_mode & S_IFMT == kind
+    except (OSError, ValueError):
+        return False
+
+
+def _getenv(name):
+    os = sys.modules.get("os")
+    if os is not None:  # run without -S: site imported it, and os.environ is the one kept up to date
+        return os.environ.get(name)
+    value = posix.environ.get(name.encode())
+    return None if value is None else value.decode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+
+
+def _setenv(name, value):
+    """Set a variable for this process and its children, in whichever of ``os.environ`` or ``posix.environ``
+    (what ``os.environ`` is built from when ``os`` is first imported) is current."""
+    os = sys.modules.get("os")
+    if os is not None:
+        os.environ[name] = value
+        return
+    raw = value.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+    posix.environ[name.encode()] = raw
+    posix.putenv(name, value)
+
+
+_root = _parent(_parent(_abspath(__file__)))
 
 
 def _add_own_venv():
     # With -S the interpreter's own venv site-packages is not on sys.path (and sys.prefix is the base
     # Python, not the venv, on every version); the venv is the directory above bin/python.
-    venv = os.path.dirname(os.path.dirname(sys.executable))
-    if os.path.isfile(os.path.join(venv, "pyvenv.cfg")):
-        sys.path.append(os.path.join(venv, "lib", "python{}.{}".format(*sys.version_info[:2]), "site-packages"))
+    venv = _parent(_parent(sys.executable))
+    if _is(venv + "/pyvenv.cfg", S_IFREG):
+        sys.path.append("{}/lib/python{}.{}/site-packages".format(venv, *sys.version_info[:2]))
     return venv
 
 
@@ -41,10 +88,12 @@ def _exit_quietly(notice=None):
 
         sys.stdout.write(json.dumps({"systemMessage": notice}))
         sys.stdout.flush()
-    os._exit(0)
+    posix._exit(0)
 
 
 def _plugin(data):
+    import os
+
     venv = os.path.join(data, "venv")
     python = os.path.join(venv, "bin", "python")
     in_venv = False
@@ -64,12 +113,12 @@ def _plugin(data):
 
     if plugin_first_run(_root, data, __version__):
         return
-    is_start = os.path.basename(sys.argv[0]) == "session_start.py"
+    is_start = sys.argv[0].rpartition("/")[2] == "session_start.py"
     _exit_quietly(plugin_notice(data) if is_start else None)
 
 
 if sys.version_info < (3, 10):  # noqa: UP036 - any python3 on PATH may run this file
-    _old = os.path.basename(sys.argv[0]) == "session_start.py" and os.environ.get("CLAUDE_PLUGIN_ROOT")
+    _old = sys.argv[0].rpartition("/")[2] == "session_start.py" and _getenv("CLAUDE_PLUGIN_ROOT")
     _exit_quietly(
         "mem0-hooks needs Python 3.10 or newer, but python3 on PATH is {}.{}: memory is off.".format(
             *sys.version_info[:2]
@@ -77,10 +126,10 @@ if sys.version_info < (3, 10):  # noqa: UP036 - any python3 on PATH may run this
         if _old
         else None
     )
-if os.path.isdir(os.path.join(_root, "mem0_hooks")):
+if _is(_root + "/mem0_hooks", S_IFDIR):
     sys.path.insert(0, _root)
-    _data = os.environ.get("CLAUDE_PLUGIN_DATA")
-    if _data and os.environ.get("CLAUDE_PLUGIN_ROOT"):
+    _data = _getenv("CLAUDE_PLUGIN_DATA")
+    if _data and _getenv("CLAUDE_PLUGIN_ROOT"):
         try:
             _plugin(_data)
         except Exception:  # noqa: BLE001 - never fail the user's session over the setup
@@ -88,6 +137,6 @@ if os.path.isdir(os.path.join(_root, "mem0_hooks")):
     elif sys.flags.no_site:
         _add_own_venv()  # a checkout run with -S (the benchmarks do): dependencies still come from the venv
 else:
-    os.environ["MEM0_HOOKS_HOME"] = _root
+    _setenv("MEM0_HOOKS_HOME", _root)
     if sys.flags.no_site:
         _add_own_venv()

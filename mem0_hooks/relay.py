@@ -23,14 +23,17 @@ Nothing is lost when the warm process dies halfway: a request without an answer 
 and a captured turn has a stable id, so the second capture of it is the same queue item.
 
 Imports are a budget here as in ``events.runner``: this module runs on every prompt before anything
-else, so it uses only ``os``, ``sys``, ``time`` and ``_socket``; not even ``from __future__ import
-annotations`` (``__future__`` is a module to import; annotations here are built-in types or strings).
+else, so a hook the warm process serves imports only ``posix``, ``sys``, ``time`` and ``_socket``. Not
+``os`` (a millisecond under ``-S``, a tenth of a Python start: paths here are built with ``/``, and
+``os`` is imported only to do the work in this process), not ``mem0_hooks.paths`` (``data_home``
+repeats its rule), not even ``from __future__ import annotations`` (annotations here are built-in
+types or strings).
 """
 
-import os
+import posix
 import sys
 
-from mem0_hooks import __version__, paths
+from mem0_hooks import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,16 +57,61 @@ HANDLERS = {
 }
 # Variables besides MEM0_* that change what a handler does (paths, proxies, certificates, local time).
 FINGERPRINT_ENV = (
-    "HOME", "XDG_DATA_HOME", "TZ", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
-    "http_proxy", "https_proxy", "all_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "HOME",
+    "XDG_DATA_HOME",
+    "TZ",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
 )
+
+
+def environ() -> "dict[str, str] | Any":
+    """The environment as ``os.environ`` has it, without importing ``os`` when nothing has yet."""
+    os = sys.modules.get("os")
+    if os is not None:
+        return os.environ  # kept up to date by whoever changed it through os
+    enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+    return {k.decode(enc, errors): v.decode(enc, errors) for k, v in posix.environ.items()}
+
+
+def abspath(path: str) -> str:
+    """``os.path.abspath(path)``; without ``os`` when ``path`` is already absolute and normal."""
+    if path.startswith("/") and not (
+        "//" in path or "/./" in path or "/../" in path or path.endswith(("/", "/.", "/.."))
+    ):
+        return path
+    import os
+
+    return os.path.abspath(path)
+
+
+def data_home() -> str:
+    """``os.path.abspath(paths.home())``: the same rule (tests hold them equal), without ``os``."""
+    env = environ()
+    home = env.get("MEM0_HOOKS_HOME") or env.get("CLAUDE_PLUGIN_DATA")
+    if not home:
+        base = env.get("XDG_DATA_HOME") or (env.get("HOME") and env["HOME"] + "/.local/share")
+        if not base:  # no HOME: ``~`` comes from the password database
+            from mem0_hooks import paths
+
+            return abspath(paths.home())
+        home = base + "/mem0-hooks"
+    return abspath(home)
 
 
 def fingerprint(home: str) -> str:
     """What a warm process must share with a hook to serve it, as 8 hex digits: the code (version and
     where it is), the interpreter, the data dir, the ``MEM0_*`` environment and ``FINGERPRINT_ENV``."""
-    parts = [__version__, os.path.dirname(os.path.abspath(__file__)), sys.executable, home]
-    parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MEM0_") or k in FINGERPRINT_ENV)
+    parts = [__version__, abspath(__file__).rpartition("/")[0], sys.executable, home]
+    parts += sorted(f"{k}={v}" for k, v in environ().items() if k.startswith("MEM0_") or k in FINGERPRINT_ENV)
     digest = 0x811C9DC5  # 32-bit FNV-1a: a stable name for a socket, no module to load (zlib is a shared library)
     for byte in chr(0).join(parts).encode("utf-8", "surrogateescape"):
         digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
@@ -71,22 +119,22 @@ def fingerprint(home: str) -> str:
 
 
 def run_dir(home: str) -> str:
-    return os.path.join(home, "run")
+    return _join(home, "run")
 
 
 def start_stamp(home: str, fp: str) -> str:
     """The file whose age says a warm process for ``fp`` was started just now (see ``start_warm``)."""
-    return os.path.join(run_dir(home), f"warm-{fp}.started")
+    return _join(run_dir(home), f"warm-{fp}.started")
 
 
 def socket_path(home: str, fp: str) -> str:
     """Where the warm process for ``fp`` listens: in the data dir, or, when that path is too long for a
     Unix socket, in a private directory of this user under ``$XDG_RUNTIME_DIR`` (else ``/tmp``)."""
-    path = os.path.join(run_dir(home), f"warm-{fp}.sock")
-    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+    path = _join(run_dir(home), f"warm-{fp}.sock")
+    if len(path.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())) <= MAX_SOCKET_PATH:
         return path
-    base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"  # noqa: S108 - checked by private_dir before use
-    return os.path.join(base, f"mem0-hooks-{os.getuid()}", f"warm-{fp}.sock")
+    base = environ().get("XDG_RUNTIME_DIR") or "/tmp"  # noqa: S108 - checked by private_dir before use
+    return _join(_join(base, f"mem0-hooks-{posix.getuid()}"), f"warm-{fp}.sock")
 
 
 def private_dir(path: str) -> bool:
@@ -96,10 +144,10 @@ def private_dir(path: str) -> bool:
     and print their answer into Claude's context.
     """
     try:
-        st = os.lstat(path)
-    except OSError:
+        st = posix.lstat(path)
+    except (OSError, ValueError):
         return False
-    return (st.st_mode & 0o170000) == 0o040000 and st.st_uid == os.getuid() and not st.st_mode & 0o077
+    return (st.st_mode & 0o170000) == 0o040000 and st.st_uid == posix.getuid() and not st.st_mode & 0o077
 
 
 def main(event: str) -> None:
@@ -118,7 +166,7 @@ def main(event: str) -> None:
     output = None
     where = None
     try:
-        home = os.path.abspath(paths.home())
+        home = data_home()
         fp = fingerprint(home)
         where = (home, fp, socket_path(home, fp))
         output = ask(where[2], fp, event, raw, deadline)
@@ -126,7 +174,7 @@ def main(event: str) -> None:
         output = None
     if output is not None:
         _write(output)
-        os._exit(0)
+        posix._exit(0)
     try:
         from mem0_hooks.events import runner
 
@@ -139,7 +187,7 @@ def main(event: str) -> None:
             start_warm(*where)
     except BaseException as exc:  # noqa: BLE001 - e.g. half-upgraded code that does not import: stay quiet
         _log(f"{event}: {type(exc).__name__}: {exc}")
-    os._exit(0)
+    posix._exit(0)
 
 
 def ask(path: str, fp: str, event: str, raw: bytes, deadline: float) -> bytes | None:
@@ -151,17 +199,18 @@ def ask(path: str, fp: str, event: str, raw: bytes, deadline: float) -> bytes | 
     by ``deadline`` yields ``b""``: it will still capture, and running the handler here as well
     would outlast Claude Code's timeout.
     """
-    if not private_dir(os.path.dirname(path)):
+    if not private_dir(path.rpartition("/")[0]):
         return None
     import _socket
     import time
 
+    enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         # Sending must leave time to do the work here if it fails (a warm process busy elsewhere).
         sock.settimeout(max(deadline - time.time() - LOCAL_RESERVE_SECONDS, 0.05))
-        cwd = os.getcwd().encode("utf-8", "surrogateescape")
-        project_dir = os.environ.get("CLAUDE_PROJECT_DIR", "").encode("utf-8", "surrogateescape")
+        cwd = posix.getcwd().encode(enc, errors)
+        project_dir = environ().get("CLAUDE_PROJECT_DIR", "").encode(enc, errors)
         header = b"%s %s %s %.3f\n%s\0%s\n" % (PROTOCOL, fp.encode(), event.encode(), deadline, cwd, project_dir)
         try:
             sock.connect(path)
@@ -183,6 +232,10 @@ def ask(path: str, fp: str, event: str, raw: bytes, deadline: float) -> bytes | 
     return output if status == b"ok" else None
 
 
+def _join(directory: str, name: str) -> str:
+    return directory + name if directory.endswith("/") else f"{directory}/{name}"
+
+
 def recv_all(sock: "Any", limit: int) -> bytes:
     """What the peer sends until it closes its side (reading stops past ``limit`` bytes)."""
     chunks = []
@@ -198,7 +251,10 @@ def recv_all(sock: "Any", limit: int) -> bytes:
 
 def start_warm(home: str, fp: str, path: str) -> None:
     """Start a warm process for the next hooks, unless it is switched off or one was started just now."""
+    import os
+
     from mem0_hooks import config as config_mod
+    from mem0_hooks import paths
 
     config = config_mod.load()
     if not config["claude_code"]["warm_process"]:
@@ -243,6 +299,8 @@ def _log(message: str) -> None:
 def describe(home: str) -> "list[dict[str, Any]]":
     """The warm processes of this data dir (for ``status`` and ``uninstall``): pid, fingerprint, socket,
     and whether it answers. Each writes ``run/warm-<fingerprint>.pid`` (its pid, then its socket path)."""
+    import os
+
     found = []
     try:
         names = os.listdir(run_dir(home))

@@ -36,12 +36,12 @@ def imported_modules(stderr: str) -> set[str]:
 
 
 def run_traced(
-    event: str, payload: dict, *, cwd: Path, covers: str = "mem0_hooks.events.runner"
+    event: str, payload: dict, *, cwd: Path, covers: str = "mem0_hooks.events.runner", flags: tuple[str, ...] = ()
 ) -> tuple[subprocess.CompletedProcess[bytes], set[str]]:
     """Run ``hooks/<event>.py`` as Claude Code does (JSON on stdin), tracing its imports."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", str(HOOKS_DIR / HOOK_FILES[event])],
+        [sys.executable, *flags, "-X", "importtime", str(HOOKS_DIR / HOOK_FILES[event])],
         input=json.dumps(payload).encode(),
         capture_output=True,
         env=env,
@@ -207,7 +207,8 @@ def test_remote_backend_with_open_breaker_does_not_import_httpx(data_home: Path,
 def test_a_hook_served_by_the_warm_process_imports_next_to_nothing(
     data_home: Path, project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What a prompt costs in the steady state: a Python start, the relay and a socket."""
+    """What a prompt costs in the steady state: a Python start, the relay and a socket. Run with ``-S``
+    as installed, where not even ``os`` is imported (site would import it otherwise)."""
     import time
 
     from mem0_hooks import relay
@@ -222,10 +223,11 @@ def test_a_hook_served_by_the_warm_process_imports_next_to_nothing(
         assert time.monotonic() < deadline, "no warm process came up"
         time.sleep(0.05)
     proc, modules = run_traced(
-        "UserPromptSubmit", _prompt(project, "s-warm", question), cwd=project, covers="mem0_hooks.relay"
+        "UserPromptSubmit", _prompt(project, "s-warm", question), cwd=project, covers="mem0_hooks.relay", flags=("-S",)
     )
     assert "idempotency key" in injected_context(proc, "UserPromptSubmit")
     done_elsewhere = {"sqlite3", "_sqlite3", "mem0_hooks.events.runner", "mem0_hooks.config", "mem0_hooks.recall"}
+    done_elsewhere |= {"os", "posixpath", "mem0_hooks.paths"}
     assert sorted(modules & done_elsewhere) == [] and heavy_imports(modules) == []
 
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -86,6 +87,55 @@ def test_the_first_hook_starts_a_warm_process_and_the_next_is_served_by_it(data_
     assert "kestrel-7" in injected_context(third, "UserPromptSubmit")
     new = set(os.listdir(data_home / "queue" / "pending")) - before
     assert any("roll the billing service back" in (data_home / "queue" / "pending" / n).read_text() for n in new)
+
+
+# (environment, whether the hook side gets by without ``os``: only a path to normalise needs it)
+ENVIRONMENTS = [
+    ({"MEM0_HOOKS_HOME": "relative/data"}, False),
+    ({"MEM0_HOOKS_HOME": "/srv/../srv/mem0//data/", "MEM0_API_KEY": "k-\u00e9"}, False),
+    ({"MEM0_HOOKS_HOME": "/srv/mem0 data", "MEM0_API_KEY": "k-\u00e9"}, True),
+    ({"CLAUDE_PLUGIN_DATA": "/plugins/data/mem0"}, True),
+    ({"XDG_DATA_HOME": "/xdg/share/"}, False),
+    ({"HOME": "/home/someone"}, True),
+    ({"HOME": "/home/some one", "HTTPS_PROXY": "http://proxy:3128"}, True),
+]
+
+
+@pytest.mark.parametrize(("env", "os_free"), ENVIRONMENTS, ids=lambda v: ",".join(v) if isinstance(v, dict) else "")
+def test_a_hook_without_os_finds_the_same_data_dir_and_fingerprint_as_the_warm_process(
+    env: dict[str, str], os_free: bool, tmp_path: Path
+) -> None:
+    """The hook side reads the environment through ``posix`` (``os`` is not imported under ``-S``), the
+    warm process through ``os.environ``: both must name the same data dir and socket, or no hook is served."""
+    from mem0_hooks import paths
+
+    base = {k: v for k, v in os.environ.items() if k == "PATH" or k == "LANG"}
+    full = {**base, **env}
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from mem0_hooks import relay;"
+        "home = relay.data_home(); fp = relay.fingerprint(home);"
+        "print(home); print(fp); print(relay.socket_path(home, fp)); print('os' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(REPO_ROOT)], env=full, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    home, fp, path, os_loaded = out.stdout.splitlines()
+    assert os_loaded == str(not os_free)
+
+    saved, cwd = dict(os.environ), os.getcwd()
+    os.environ.clear()
+    os.environ.update(full)
+    os.chdir(tmp_path)
+    try:
+        expected_home = os.path.abspath(paths.home())
+        assert home == expected_home
+        assert fp == relay.fingerprint(expected_home)
+        assert path == relay.socket_path(expected_home, fp)
+    finally:
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def test_a_session_is_not_given_the_same_memory_twice_by_the_warm_process(data_home: Path, project: Path) -> None:
@@ -265,8 +315,13 @@ def test_a_code_change_on_disk_retires_the_warm_process(tmp_path: Path, data_hom
     import subprocess
 
     def ask(session: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(hook, input=json.dumps(prompt_event(session, project, QUESTION)).encode(),
-                              capture_output=True, timeout=30, check=False)
+        return subprocess.run(
+            hook,
+            input=json.dumps(prompt_event(session, project, QUESTION)).encode(),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
 
     ask("s1")
     (old,) = _wait_for_warm(data_home)
@@ -377,8 +432,13 @@ def test_a_stop_with_a_long_new_tail_is_captured_once_whoever_reads_it(data_home
     filler = "We walked through the ledger reconciliation job line by line. " * 40
 
     def entry(n: int, text: str) -> dict:
-        line = transcript_entry("user" if n % 2 == 0 else "assistant", "s-long", n,
-                                text if n % 2 == 0 else [{"type": "text", "text": text}], project)
+        line = transcript_entry(
+            "user" if n % 2 == 0 else "assistant",
+            "s-long",
+            n,
+            text if n % 2 == 0 else [{"type": "text", "text": text}],
+            project,
+        )
         line["message"]["id"] = f"msg_{n}"  # one API message per assistant turn
         return line
 
@@ -386,8 +446,14 @@ def test_a_stop_with_a_long_new_tail_is_captured_once_whoever_reads_it(data_home
     assert transcript.stat().st_size > 600 * 1024
 
     def stop(reply: str) -> None:
-        payload = {"session_id": "s-long", "cwd": str(project), "hook_event_name": "Stop",
-                   "stop_hook_active": False, "last_assistant_message": reply, "transcript_path": str(transcript)}
+        payload = {
+            "session_id": "s-long",
+            "cwd": str(project),
+            "hook_event_name": "Stop",
+            "stop_hook_active": False,
+            "last_assistant_message": reply,
+            "transcript_path": str(transcript),
+        }
         proc = run_hook("Stop", payload)
         assert proc.returncode == 0 and proc.stdout == b""
 
