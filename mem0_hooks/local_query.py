@@ -14,6 +14,7 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
+    from collections.abc import Sequence
 
 # Every ASCII character that is not a letter or digit, and the punctuation and spaces of prose in
 # other scripts, becomes a space; what is left is split on whitespace.
@@ -318,7 +319,7 @@ def is_temporal(text: str) -> bool:
     return mentions_time(split_words(text))
 
 
-def mentions_time(words: list[str]) -> bool:
+def mentions_time(words: Sequence[str]) -> bool:
     """``is_temporal`` for text already split into lower-case words."""
     if not _TEMPORAL_WORDS.isdisjoint(words):
         return True

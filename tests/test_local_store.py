@@ -441,3 +441,29 @@ def test_recall_for_prompt_uses_the_local_ranking(store: LocalStore, isolated_ho
         state={"injected": ids},
     )
     assert "RabbitMQ" not in again  # not injected twice in one session
+
+
+# -- what a search remembers between searches ----------------------------------------------------------
+def ranking(store: LocalStore, query: str) -> list[tuple[str, float | None]]:
+    return [(m.text, m.score) for m in store.search(query, project=PROJECT, limit=10)]
+
+
+def test_remembered_words_are_not_reused_for_a_new_turn_on_a_forgotten_turns_rowid(store: LocalStore) -> None:
+    store.add([turn(n, f"filler note number {n}") for n in range(1, 20)] + [turn(30, "the zeppelin flag broke")])
+    assert ranking(store, "zeppelin flag")[0][0] == "the zeppelin flag broke"  # its words are remembered now
+    rowid = store.db.execute("SELECT rowid FROM memories WHERE id = 's1-30'").fetchone()[0]
+    assert store.delete("s1-30")
+    store.add([turn(31, "zeppelin zeppelin flag flag flag, a note")])
+    assert store.db.execute("SELECT rowid FROM memories WHERE id = 's1-31'").fetchone()[0] == rowid  # reused
+    fresh = LocalStore()  # remembers nothing yet
+    assert ranking(store, "zeppelin flag") == ranking(fresh, "zeppelin flag")
+    fresh.close()
+
+
+def test_stems_forgotten_to_make_room_are_found_again(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.add([turn(n, f"she adopted puppy number {n} from the shelter, then adopting more") for n in range(1, 9)])
+    expected = ranking(store, "adopting puppies shelter")
+    monkeypatch.setattr(local, "_TOKENS", local._Tokens())
+    monkeypatch.setattr(local, "KNOWN_STEMS", 4)  # every search empties the stems it knew, halfway through
+    assert ranking(store, "adopting puppies shelter") == expected
+    assert local._TOKENS is not None and local._TOKENS.emptied

@@ -9,8 +9,8 @@ before and after it in its session (so a turn is found by the question that was 
 ``scope`` token (a checksum of the project, or ``0`` for user-wide memories) that lets FTS5 itself
 restrict a search to one project instead of ranking every project's matches and filtering after.
 
-How ``search_turns`` ranks (no language model; in a long-lived process about 4 ms at 10k memories
-and 7 ms at 100k, see README "Recall quality"):
+How ``search_turns`` ranks (no language model; in a long-lived process about 3 ms at 10k memories
+and 4.5 ms at 100k, see README "Recall quality"):
 
 1. The prompt becomes content words (``local_query.analyse``: stopwords, question words and words
    about the conversation out; dates taken apart). Each word's document frequency *in this project*
@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
+import sys
 import time
 import zlib
 
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     Migration = list[str] | Callable[[sqlite3.Connection], None]
+    Row = tuple[Any, ...]  # a row of FIELDS, as a search reads it
 
 __all__ = ["LocalStore", "Found", "STOPWORDS", "query_terms", "scope_token"]
 
@@ -94,6 +96,15 @@ CONTEXT_WEIGHT = 0.5  # weight of the context column in the FTS5 ranking
 STALE_SHARE = 0.05  # word counts are reused until the store grew by this share of the scope ...
 STALE_SECONDS = 600.0  # ... or for this long
 STALE_WORDS = 20_000  # ... or until this many words were counted
+KNOWN_STEMS = 50_000  # words whose stem the process remembers
+WORDS_CACHED = 4096  # turns whose words a store keeps between searches (about 0.5 KB each)
+
+# What every read of memories selects, in this order: ``_memory`` and the search read a row by position
+# (a search reads plain tuples, cheaper to make and to index than ``sqlite3.Row``).
+FIELDS = ("rowid", "id", "text", "role", "created_at", "session_id", "project", "scope", "seq", "metadata")
+ROWID, ID, TEXT, ROLE, CREATED_AT, SESSION_ID, PROJECT, SCOPE, SEQ, METADATA = range(len(FIELDS))
+COLUMNS = ", ".join(FIELDS)
+JOINED_COLUMNS = ", ".join(f"m.{field}" for field in FIELDS)  # the same, from ``memories m`` in a join
 
 
 def scope_token(project: str, scope: str = "project") -> str:
@@ -219,6 +230,7 @@ class LocalStore:
         self.path = path or paths.store_db()
         self._timeout = timeout
         self._db: sqlite3.Connection | None = None
+        self._words: dict[tuple[int, str], tuple[str, ...]] = {}  # (rowid, id) -> words, see _words_of
 
     # -- connection --------------------------------------------------------------------------------
     @property
@@ -437,44 +449,46 @@ class LocalStore:
                 weights[stem] = math.log(1.0 + (total - df + 0.5) / (df + 0.5)) ** IDF_POWER
 
         # 2. candidates: the FTS5 ranking, the time the prompt names, and the turns around the best
-        rows: dict[int, sqlite3.Row] = {}
+        read = db.cursor()
+        read.row_factory = None  # plain tuples, indexed by the positions in FIELDS
+        rows: dict[int, Row] = {}
         ranked_ids: list[int] = []
         if searched:
             words = " OR ".join(f'"{w}"' for w in searched)
             match = f"({{text context}} : ({words})) AND {in_scope}"
-            for row in db.execute(
-                "SELECT m.* FROM (SELECT rowid, bm25(memories_fts, 1.0, ?, 0.0) AS rank FROM memories_fts"
-                " WHERE memories_fts MATCH ? AND rowid >= ? ORDER BY rank LIMIT ?) c JOIN memories m"
-                " ON m.rowid = c.rowid WHERE m.project = ? OR m.scope = 'user' ORDER BY c.rank",
+            for row in read.execute(
+                f"SELECT {JOINED_COLUMNS} FROM (SELECT rowid, bm25(memories_fts, 1.0, ?, 0.0) AS rank"
+                " FROM memories_fts WHERE memories_fts MATCH ? AND rowid >= ? ORDER BY rank LIMIT ?) c"
+                " JOIN memories m ON m.rowid = c.rowid WHERE m.project = ? OR m.scope = 'user' ORDER BY c.rank",
                 (CONTEXT_WEIGHT, match, counts.recent_from(postings), CANDIDATES, project),
             ):
-                rows[row["rowid"]] = row
-                ranked_ids.append(row["rowid"])
+                rows[row[ROWID]] = row
+                ranked_ids.append(row[ROWID])
         for date in asked.dates:
             bounds = date_range(date)
             if bounds is None:
                 continue
-            for row in db.execute(
-                "SELECT * FROM memories WHERE project = ? AND created_at >= ? AND created_at < ?"
+            for row in read.execute(
+                f"SELECT {COLUMNS} FROM memories WHERE project = ? AND created_at >= ? AND created_at < ?"
                 " ORDER BY created_at LIMIT ?",
                 (project, bounds[0], bounds[1], DATE_ROWS),
             ):
-                rows.setdefault(row["rowid"], row)
-        follows = self._widen(db, [rows[i] for i in ranked_ids[:WINDOWED]], rows)
+                rows.setdefault(row[ROWID], row)
+        follows = self._widen(read, [rows[i] for i in ranked_ids[:WINDOWED]], rows)
         if not rows:
             return Found([], {}, asked.words)
 
         # 3. score every turn read
-        words_of = {rowid: split_words(row["text"][:SCORE_CHARS]) for rowid, row in rows.items()}
+        words_of = self._words_of(rows)
         own = tokens.scores(words_of, weights)
         top = max(own.values(), default=0.0)
         after = {prev: nxt for nxt, prev in follows.items()}
         best_in_session: dict[str, list[float]] = {}
         for rowid, row in rows.items():
-            best_in_session.setdefault(row["session_id"] or f"\0{rowid}", []).append(own[rowid])
+            best_in_session.setdefault(row[SESSION_ID] or f"\0{rowid}", []).append(own[rowid])
         session_score = {k: sum(sorted(v, reverse=True)[:SESSION_TOP]) for k, v in best_in_session.items()}
         top_session = max(session_score.values(), default=0.0) or 1.0
-        by_time = sorted(rows, key=lambda r: rows[r]["created_at"])
+        by_time = sorted(rows, key=lambda r: rows[r][CREATED_AT])
         newness = {rowid: index / max(len(by_time) - 1, 1) for index, rowid in enumerate(by_time)}
         scored: list[tuple[float, str, int]] = []
         for rowid, row in rows.items():
@@ -485,26 +499,46 @@ class LocalStore:
                 back = follows.get(back) if back is not None else None
                 fwd = after.get(fwd) if fwd is not None else None
                 if back is not None:
-                    asked_here = distance == 0 and QUESTION_WEIGHT and "?" in rows[back]["text"][-300:]
+                    asked_here = distance == 0 and QUESTION_WEIGHT and "?" in rows[back][TEXT][-300:]
                     score += (QUESTION_WEIGHT if asked_here else weight) * own[back]
                 if fwd is not None:
                     score += weight * own[fwd]
-            score += SESSION_WEIGHT * top * session_score[row["session_id"] or f"\0{rowid}"] / top_session
+            score += SESSION_WEIGHT * top * session_score[row[SESSION_ID] or f"\0{rowid}"] / top_session
             if asked.about_time and TIME_BOOST and mentions_time(words_of[rowid]):
                 score *= 1.0 + TIME_BOOST
             if asked.dates:
-                fit = date_closeness(row["created_at"], asked.dates)
+                fit = date_closeness(row[CREATED_AT], asked.dates)
                 score = score * (1.0 + DATE_BOOST * fit) + DATE_BASE * fit * (top or 1.0)
             if score > 0:
                 score *= 1.0 + RECENCY * newness[rowid]
-                scored.append((score, row["created_at"], rowid))
+                scored.append((score, row[CREATED_AT], rowid))
         scored.sort(reverse=True)
         if SESSION_DIVERSITY < 1.0:
             scored = _diversify(scored, rows, limit)
         memories = [_memory(rows[rowid], score=score) for score, _, rowid in scored[:limit]]
-        ids = {rows[rowid]["rowid"]: rows[rowid]["id"] for _, _, rowid in scored[:limit]}
+        ids = {rowid: rows[rowid][ID] for _, _, rowid in scored[:limit]}
         links = {ids[n]: ids[p] for n, p in follows.items() if n in ids and p in ids}
         return Found(memories, links, asked.words)
+
+    def _words_of(self, rows: dict[int, Row]) -> dict[int, tuple[str, ...]]:
+        """{rowid: the words of its text} as scoring sees them, remembered between searches.
+
+        Splitting is a good part of a search's cost, and consecutive prompts read many of the same
+        turns. A turn's text never changes, but a rowid can be reused after a forget, hence the id in
+        the key. The words are interned: a turn then costs about its word count in pointers.
+        """
+        known = self._words
+        words_of: dict[int, tuple[str, ...]] = {}
+        for rowid, row in rows.items():
+            key = (rowid, row[ID])
+            words = known.get(key)
+            if words is None:
+                words = tuple(map(sys.intern, split_words(row[TEXT][:SCORE_CHARS])))
+                if len(known) >= WORDS_CACHED:
+                    known.clear()
+                known[key] = words
+            words_of[rowid] = words
+        return words_of
 
     def _frequencies(self, db: sqlite3.Connection, in_scope: str) -> _Frequencies:
         """The memories in scope and the per-word counts known so far, counted again when stale.
@@ -540,40 +574,65 @@ class LocalStore:
                 _FREQUENCIES[key] = counts
         return counts
 
-    def _widen(self, db: sqlite3.Connection, best: list[sqlite3.Row], rows: dict[int, sqlite3.Row]) -> dict[int, int]:
+    def _widen(self, read: sqlite3.Cursor, best: list[Row], rows: dict[int, Row]) -> dict[int, int]:
         """Read the turns around ``best`` into ``rows``; returns {rowid: rowid of the turn just before}.
 
-        One range read per stretch of nearby candidates. Turn numbers (``seq``) have gaps (a prompt
-        captured by UserPromptSubmit and again from the transcript uses two), so the range is read with
-        room to spare and then cut to ``WINDOW`` turns on each side.
+        One range per stretch of nearby candidates. Turn numbers (``seq``) have gaps (a prompt captured
+        by UserPromptSubmit and again from the transcript uses two), so each range is read with room to
+        spare, from the index alone, and cut to ``WINDOW`` turns on each side; then the turns kept that
+        were not read yet are read. Two statements in all, whatever the number of stretches.
         """
         pad = 3 * WINDOW + 2
         wanted: dict[str, list[int]] = {}
         for row in best:
-            if row["session_id"]:
-                wanted.setdefault(row["session_id"], []).append(row["seq"])
-        follows: dict[int, int] = {}
+            if row[SESSION_ID]:
+                wanted.setdefault(row[SESSION_ID], []).append(row[SEQ])
+        stretches: list[tuple[str, int, int]] = []  # (session, lowest seq, highest seq)
         for session_id, seqs in wanted.items():
             seqs.sort()
-            stretches: list[list[int]] = []
-            for seq in seqs:
-                if stretches and seq - stretches[-1][1] <= 2 * pad:
-                    stretches[-1][1] = seq
-                else:
-                    stretches.append([seq, seq])
-            for lo, hi in stretches:
-                run = db.execute(
-                    "SELECT * FROM memories WHERE session_id = ? AND seq BETWEEN ? AND ? ORDER BY seq, rowid",
-                    (session_id, lo - pad, hi + pad),
-                ).fetchall()
-                hits = [i for i, row in enumerate(run) if lo <= row["seq"] <= hi]
-                if not hits:
-                    continue
-                run = run[max(hits[0] - WINDOW, 0) : hits[-1] + WINDOW + 1]
-                for prev, nxt in zip(run, run[1:], strict=False):
-                    follows[nxt["rowid"]] = prev["rowid"]
-                for row in run:
-                    rows.setdefault(row["rowid"], row)
+            lo = hi = seqs[0]
+            for seq in seqs[1:]:
+                if seq - hi > 2 * pad:
+                    stretches.append((session_id, lo, hi))
+                    lo = seq
+                hi = seq
+            stretches.append((session_id, lo, hi))
+        if not stretches:
+            return {}
+        # The padded ranges of one session never overlap (stretches are more than 2 * pad apart), so
+        # each turn read belongs to one stretch, whose number ``k`` is read with it.
+        values = ", ".join(["(?, ?, ?, ?)"] * len(stretches))
+        args = [arg for k, (session_id, lo, hi) in enumerate(stretches) for arg in (k, session_id, lo - pad, hi + pad)]
+        runs: list[list[tuple[int, int]]] = [[] for _ in stretches]
+        for rowid, seq, k in read.execute(
+            f"WITH s (k, session_id, lo, hi) AS (VALUES {values}) SELECT m.rowid, m.seq, s.k FROM s"
+            " CROSS JOIN memories m ON m.session_id = s.session_id AND m.seq BETWEEN s.lo AND s.hi"
+            " ORDER BY s.k, m.seq, m.rowid",
+            args,
+        ):
+            runs[k].append((rowid, seq))
+        follows: dict[int, int] = {}
+        kept: list[int] = []
+        for (_, lo, hi), run in zip(stretches, runs, strict=True):
+            hits = [i for i, (_, seq) in enumerate(run) if lo <= seq <= hi]
+            if not hits:
+                continue
+            run = run[max(hits[0] - WINDOW, 0) : hits[-1] + WINDOW + 1]
+            for (prev, _), (nxt, _) in zip(run, run[1:], strict=False):
+                follows[nxt] = prev
+            kept.extend(rowid for rowid, _ in run)
+        missing = [rowid for rowid in kept if rowid not in rows]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            found = {
+                row[ROWID]: row
+                for row in read.execute(f"SELECT {COLUMNS} FROM memories WHERE rowid IN ({marks})", missing)
+            }
+            for rowid in missing:  # in the order of the runs, as the rest of the search expects
+                if rowid in found:
+                    rows[rowid] = found[rowid]
+            if len(found) < len(missing):  # forgotten between the two reads: leave them out, links too
+                follows = {nxt: prev for nxt, prev in follows.items() if nxt in rows and prev in rows}
         return follows
 
     def neighbours(self, memory: Memory, *, before: int = 1, after: int = 1) -> tuple[list[Memory], list[Memory]]:
@@ -582,11 +641,11 @@ class LocalStore:
         if row is None or not row["session_id"]:
             return [], []
         prev = self.db.execute(
-            "SELECT * FROM memories WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            f"SELECT {COLUMNS} FROM memories WHERE session_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
             (row["session_id"], row["seq"], before),
         ).fetchall()
         nxt = self.db.execute(
-            "SELECT * FROM memories WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            f"SELECT {COLUMNS} FROM memories WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
             (row["session_id"], row["seq"], after),
         ).fetchall()
         return [_memory(r) for r in reversed(prev)], [_memory(r) for r in nxt]
@@ -599,9 +658,9 @@ class LocalStore:
         newest = "ORDER BY created_at DESC, seq DESC LIMIT ?"
         rows = {
             r["rowid"]: r
-            for r in self.db.execute(f"SELECT * FROM memories WHERE project = ? {newest}", (project, limit))
+            for r in self.db.execute(f"SELECT {COLUMNS} FROM memories WHERE project = ? {newest}", (project, limit))
         }
-        for r in self.db.execute(f"SELECT * FROM memories WHERE scope = 'user' {newest}", (limit,)):
+        for r in self.db.execute(f"SELECT {COLUMNS} FROM memories WHERE scope = 'user' {newest}", (limit,)):
             rows.setdefault(r["rowid"], r)
         ordered = sorted(rows.values(), key=lambda r: (r["created_at"], r["seq"]), reverse=True)[:limit]
         return [_memory(r) for r in ordered]
@@ -616,21 +675,21 @@ class LocalStore:
         if row is None:
             return []
         rows = self.db.execute(
-            "SELECT * FROM memories WHERE session_id = ? ORDER BY seq, created_at", (row["session_id"],)
+            f"SELECT {COLUMNS} FROM memories WHERE session_id = ? ORDER BY seq, created_at", (row["session_id"],)
         ).fetchall()
         return [_memory(r) for r in rows]
 
     def notes(self, *, project: str, limit: int) -> list[Memory]:
         """Memories added on purpose (``mem0-hooks add``): user-wide ones and this project's."""
         rows = self.db.execute(
-            "SELECT * FROM memories WHERE role = 'note' AND (project = ? OR scope = 'user')"
+            f"SELECT {COLUMNS} FROM memories WHERE role = 'note' AND (project = ? OR scope = 'user')"
             " ORDER BY created_at DESC LIMIT ?",
             (project, limit),
         ).fetchall()
         return [_memory(r) for r in rows]
 
     def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
-        sql = "SELECT * FROM memories"
+        sql = f"SELECT {COLUMNS} FROM memories"
         args: list[Any] = []
         if project is not None:
             sql += " WHERE project = ?"
@@ -678,9 +737,7 @@ def _adjacent(
     return before, after
 
 
-def _diversify(
-    scored: list[tuple[float, str, int]], rows: dict[int, sqlite3.Row], limit: int
-) -> list[tuple[float, str, int]]:
+def _diversify(scored: list[tuple[float, str, int]], rows: dict[int, Row], limit: int) -> list[tuple[float, str, int]]:
     """Re-rank so that each further turn of a session counts ``SESSION_DIVERSITY`` times less."""
     picked: list[tuple[float, str, int]] = []
     per_session: dict[str, int] = {}
@@ -688,11 +745,11 @@ def _diversify(
     while pool and len(picked) < limit:
         best_index = max(
             range(len(pool)),
-            key=lambda i: pool[i][0] * SESSION_DIVERSITY ** per_session.get(rows[pool[i][2]]["session_id"], 0),
+            key=lambda i: pool[i][0] * SESSION_DIVERSITY ** per_session.get(rows[pool[i][2]][SESSION_ID], 0),
         )
         item = pool.pop(best_index)
         picked.append(item)
-        key = rows[item[2]]["session_id"]
+        key = rows[item[2]][SESSION_ID]
         per_session[key] = per_session.get(key, 0) + 1
     return picked + pool
 
@@ -719,6 +776,8 @@ class _Tokens:
         self.db.execute(f"CREATE VIRTUAL TABLE t USING fts5 (x, tokenize = '{TOKENIZER}')")
         self.db.execute("CREATE VIRTUAL TABLE v USING fts5vocab (t, 'instance')")
         self.known: dict[str, str] = {}
+        self.words_of_stem: dict[str, list[str]] = {}  # the other way round
+        self.emptied = 0  # how often ``known`` was emptied to make room
         # One in-memory connection shared by the process: threads (the CLI, tests) take turns on it.
         import _thread
 
@@ -731,6 +790,11 @@ class _Tokens:
 
     def _stem(self, words: list[str]) -> dict[str, str]:
         new = [w for w in dict.fromkeys(words) if w not in self.known]
+        if new and len(self.known) + len(new) > KNOWN_STEMS:
+            self.known.clear()
+            self.words_of_stem.clear()
+            self.emptied += 1
+            new = list(dict.fromkeys(words))
         if new:
             db = self.db
             db.execute("BEGIN")
@@ -745,29 +809,37 @@ class _Tokens:
                 db.execute("ROLLBACK")
                 raise
             for index, word in enumerate(new):
-                self.known[word] = first.get(index + 1, word)
-            if len(self.known) > 50_000:
-                self.known.clear()
+                stem = first.get(index + 1, word)
+                self.known[word] = stem
+                self.words_of_stem.setdefault(stem, []).append(word)
         return {w: self.known[w] for w in words}
 
-    def scores(self, words_of: dict[int, list[str]], weights: dict[str, float]) -> dict[int, float]:
+    def scores(self, words_of: dict[int, tuple[str, ...]], weights: dict[str, float]) -> dict[int, float]:
         """BM25 of each row's own text against the weighted stems, with a bonus per extra stem matched."""
         scores = dict.fromkeys(words_of, 0.0)
         if not weights:
             return scores
         # A word can only stem to a prompt stem if it starts like one (Porter rewrites only the end
-        # of a word, never its first three letters): only the distinct words that do are stemmed.
+        # of a word, never its first three letters): only the distinct words that do are stemmed. The
+        # words known to match are then found from the prompt's stems, not by looking up every word.
         heads = {stem[:3] for stem in weights}
-        vocabulary: set[str] = set()
-        for words in words_of.values():
-            vocabulary.update(words)
-        stems = self.stem(sorted(w for w in vocabulary if w[:3] in heads))
-        matching = {word: stem for word, stem in stems.items() if stem in weights}
+        vocabulary: set[str] = set().union(*words_of.values())
+        with self.lock:
+            emptied = self.emptied
+            self._stem(sorted(w for w in vocabulary.difference(self.known) if w[:3] in heads))
+            if self.emptied != emptied:  # what was known before is gone: stem every word that may match
+                self._stem(sorted(w for w in vocabulary if w[:3] in heads))
+            matching = {
+                word: stem
+                for stem in weights
+                for word in self.words_of_stem.get(stem, ())
+                if word in vocabulary and word[:3] in heads
+            }
         if not matching:
             return scores
         average = (sum(map(len, words_of.values())) / len(words_of)) or 1.0
         for rowid, words in words_of.items():
-            found = matching.keys() & set(words)
+            found = matching.keys() & words
             if not found:
                 continue
             counts: dict[str, int] = {}
@@ -792,8 +864,8 @@ def _tokens() -> _Tokens:
     return _TOKENS
 
 
-def _memory(row: sqlite3.Row, score: float | None = None) -> Memory:
-    raw = row["metadata"]
+def _memory(row: Row | sqlite3.Row, score: float | None = None) -> Memory:
+    raw = row[METADATA]
     metadata: dict[str, Any] = {}
     if raw and raw != "{}":
         from mem0_hooks import fastjson  # only for the rare memory that carries metadata
@@ -805,13 +877,13 @@ def _memory(row: sqlite3.Row, score: float | None = None) -> Memory:
         if isinstance(loaded, dict):
             metadata = loaded
     return Memory(
-        id=row["id"],
-        text=row["text"],
-        role=row["role"],
-        created_at=row["created_at"],
-        session_id=row["session_id"],
-        project=row["project"],
-        scope=row["scope"],
+        id=row[ID],
+        text=row[TEXT],
+        role=row[ROLE],
+        created_at=row[CREATED_AT],
+        session_id=row[SESSION_ID],
+        project=row[PROJECT],
+        scope=row[SCOPE],
         score=score,
         metadata=metadata,
     )
