@@ -182,7 +182,8 @@ def main(event: str) -> None:
         handler = getattr(__import__(module, fromlist=[name]), name)
         seconds = max(int(deadline - time.time()), 1)
         runner.write_output(runner.respond(event, handler, raw, seconds=seconds))
-        sys.stdout.close()  # Claude Code has its answer; starting the warm process is not waited for
+        sys.stdout.close()  # Claude Code has its answer: what is left (bookkeeping, starting the warm
+        runner.finish()  # process) is not waited for
         if where is not None:
             start_warm(*where)
     except BaseException as exc:  # noqa: BLE001 - e.g. half-upgraded code that does not import: stay quiet

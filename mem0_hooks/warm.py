@@ -188,10 +188,12 @@ class Warm:
             output = runner.respond(event, handler, raw, seconds=seconds)
         finally:
             os.environ.pop("CLAUDE_PROJECT_DIR", None)  # not passed on to a flusher it starts
-        self.reply(conn, b"ok\n" + output.encode("utf-8", "surrogatepass"))
         if not self.served:
             self.served = True
             self._unstamp()  # it works: if it dies from now on, the next hook may start another at once
+        self.reply(conn, b"ok\n" + output.encode("utf-8", "surrogatepass"))
+        conn.close()  # the hook prints its answer now; the handler's bookkeeping is done after
+        runner.finish()
 
     @staticmethod
     def reply(conn: Any, data: bytes) -> None:

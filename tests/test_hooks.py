@@ -130,3 +130,20 @@ def test_stop_enqueues_before_returning_and_files_are_private(data_home: Path, t
     for path in files:
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
     assert (queue_dir.stat().st_mode & 0o777) == 0o700
+
+
+def test_bookkeeping_put_off_until_after_the_answer_never_fails_the_hook(data_home: Path) -> None:
+    """Work a handler defers (``runner.after_reply``) runs once the answer is out; one failure is logged
+    and the rest still runs."""
+    from mem0_hooks import paths
+    from mem0_hooks.events import runner
+
+    done: list[str] = []
+    runner.after_reply(lambda: 1 / 0)
+    runner.after_reply(lambda: done.append("saved"))
+    runner.finish()
+    assert done == ["saved"]
+    runner.finish()  # nothing is run twice
+    assert done == ["saved"]
+    with open(paths.log_file(), encoding="utf-8") as fh:
+        assert "ZeroDivisionError" in fh.read()

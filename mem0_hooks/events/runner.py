@@ -42,6 +42,7 @@ def run(event: str, handler: Callable[[dict[str, Any]], dict[str, Any] | None], 
     except BaseException:  # noqa: BLE001 - no input to act on
         raw = b""
     write_output(respond(event, handler, raw, seconds=seconds))
+    finish()
     return 0
 
 
@@ -85,6 +86,33 @@ def respond(
         except BaseException:  # noqa: BLE001
             pass
     return output
+
+
+_AFTER_REPLY: list[Callable[[], object]] = []
+
+
+def after_reply(work: Callable[[], object]) -> None:
+    """Have ``work`` done once the hook's answer is out (``finish``), not while Claude Code waits for it.
+
+    For bookkeeping a lost run of would cost nothing but a little precision (which memories a session
+    was already shown); never for a capture, which must be on disk before the hook answers.
+    """
+    _AFTER_REPLY.append(work)
+
+
+def finish() -> None:
+    """Do the work ``after_reply`` put off; failures are logged, never raised."""
+    while _AFTER_REPLY:
+        work = _AFTER_REPLY.pop(0)
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - the answer is out; nothing may fail the hook now
+            try:
+                from mem0_hooks.log import log_exception
+
+                log_exception("after reply", exc)
+            except BaseException:  # noqa: BLE001
+                pass
 
 
 def write_output(output: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mem0_hooks import config as config_mod
 from mem0_hooks import session
-from mem0_hooks.events.runner import context_output, text_field
+from mem0_hooks.events.runner import after_reply, context_output, text_field
 from mem0_hooks.gates import may_recall
 from mem0_hooks.project import project_of
 
@@ -24,7 +24,7 @@ def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
     config = config_mod.load()
     session_id = text_field(data, "session_id")
     project = project_of(text_field(data, "cwd"))
-    _drain_leftovers(config)
+    after_reply(lambda: _drain_leftovers(config))  # the flusher starts once Claude has its context
     if not config["memory"]["recall_on_session_start"] or not may_recall(config, project):
         return None
     state = session.load(session_id) if session_id else {}
@@ -41,7 +41,7 @@ def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
     if session_id:
         state.setdefault("blocks", []).append(digest)
         state.setdefault("injected", []).extend(ids)
-        session.save(session_id, state)
+        after_reply(lambda: session.save(session_id, state))
     return context_output(data, EVENT, block)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mem0_hooks import config as config_mod
 from mem0_hooks import session
 from mem0_hooks.errors import QueueError
-from mem0_hooks.events.runner import context_output, text_field
+from mem0_hooks.events.runner import after_reply, context_output, text_field
 from mem0_hooks.gates import may_capture, may_recall
 from mem0_hooks.project import project_of
 
@@ -52,7 +52,7 @@ def user_prompt_submit(data: dict[str, Any]) -> dict[str, Any] | None:
             state["prompts"] = state["prompts"][-50:]
             changed = True
     if changed and session_id:
-        session.save(session_id, state)
+        after_reply(lambda: session.save(session_id, state))  # what was shown: Claude need not wait for it
     return context_output(data, EVENT, block) if block else None
 
 
