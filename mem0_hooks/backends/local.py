@@ -31,6 +31,8 @@ and 4.5 ms at 100k, see README "Recall quality"):
    share of the best session score (a session about the topic holds more of it). A prompt that asks
    *when* doubles the score of turns that say when ("yesterday", "last week", a date); a prompt that
    names a date favours the turns of that time, even without a matching word. Newer turns win ties.
+   (A store keeps the words of the last ``WORDS_CACHED`` turns it scored: consecutive prompts read
+   many of the same turns, and splitting them again cost about 0.5 ms of each search.)
 
 bench/recall.py measures what each of these buys on LoCoMo.
 """
@@ -97,7 +99,7 @@ STALE_SHARE = 0.05  # word counts are reused until the store grew by this share 
 STALE_SECONDS = 600.0  # ... or for this long
 STALE_WORDS = 20_000  # ... or until this many words were counted
 KNOWN_STEMS = 50_000  # words whose stem the process remembers
-WORDS_CACHED = 4096  # turns whose words a store keeps between searches (about 0.5 KB each)
+WORDS_CACHED = 2048  # turns whose words a store keeps between searches (about 1 KB each)
 
 # What every read of memories selects, in this order: ``_memory`` and the search read a row by position
 # (a search reads plain tuples, cheaper to make and to index than ``sqlite3.Row``).
