@@ -60,6 +60,7 @@ def make_item(
     }
 
 
-def enqueue_items(items: list[dict[str, Any]], config: dict[str, Any]) -> int:
-    """Write items to the queue (QueueError when the disk or the cap refuses)."""
-    return queue.enqueue(items, max_items=config["queue"]["max_items"])
+def enqueue_items(items: list[dict[str, Any]], config: dict[str, Any], *, sync: bool = True) -> int:
+    """Write items to the queue (QueueError when the disk or the cap refuses); ``sync`` as for
+    ``queue.enqueue``."""
+    return queue.enqueue(items, max_items=config["queue"]["max_items"], sync=sync)

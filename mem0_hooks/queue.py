@@ -101,21 +101,23 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _write_atomic(directory: str, name: str, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as ``directory/name`` all or nothing; never leaves a partial file behind."""
+def _write_atomic(directory: str, name: str, payload: dict[str, Any], sync: bool = True) -> None:
+    """Write ``payload`` as ``directory/name`` all or nothing; never leaves a partial file behind.
+
+    ``sync=False`` leaves the fsync to ``sync_written`` (see ``enqueue``)."""
     # errors="replace": a lone surrogate from a JSON escape must not make an item unwritable or,
     # worse, a poison pill the store chokes on later.
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
     tmp_dir = _dir(_TMP)
     try:
-        _write_once(directory, tmp_dir, name, data)
+        _write_once(directory, tmp_dir, name, data, sync)
     except FileNotFoundError:
         # A directory went away under a long-lived process (the queue was wiped): make them again.
         _private_dirs.clear()
-        _write_once(directory, tmp_dir, name, data)
+        _write_once(directory, tmp_dir, name, data, sync)
 
 
-def _write_once(directory: str, tmp_dir: str, name: str, data: bytes) -> None:
+def _write_once(directory: str, tmp_dir: str, name: str, data: bytes, sync: bool) -> None:
     _ensure_private(paths.queue_dir())
     _ensure_private(tmp_dir)
     _ensure_private(directory)
@@ -124,9 +126,11 @@ def _write_once(directory: str, tmp_dir: str, name: str, data: bytes) -> None:
     try:
         try:
             _write_all(fd, data)
-            os.fsync(fd)
-        finally:
+            if sync:
+                os.fsync(fd)
+        except BaseException:
             os.close(fd)
+            raise
         os.replace(tmp, os.path.join(directory, name))
     except BaseException:
         try:
@@ -134,6 +138,34 @@ def _write_once(directory: str, tmp_dir: str, name: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+    if sync:
+        os.close(fd)
+    else:
+        _unsynced.append(fd)
+
+
+# Items written by ``enqueue(sync=False)`` and not yet flushed to the device: their open files, and the
+# directories renamed into.
+_unsynced: list[int] = []
+_unsynced_dirs: set[str] = set()
+
+
+def sync_written() -> None:
+    """Flush what ``enqueue(sync=False)`` wrote to the device (the files, then the directory entries).
+
+    Best effort, as the fsync in ``enqueue`` is not: the items are already in place for every process
+    to see, and a failure here is one only a power cut before the kernel's own writeback would show.
+    """
+    while _unsynced:
+        fd = _unsynced.pop()
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    while _unsynced_dirs:
+        _sync_dir(_unsynced_dirs.pop())
 
 
 def _sync_dir(directory: str) -> None:
@@ -159,17 +191,29 @@ def depth(kind: str = PENDING) -> int:
         return 0
 
 
-def enqueue(items: list[dict[str, Any]], *, max_items: int | None = None) -> int:
+def _entries(directory: str) -> int:
+    """How many names ``directory`` holds: at least ``depth``, at a tenth of its cost."""
+    try:
+        return len(os.listdir(directory))
+    except FileNotFoundError:
+        return 0
+
+
+def enqueue(items: list[dict[str, Any]], *, max_items: int | None = None, sync: bool = True) -> int:
     """Put items on disk; returns how many were written.
 
     Raises ``QueueFull`` when the cap refuses and ``QueueError`` when the disk does. Items written
     before a disk error stay queued; the caller may enqueue them again (ids make that harmless).
+
+    Each item is flushed to the device (fsync) before this returns, unless ``sync=False``: then it is
+    written and in place (no process dying from now on can lose it, the kernel holds it) and flushed
+    by ``sync_written``, which the caller must call, e.g. once its hook has answered.
     """
     if not items:
         return 0
     pending = _dir(PENDING)
-    if max_items is not None:
-        waiting = depth(PENDING)
+    if max_items is not None and _entries(pending) + len(items) > max_items:
+        waiting = depth(PENDING)  # the exact count, only near the cap: it reads every name
         if waiting + len(items) > max_items:
             _note_full(len(items), waiting, max_items)
             raise QueueFull(
@@ -180,13 +224,15 @@ def enqueue(items: list[dict[str, Any]], *, max_items: int | None = None) -> int
     try:
         for item in items:
             record = {"item": item, "attempts": 0, "enqueued_at": time.time()}
-            _write_atomic(pending, f"{time.time_ns():020d}-{item['id']}.json", record)
+            _write_atomic(pending, f"{time.time_ns():020d}-{item['id']}.json", record, sync)
             written += 1
     except OSError as exc:
         raise QueueError(f"cannot write the queue in {pending}: {exc.strerror or exc}") from exc
     finally:
-        if written:
+        if written and sync:
             _sync_dir(pending)
+        elif written:
+            _unsynced_dirs.add(pending)
     if max_items is not None:
         try:
             os.unlink(os.path.join(paths.queue_dir(), FULL_NOTE))

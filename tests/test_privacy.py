@@ -1060,6 +1060,10 @@ def test_files_are_private_even_under_a_permissive_umask(isolated_home: Path, tm
         hook(
             "UserPromptSubmit", prompt_event("s", project, "We keep the release notes in docs/releases.md", transcript)
         )
+        from tests.support.stores import wait_for
+
+        # The session state is saved just after the answer (by the warm process, when it served it).
+        wait_for(lambda: (data / "sessions" / "s.json").exists(), what="the session state")
         queued = _assert_private(data, "after UserPromptSubmit")
         assert any(name.startswith("queue/pending/") for name in queued), queued
         assert "sessions/s.json" in queued
@@ -1073,8 +1077,6 @@ def test_files_are_private_even_under_a_permissive_umask(isolated_home: Path, tm
             ],
         )
         hook("Stop", _stop("s", project, "Noted: docs/releases.md.", transcript))
-        from tests.support.stores import wait_for
-
         wait_for(lambda: not pending_files(data), what="the flusher the Stop hook started")
         wait_for_flushers(data)
         # Recall opens the store and a hook leaves without closing it: its -wal and -shm stay behind.

@@ -78,6 +78,36 @@ def test_the_cap_refuses_new_items_and_says_so(data_home: Path) -> None:
     assert isinstance(queue.QueueFull("x"), QueueError)
 
 
+def test_the_cap_counts_items_not_other_files(data_home: Path) -> None:
+    """The quick count (every name in the directory) only decides whether to count items exactly."""
+    queue.enqueue(make_turns(8), max_items=10)
+    for n in range(5):
+        (pending_dir() / f"stray-{n}.txt").write_text("not an item")
+    assert queue.enqueue(make_turns(2, session="s2"), max_items=10) == 2
+    with pytest.raises(queue.QueueFull, match="10 items pending"):
+        queue.enqueue(make_turns(1, session="s3"), max_items=10)
+
+
+def test_an_item_written_unsynced_is_in_place_at_once_and_flushed_later(
+    data_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sync=False`` (UserPromptSubmit, to answer sooner): the item is in the queue for every process
+    at once; ``sync_written`` flushes it to the device and lets go of its file."""
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(queue.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    assert queue.enqueue(make_turns(2), sync=False) == 2
+    assert queue.depth() == 2 and list(tmp_dir().iterdir()) == []
+    assert synced == []
+    open_before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    queue.sync_written()
+    assert len(synced) == 3  # both files, then the directory
+    if open_before is not None:
+        assert len(os.listdir("/proc/self/fd")) == open_before - 2
+    queue.sync_written()  # nothing left: nothing done twice
+    assert len(synced) == 3
+
+
 def test_a_short_write_is_completed_not_committed_truncated(data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_write = os.write
     with monkeypatch.context() as m:

@@ -25,72 +25,48 @@ def user_prompt_submit(data: dict[str, Any]) -> dict[str, Any] | None:
     if not prompt.strip():
         return None
     state = session.load(session_id) if session_id else {}
-    changed = False
-    capture = None
-    if session_id and may_capture(config, project):
-        from mem0_hooks.capture import make_item
+    captures = bool(session_id) and may_capture(config, project)
+    if captures:
+        _capture(prompt, session_id, project, state, config)
+        after_reply(lambda: session.save(session_id, state))  # Claude need not wait for the bookkeeping
+    query = _search_text(prompt, config)
+    if not config["memory"]["search_on_query"] or not may_recall(config, project) or _trivial(query, config):
+        return None
+    from mem0_hooks import recall
 
-        item = make_item(
-            text=prompt, role="user", session_id=session_id, project=project,
-            seq=session.next_seq(state), config=config,
-        )
-        if item is not None:
-            capture = _Capture(item, config)  # on disk (fsync) while the search runs
-    block = ""
-    try:
-        query = _search_text(prompt, config)
-        if config["memory"]["search_on_query"] and may_recall(config, project) and not _trivial(query, config):
-            from mem0_hooks import recall
-
-            block, ids = recall.for_prompt(query, session_id=session_id, project=project, config=config, state=state)
-            if ids:
-                state.setdefault("injected", []).extend(ids)
-                changed = True
-    finally:
-        if capture is not None and capture.wait():  # whatever recall did, the prompt is on disk first
-            state.setdefault("prompts", []).append(capture.item["id"])
-            state["prompts"] = state["prompts"][-50:]
-            changed = True
-    if changed and session_id:
-        after_reply(lambda: session.save(session_id, state))  # what was shown: Claude need not wait for it
+    block, ids = recall.for_prompt(query, session_id=session_id, project=project, config=config, state=state)
+    if ids and session_id:
+        state.setdefault("injected", []).extend(ids)  # saved after the answer (above, or here)
+        if not captures:
+            after_reply(lambda: session.save(session_id, state))
     return context_output(data, EVENT, block) if block else None
 
 
-class _Capture:
-    """Enqueue one item on a thread: the queue write waits on the disk (two fsyncs) and the search on
-    the CPU, so they overlap. ``wait`` returns whether the item is on disk; the hook waits for it
-    before answering, so a captured prompt is durable before Claude Code moves on."""
+def _capture(prompt: str, session_id: str, project: str, state: dict[str, Any], config: dict[str, Any]) -> None:
+    """Put the prompt in the queue before anything else: it is in place (no process dying can lose it)
+    before the hook answers, and flushed to the device (fsync) once it has."""
+    from mem0_hooks.capture import enqueue_items, make_item
 
-    def __init__(self, item: dict[str, Any], config: dict[str, Any]) -> None:
-        import _thread  # the C module: ``threading`` would cost more to import than the overlap saves
+    item = make_item(
+        text=prompt, role="user", session_id=session_id, project=project, seq=session.next_seq(state), config=config
+    )
+    if item is None:
+        return
+    try:
+        enqueue_items([item], config, sync=False)
+    except QueueError as exc:
+        # A full queue or disk must not cost the user their recall: log, carry on.
+        from mem0_hooks.log import log
 
-        self.item, self.config, self.stored = item, config, False
-        self.done = _thread.allocate_lock()
-        self.done.acquire()
-        _thread.start_new_thread(self._run, ())
+        log(f"{EVENT}: prompt not captured: {exc}", level="WARNING")
+    except Exception as exc:  # noqa: BLE001 - nor may a fault in capture: recall goes on
+        from mem0_hooks.log import log_exception
 
-    def _run(self) -> None:
-        try:
-            from mem0_hooks.capture import enqueue_items
+        log_exception(f"{EVENT} capture", exc)
+    finally:
+        from mem0_hooks.queue import sync_written
 
-            enqueue_items([self.item], self.config)
-            self.stored = True
-        except QueueError as exc:
-            # A full queue or disk must not cost the user their recall: log, carry on.
-            from mem0_hooks.log import log
-
-            log(f"{EVENT}: prompt not captured: {exc}", level="WARNING")
-        except BaseException as exc:  # noqa: BLE001 - a thread's failure would otherwise vanish
-            from mem0_hooks.log import log_exception
-
-            log_exception(f"{EVENT} capture", exc)
-        finally:
-            self.done.release()
-
-    def wait(self) -> bool:
-        self.done.acquire()
-        self.done.release()
-        return self.stored
+        after_reply(sync_written)
 
 
 def _search_text(prompt: str, config: dict[str, Any]) -> str:
