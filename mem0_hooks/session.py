@@ -21,10 +21,21 @@ def _path(session_id: str) -> str:
     return os.path.join(paths.sessions_dir(), name + ".json")
 
 
+# What this process last saved, per session file: (the file's identity after the write, the state).
+# The warm process serves a session's hooks one after another, so it mostly reads back what it wrote
+# itself, and a long session's state (up to ``_MAX_INJECTED`` ids) costs a millisecond to parse.
+_SAVED: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+_SAVED_SESSIONS = 16
+
+
 def load(session_id: str) -> dict[str, Any]:
     """The saved state of a session ({} when new or unreadable)."""
+    path = _path(session_id)
     try:
-        with open(_path(session_id), encoding="utf-8") as fh:
+        kept = _SAVED.get(path)
+        if kept is not None and kept[0] == _identity(path):
+            return _copy(kept[1])  # the file is as this process wrote it
+        with open(path, encoding="utf-8") as fh:
             state = json.load(fh)
         return state if isinstance(state, dict) else {}
     except (OSError, ValueError):
@@ -36,7 +47,25 @@ def save(session_id: str, state: dict[str, Any]) -> None:
     injected = state.get("injected")
     if isinstance(injected, list) and len(injected) > _MAX_INJECTED:
         state["injected"] = injected[-_MAX_INJECTED:]
-    paths.write_private_json(_path(session_id), state)
+    path = _path(session_id)
+    _SAVED.pop(path, None)
+    paths.write_private_json(path, state)
+    if len(_SAVED) >= _SAVED_SESSIONS:
+        _SAVED.clear()
+    _SAVED[path] = (_identity(path), _copy(state))
+
+
+def _identity(path: str) -> tuple[int, int, int]:
+    """Changes whenever the file is written: each save replaces it (a new inode), and a size or mtime
+    change catches anyone writing it in place."""
+    st = os.stat(path)
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _copy(state: dict[str, Any]) -> dict[str, Any]:
+    """A copy the caller may change without changing the kept one (values are numbers, strings and
+    lists of strings)."""
+    return {k: list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v for k, v in state.items()}
 
 
 def next_seq(state: dict[str, Any]) -> int:

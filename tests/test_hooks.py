@@ -147,3 +147,25 @@ def test_bookkeeping_put_off_until_after_the_answer_never_fails_the_hook(data_ho
     assert done == ["saved"]
     with open(paths.log_file(), encoding="utf-8") as fh:
         assert "ZeroDivisionError" in fh.read()
+
+
+def test_session_state_read_back_from_memory_is_what_the_file_says(data_home: Path) -> None:
+    """The warm process keeps what it saved; a change to the file by anyone else is read from the file,
+    and a caller changing what it loaded changes neither the file nor the next load."""
+    import time
+
+    from mem0_hooks import session
+
+    session.save("s-kept", {"seq": 3, "injected": ["a", "b"]})
+    loaded = session.load("s-kept")
+    assert loaded == {"seq": 3, "injected": ["a", "b"]}
+    loaded["injected"].append("c")
+    loaded["seq"] = 4
+    assert session.load("s-kept") == {"seq": 3, "injected": ["a", "b"]}
+
+    path = data_home / "sessions" / "s-kept.json"
+    time.sleep(0.01)
+    path.write_text(json.dumps({"seq": 9, "injected": ["x"]}))  # in place, as another writer might
+    assert session.load("s-kept") == {"seq": 9, "injected": ["x"]}
+    path.unlink()
+    assert session.load("s-kept") == {}
