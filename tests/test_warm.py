@@ -336,6 +336,46 @@ def test_a_code_change_on_disk_retires_the_warm_process(tmp_path: Path, data_hom
     assert b"recalled-memories-v2" in ask("s4").stdout
 
 
+@pytest.mark.parametrize("kernel", ["inotify", "mtime scan"])
+@pytest.mark.parametrize("edit", ["in place", "by rename", "new module", "new subpackage"])
+def test_the_code_watch_sees_every_kind_of_edit_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel: str, edit: str
+) -> None:
+    """What retires a warm process: a ``.py`` file changed however an editor or pip writes it; not
+    bytecode, editor swap files or other files."""
+    from mem0_hooks import warm
+
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__pycache__").mkdir()
+    (package / "mod.py").write_text("A = 1\n")
+    monkeypatch.setattr(warm, "_package_dirs", lambda: [str(package), str(package / "sub")])
+    if kernel == "mtime scan":
+        monkeypatch.setattr(warm, "_inotify", lambda dirs: None)
+    watch = warm._CodeWatch()
+    assert (watch.fd is None) == (kernel == "mtime scan") or not sys.platform.startswith("linux")
+
+    (package / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"bytecode")
+    (package / ".mod.py.swp").write_text("swap")
+    (package / "notes.txt").write_text("not code")
+    assert not watch.changed()
+
+    time.sleep(0.01)  # an mtime the scan can tell apart
+    if edit == "in place":
+        (package / "mod.py").write_text("A = 2\n")
+    elif edit == "by rename":
+        (package / "mod.py.tmp").write_text("A = 2\n")
+        os.replace(package / "mod.py.tmp", package / "mod.py")
+    elif edit == "new module":
+        (package / "sub" / "extra.py").write_text("B = 1\n")
+    else:
+        (package / "sub" / "deeper").mkdir()
+    if edit == "new subpackage" and kernel == "mtime scan":
+        return  # an empty new directory changes no .py file: nothing runs from it yet
+    assert watch.changed()
+    assert watch.changed()  # and it stays so
+
+
 @pytest.mark.parametrize("how", ["forget --all", "delete the store file"])
 def test_forgotten_memories_are_not_recalled_by_a_running_warm_process(
     data_home: Path, project: Path, how: str
