@@ -37,8 +37,20 @@ def _file_stamp(path: str) -> list[int] | None:
     return [st.st_mtime_ns, st.st_size]
 
 
+_held: dict[str, Any] | None = None
+
+
+def hold(config: dict[str, Any] | None) -> None:
+    """Have ``load`` return ``config`` until ``hold(None)``: the warm process reads the config once
+    per request, as a hook process does once in its life."""
+    global _held
+    _held = config
+
+
 def load() -> dict[str, Any]:
     """The effective configuration as a plain dict (file + environment), validated."""
+    if _held is not None:
+        return _held
     path = paths.config_file()
     env = _env_stamp()
     key = {"version": __version__, "file": _file_stamp(path), "env": env}

@@ -14,7 +14,8 @@ to ``queue/dead/`` with the reason, until ``mem0-hooks replay --dead`` moves the
 Everything here is private to the user: directories 0700, files 0600. ``queue.max_items`` caps the
 pending items; past it ``enqueue`` refuses with ``QueueFull`` and leaves a note (``full.json``) that
 ``mem0-hooks status`` shows until an enqueue succeeds again. The cap is checked without a lock, so
-hooks racing at the very edge can overshoot it by a few items: it guards the disk, not an exact count.
+hooks racing at the very edge can overshoot it by a few items, and a long-lived process counts at
+most once a minute while far below it (``_far_below_cap``): it guards the disk, not an exact count.
 """
 
 from __future__ import annotations
@@ -191,6 +192,28 @@ def depth(kind: str = PENDING) -> int:
         return 0
 
 
+# A long-lived process (the warm process, one enqueue per prompt) does not list the queue for every
+# item while it is far below the cap: it counts again after a minute, or once its own items since
+# the last count would bring it near. Other writers in that minute can overshoot the cap by what they
+# write; the cap guards the disk during a long outage, it is not an exact count.
+FAR_BELOW_SHARE = 0.5
+RECOUNT_SECONDS = 60.0
+_counted: dict[str, tuple[float, int]] = {}  # pending dir -> (when counted, names then + added since)
+
+
+def _far_below_cap(pending: str, adding: int, max_items: int) -> bool:
+    """True when ``adding`` more items leave the queue well under ``max_items`` (by a count that may
+    be a minute old); False sends the caller to the exact count."""
+    now = time.monotonic()
+    known = _counted.get(pending)
+    if known is not None and now - known[0] < RECOUNT_SECONDS and known[1] + adding <= max_items * FAR_BELOW_SHARE:
+        _counted[pending] = (known[0], known[1] + adding)
+        return True
+    entries = _entries(pending)
+    _counted[pending] = (now, entries + adding)
+    return entries + adding <= max_items
+
+
 def _entries(directory: str) -> int:
     """How many names ``directory`` holds: at least ``depth``, at a tenth of its cost."""
     try:
@@ -212,7 +235,7 @@ def enqueue(items: list[dict[str, Any]], *, max_items: int | None = None, sync: 
     if not items:
         return 0
     pending = _dir(PENDING)
-    if max_items is not None and _entries(pending) + len(items) > max_items:
+    if max_items is not None and not _far_below_cap(pending, len(items), max_items):
         waiting = depth(PENDING)  # the exact count, only near the cap: it reads every name
         if waiting + len(items) > max_items:
             _note_full(len(items), waiting, max_items)

@@ -167,8 +167,11 @@ class Warm:
             self.stopping = True
             self.reply(conn, b"ok\n")
             return
-        if event not in relay.HANDLERS or self.stale() or not _enabled():
-            self.stopping = event in relay.HANDLERS  # stale or switched off: the next hook starts afresh
+        from mem0_hooks import config as config_mod
+
+        config = _config()
+        if event not in relay.HANDLERS or self.stale() or config is None or not config["claude_code"]["warm_process"]:
+            self.stopping = event in relay.HANDLERS  # stale, switched off, config unreadable: step aside
             self.reply(conn, b"fallback\n")
             return
         if event == "Stop" and not _small_tail(raw):
@@ -184,9 +187,11 @@ class Warm:
         # The hook's own deadline bounds the handler (at least a second: a hook that gave up waiting
         # still has its prompt captured; the capture comes first and recall is what the alarm cuts).
         seconds = min(max(math.ceil(deadline - time.time()), 1), MAX_HANDLER_SECONDS)
+        config_mod.hold(config)  # what the handler reads is what was checked here
         try:
             output = runner.respond(event, handler, raw, seconds=seconds)
         finally:
+            config_mod.hold(None)
             os.environ.pop("CLAUDE_PROJECT_DIR", None)  # not passed on to a flusher it starts
         if not self.served:
             self.served = True
@@ -267,10 +272,15 @@ def _small_tail(raw: bytes) -> bool:
     return size - offset <= MAX_STOP_TAIL
 
 
-def _enabled() -> bool:
+def _config() -> dict[str, Any] | None:
+    """The config as a hook process would read it now; None when it cannot be read (the hook process
+    then does the work, and reports the fault as it would)."""
     from mem0_hooks import config as config_mod
 
-    return bool(config_mod.load()["claude_code"]["warm_process"])
+    try:
+        return config_mod.load()
+    except Exception:  # noqa: BLE001 - e.g. a config.yaml just broken by hand
+        return None
 
 
 def _take_place(cwd: str, project_dir: str, home: str) -> None:

@@ -88,6 +88,21 @@ def test_the_cap_counts_items_not_other_files(data_home: Path) -> None:
         queue.enqueue(make_turns(1, session="s3"), max_items=10)
 
 
+def test_a_long_lived_process_sees_what_others_queued_within_a_minute(
+    data_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Far below the cap, the warm process does not list the queue for every prompt; what other
+    processes queued counts again after ``RECOUNT_SECONDS``, or as soon as its own items near the cap."""
+    queue.enqueue(make_turns(1), max_items=10)
+    for n in range(8):  # other hooks' items
+        (pending_dir() / f"{time.time_ns():020d}-other{n}.json").write_text('{"item": {}}')
+    assert queue.enqueue(make_turns(1, session="s2"), max_items=10) == 1  # counted a moment ago: 2 of 10
+    later = time.monotonic() + queue.RECOUNT_SECONDS + 1
+    monkeypatch.setattr(queue.time, "monotonic", lambda: later)
+    with pytest.raises(queue.QueueFull, match="10 items pending"):
+        queue.enqueue(make_turns(1, session="s3"), max_items=10)
+
+
 def test_an_item_written_unsynced_is_in_place_at_once_and_flushed_later(
     data_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -181,6 +181,17 @@ def test_switching_it_off_stops_it_and_hooks_work_on_their_own(data_home: Path, 
     assert not [p for p in relay.describe(str(data_home)) if p["alive"]]
 
 
+def test_a_config_broken_by_hand_retires_it_and_the_hook_stays_quiet(data_home: Path, project: Path) -> None:
+    _remember(project, data_home)
+    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
+    _wait_for_warm(data_home)
+    config = data_home / "config.yaml"
+    config.write_text(config.read_text() + "memory: [unclosed\n")
+    proc = run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
+    assert proc.returncode == 0 and proc.stdout == b""  # as a hook without a warm process answers
+    _wait_for_warm(data_home, alive=False)
+
+
 def test_a_killed_warm_process_costs_nothing_but_a_slower_hook(data_home: Path, project: Path) -> None:
     _remember(project, data_home)
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
