@@ -38,6 +38,9 @@ def _file_stamp(path: str) -> list[int] | None:
 
 
 _held: dict[str, Any] | None = None
+# The cache file last read, its key, and what it held: a long-lived process (the warm process) reads
+# the file again only when it changed. Callers treat the returned dict as read-only, as they always have.
+_last: tuple[tuple[str, int, int, int], dict[str, Any], dict[str, Any]] | None = None
 
 
 def hold(config: dict[str, Any] | None) -> None:
@@ -61,10 +64,16 @@ def load() -> dict[str, Any]:
         import zlib
 
         cache = cache[: -len(".json")] + f"-{zlib.crc32(json.dumps(env).encode('utf-8', 'replace')):08x}.json"
+    global _last
     try:
+        st = os.stat(cache)
+        identity = (cache, st.st_ino, st.st_mtime_ns, st.st_size)
+        if _last is not None and _last[0] == identity and _last[1] == key:
+            return _last[2]  # the cache file is as this process last read it
         with open(cache, encoding="utf-8") as fh:
             cached = json.load(fh)
         if cached.get("key") == key:
+            _last = (identity, key, cached["config"])
             return cached["config"]  # type: ignore[no-any-return]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
