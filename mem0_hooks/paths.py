@@ -60,8 +60,10 @@ def ensure_private_dir(path: str) -> str:
     return path
 
 
-def write_private_json(path: str, data: object) -> None:
-    """Write ``data`` as JSON to ``path`` atomically (temp file + ``os.replace``), mode 0600.
+def write_private_json(path: str, data: object) -> os.stat_result:
+    """Write ``data`` as JSON to ``path`` atomically (temp file + ``os.replace``), mode 0600; returns
+    the written file's stat (taken before the rename: the file now at ``path`` may already be another
+    writer's).
 
     The parent directory is created 0700. A failed write leaves no temp file behind; the OSError is
     the caller's to judge (a hook shrugs, the CLI reports it).
@@ -76,6 +78,8 @@ def write_private_json(path: str, data: object) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(fastjson.dumps(data))
+            fh.flush()
+            written = os.fstat(fd)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -83,3 +87,4 @@ def write_private_json(path: str, data: object) -> None:
         except OSError:
             pass
         raise
+    return written

@@ -124,25 +124,23 @@ def _write_once(directory: str, tmp_dir: str, name: str, data: bytes, sync: bool
     _ensure_private(directory)
     tmp = os.path.join(tmp_dir, f"{name}.{os.getpid()}.{time.monotonic_ns()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    placed = False
     try:
-        try:
-            _write_all(fd, data)
-            if sync:
-                os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            raise
+        _write_all(fd, data)
+        if sync:
+            os.fsync(fd)
         os.replace(tmp, os.path.join(directory, name))
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if sync:
-        os.close(fd)
-    else:
-        _unsynced.append(fd)
+        placed = True
+    finally:
+        if placed and not sync:
+            _unsynced.append(fd)  # closed by sync_written
+        else:
+            os.close(fd)
+        if not placed:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 # Items written by ``enqueue(sync=False)`` and not yet flushed to the device: their open files, and the

@@ -98,7 +98,7 @@ def data_home() -> str:
     env = environ()
     home = env.get("MEM0_HOOKS_HOME") or env.get("CLAUDE_PLUGIN_DATA")
     if not home:
-        base = env.get("XDG_DATA_HOME") or (env.get("HOME") and env["HOME"] + "/.local/share")
+        base = env.get("XDG_DATA_HOME") or (env.get("HOME") and env["HOME"].rstrip("/") + "/.local/share")
         if not base:  # no HOME: ``~`` comes from the password database
             from mem0_hooks import paths
 
@@ -182,8 +182,11 @@ def main(event: str) -> None:
         handler = getattr(__import__(module, fromlist=[name]), name)
         seconds = max(int(deadline - time.time()), 1)
         runner.write_output(runner.respond(event, handler, raw, seconds=seconds))
-        sys.stdout.close()  # Claude Code has its answer: what is left (bookkeeping, starting the warm
-        runner.finish()  # process) is not waited for
+        try:
+            sys.stdout.close()  # Claude Code has its answer: what is left (bookkeeping, starting the
+        except BaseException:  # noqa: BLE001 - warm process) is not waited for; a closed pipe changes nothing
+            pass
+        runner.finish()
         if where is not None:
             start_warm(*where)
     except BaseException as exc:  # noqa: BLE001 - e.g. half-upgraded code that does not import: stay quiet
@@ -205,13 +208,12 @@ def ask(path: str, fp: str, event: str, raw: bytes, deadline: float) -> bytes | 
     import _socket
     import time
 
-    enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         # Sending must leave time to do the work here if it fails (a warm process busy elsewhere).
         sock.settimeout(max(deadline - time.time() - LOCAL_RESERVE_SECONDS, 0.05))
-        cwd = posix.getcwd().encode(enc, errors)
-        project_dir = environ().get("CLAUDE_PROJECT_DIR", "").encode(enc, errors)
+        cwd = posix.getcwd().encode("utf-8", "surrogateescape")  # as the warm process decodes them
+        project_dir = environ().get("CLAUDE_PROJECT_DIR", "").encode("utf-8", "surrogateescape")
         header = b"%s %s %s %.3f\n%s\0%s\n" % (PROTOCOL, fp.encode(), event.encode(), deadline, cwd, project_dir)
         try:
             sock.connect(path)

@@ -49,16 +49,19 @@ def save(session_id: str, state: dict[str, Any]) -> None:
         state["injected"] = injected[-_MAX_INJECTED:]
     path = _path(session_id)
     _SAVED.pop(path, None)
-    paths.write_private_json(path, state)
+    written = paths.write_private_json(path, state)
     if len(_SAVED) >= _SAVED_SESSIONS:
         _SAVED.clear()
-    _SAVED[path] = (_identity(path), _copy(state))
+    _SAVED[path] = (_key(written), _copy(state))
 
 
 def _identity(path: str) -> tuple[int, int, int]:
+    return _key(os.stat(path))
+
+
+def _key(st: os.stat_result) -> tuple[int, int, int]:
     """Changes whenever the file is written: each save replaces it (a new inode), and a size or mtime
     change catches anyone writing it in place."""
-    st = os.stat(path)
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 

@@ -14,7 +14,9 @@ a time with the same handlers and the same fail-open shell as a hook process
 
 Every request re-reads what a hook process would (config, session state, pause and consent files,
 the store), so it answers exactly as a fresh hook process would, only sooner. What stays in memory
-is code, the stemmer's cache and the open store connection.
+is code, the open store connection, and caches that are checked against their source on every use:
+the config and session state it last read or wrote (kept while the file is unchanged), word counts
+and the words of recently read turns (see ``backends.local``), and a count of the queue.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ class Warm:
             return True
         idle = time.monotonic() - self.last_request
         cc = config["claude_code"]
-        return not cc["warm_process"] or idle > cc["warm_process_idle_minutes"] * 60 or self.stale()
+        return not cc["warm_process"] or idle > cc["warm_process_idle_minutes"] * 60 or self.code.changed(scan=True)
 
     def stale(self) -> bool:
         """True when the package's code changed on disk since this process loaded it."""
@@ -190,15 +192,15 @@ class Warm:
         config_mod.hold(config)  # what the handler reads is what was checked here
         try:
             output = runner.respond(event, handler, raw, seconds=seconds)
+            if not self.served:
+                self.served = True
+                self._unstamp()  # it works: if it dies from now on, the next hook may start another at once
+            self.reply(conn, b"ok\n" + output.encode("utf-8", "surrogatepass"))
+            conn.close()  # the hook prints its answer now; the handler's bookkeeping is done after
         finally:
+            runner.finish()  # never left over for the next request
             config_mod.hold(None)
             os.environ.pop("CLAUDE_PROJECT_DIR", None)  # not passed on to a flusher it starts
-        if not self.served:
-            self.served = True
-            self._unstamp()  # it works: if it dies from now on, the next hook may start another at once
-        self.reply(conn, b"ok\n" + output.encode("utf-8", "surrogatepass"))
-        conn.close()  # the hook prints its answer now; the handler's bookkeeping is done after
-        runner.finish()
 
     @staticmethod
     def reply(conn: Any, data: bytes) -> None:
@@ -310,20 +312,25 @@ class _CodeWatch:
     """Whether the package's ``.py`` files changed on disk since this process started.
 
     Asked before every request. On Linux the kernel says so (inotify, watching the package's
-    directories from before the code is imported): one ``read`` of its queue, where scanning the
-    files costs a quarter of a millisecond with cold caches. Elsewhere, or when inotify is not to be
-    had, the files' mtimes and number are compared (``_code_stamp``).
+    directories from before the handlers are imported): one ``read`` of its queue, where scanning
+    the files costs a quarter of a millisecond with cold caches. Elsewhere, or when inotify is not to
+    be had, the files' mtimes and number are compared (``_code_stamp``) on every request; with
+    inotify, also every few seconds while idle.
     """
 
     def __init__(self) -> None:
-        self.dirs = _package_dirs()
-        self.fd = _inotify(self.dirs)
-        self.stamp = _code_stamp(self.dirs)  # taken after the watches: no change falls between
+        dirs = _package_dirs()
+        self.fd = _inotify(dirs)
+        self.stamp = _code_stamp(dirs)  # taken after the watches: no change falls between
         self.seen = False
 
-    def changed(self) -> bool:
-        if not self.seen:
-            self.seen = _code_stamp(self.dirs) != self.stamp if self.fd is None else self._events()
+    def changed(self, scan: bool = False) -> bool:
+        """``scan``: compare the files' mtimes as well (every few seconds while idle), for the
+        filesystems whose changes inotify does not see (a network or VM-shared mount edited elsewhere)."""
+        if not self.seen and self.fd is not None:
+            self.seen = self._events()
+        if not self.seen and (scan or self.fd is None):
+            self.seen = _code_stamp(_package_dirs()) != self.stamp
         return self.seen
 
     def _events(self) -> bool:

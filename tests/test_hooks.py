@@ -169,3 +169,24 @@ def test_session_state_read_back_from_memory_is_what_the_file_says(data_home: Pa
     assert session.load("s-kept") == {"seq": 9, "injected": ["x"]}
     path.unlink()
     assert session.load("s-kept") == {}
+
+
+def test_the_hook_deadline_is_not_taken_for_a_capture_fault(data_home: Path, tmp_path: Path, monkeypatch) -> None:
+    """A capture that runs into the hook's own deadline ends the hook there (nothing injected, logged as
+    the deadline), rather than being logged as a capture fault and followed by an unbounded recall."""
+    from mem0_hooks import paths, queue
+    from mem0_hooks.events import runner
+    from mem0_hooks.events.user_prompt_submit import user_prompt_submit
+
+    def out_of_time(*args: object, **kwargs: object) -> int:
+        raise runner._Deadline()
+
+    monkeypatch.setattr(queue, "enqueue", out_of_time)
+    project = tmp_path / "proj"
+    project.mkdir()
+    raw = json.dumps(prompt_event("s-late", project, "how do we deploy the billing service?")).encode()
+    assert runner.respond("UserPromptSubmit", user_prompt_submit, raw, seconds=5) == ""
+    runner.finish()
+    with open(paths.log_file(), encoding="utf-8") as fh:
+        log = fh.read()
+    assert "gave up after 5s" in log and "capture" not in log

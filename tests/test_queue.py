@@ -88,6 +88,33 @@ def test_the_cap_counts_items_not_other_files(data_home: Path) -> None:
         queue.enqueue(make_turns(1, session="s3"), max_items=10)
 
 
+@pytest.mark.parametrize("sync", [True, False])
+def test_a_failed_rename_leaves_no_temp_file_and_no_open_file(
+    data_home: Path, monkeypatch: pytest.MonkeyPatch, sync: bool
+) -> None:
+    """The queue directory wiped under a long-lived process: the item is written again, and the
+    first attempt leaves neither a temp file nor a file descriptor behind."""
+    real_replace = os.replace
+    calls = []
+
+    def replace_once_failing(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 1:
+            raise FileNotFoundError(2, "No such file or directory", dst)
+        real_replace(src, dst)
+
+    queue.enqueue(make_turns(1), sync=sync)  # the directories exist from here on
+    queue.sync_written()
+    open_before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    monkeypatch.setattr(queue.os, "replace", replace_once_failing)
+    assert queue.enqueue(make_turns(1, session="s2"), sync=sync) == 1
+    queue.sync_written()
+    assert len(calls) == 2 and queue.depth() == 2
+    assert list(tmp_dir().iterdir()) == []
+    if open_before is not None:
+        assert len(os.listdir("/proc/self/fd")) == open_before
+
+
 def test_a_long_lived_process_sees_what_others_queued_within_a_minute(
     data_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -387,6 +387,24 @@ def test_the_code_watch_sees_every_kind_of_edit_and_nothing_else(
     assert watch.changed()  # and it stays so
 
 
+def test_the_code_watch_also_scans_for_changes_inotify_does_not_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A network or VM-shared mount edited from elsewhere sends no inotify event: the idle check's scan
+    still sees the change."""
+    from mem0_hooks import warm
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "mod.py").write_text("A = 1\n")
+    monkeypatch.setattr(warm, "_package_dirs", lambda: [str(package)])
+    watch = warm._CodeWatch()
+    monkeypatch.setattr(watch, "_events", lambda: False)  # the kernel says nothing
+    time.sleep(0.01)
+    (package / "mod.py").write_text("A = 22\n")
+    assert watch.changed(scan=True)
+
+
 @pytest.mark.parametrize("how", ["forget --all", "delete the store file"])
 def test_forgotten_memories_are_not_recalled_by_a_running_warm_process(
     data_home: Path, project: Path, how: str

@@ -27,8 +27,9 @@ MAX_INPUT_BYTES = 16 * 1024 * 1024
 CONTEXT_EVENTS = ("SessionStart", "UserPromptSubmit")
 
 
-class _Deadline(Exception):
-    """The hook ran past its own time limit (set below Claude Code's timeout)."""
+class _Deadline(BaseException):
+    """The hook ran past its own time limit (set below Claude Code's timeout). A ``BaseException``, so
+    that no ``except Exception`` on the way (a capture that must not cost recall) swallows it."""
 
 
 def _on_alarm(signum: int, frame: object) -> None:
@@ -95,7 +96,8 @@ def after_reply(work: Callable[[], object]) -> None:
     """Have ``work`` done once the hook's answer is out (``finish``), not while Claude Code waits for it.
 
     For bookkeeping a lost run of would cost nothing but a little precision (which memories a session
-    was already shown); never for a capture, which must be on disk before the hook answers.
+    was already shown), and for flushing to the device what is already written; never for writing a
+    capture, which must be in place before the hook answers.
     """
     _AFTER_REPLY.append(work)
 
