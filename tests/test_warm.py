@@ -167,29 +167,30 @@ def test_hooks_with_other_settings_never_use_a_warm_process_started_with_differe
     assert run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION), env=off).stdout == b""
 
 
-def test_switching_it_off_stops_it_and_hooks_work_on_their_own(data_home: Path, project: Path) -> None:
+@pytest.mark.parametrize(
+    ("appended", "answered"),
+    [("claude_code:\n  warm_process: false\n", True), ("memory: [unclosed\n", False)],
+    ids=["switched off", "broken by hand"],
+)
+def test_a_config_that_switches_it_off_or_cannot_be_read_retires_it(
+    data_home: Path, project: Path, appended: str, answered: bool
+) -> None:
+    """Hooks then work on their own: switched off, they answer as before; with a config that cannot be
+    read, they stay quiet, as a hook without a warm process does."""
     _remember(project, data_home)
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     _wait_for_warm(data_home)
     config = data_home / "config.yaml"
-    config.write_text(config.read_text() + "claude_code:\n  warm_process: false\n")
+    config.write_text(config.read_text() + appended)
     proc = run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
-    assert "kestrel-7" in injected_context(proc, "UserPromptSubmit")  # declined, then done by the hook
+    if answered:
+        assert "kestrel-7" in injected_context(proc, "UserPromptSubmit")  # declined, then done by the hook
+    else:
+        assert proc.returncode == 0 and proc.stdout == b""
     _wait_for_warm(data_home, alive=False)
     run_hook("UserPromptSubmit", prompt_event("s3", project, QUESTION))
     time.sleep(0.5)
     assert not [p for p in relay.describe(str(data_home)) if p["alive"]]
-
-
-def test_a_config_broken_by_hand_retires_it_and_the_hook_stays_quiet(data_home: Path, project: Path) -> None:
-    _remember(project, data_home)
-    run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
-    _wait_for_warm(data_home)
-    config = data_home / "config.yaml"
-    config.write_text(config.read_text() + "memory: [unclosed\n")
-    proc = run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
-    assert proc.returncode == 0 and proc.stdout == b""  # as a hook without a warm process answers
-    _wait_for_warm(data_home, alive=False)
 
 
 def test_a_killed_warm_process_costs_nothing_but_a_slower_hook(data_home: Path, project: Path) -> None:
