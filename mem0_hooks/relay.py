@@ -190,7 +190,7 @@ def main(event: str) -> None:
         if where is not None:
             start_warm(*where)
     except BaseException as exc:  # noqa: BLE001 - e.g. half-upgraded code that does not import: stay quiet
-        _log(f"{event}: {type(exc).__name__}: {exc}")
+        log_warning(f"{event}: {type(exc).__name__}: {exc}")
     posix._exit(0)
 
 
@@ -225,7 +225,7 @@ def ask(path: str, fp: str, event: str, raw: bytes, deadline: float) -> bytes | 
             sock.settimeout(max(deadline - time.time(), 0.05))
             reply = recv_all(sock, MAX_INPUT_BYTES)
         except TimeoutError:
-            _log(f"{event}: the warm process did not answer in time; nothing injected (it still captures)")
+            log_warning(f"{event}: the warm process did not answer in time; nothing injected (it still captures)")
             return b""
         except OSError:
             return None  # it went away mid-request
@@ -290,7 +290,8 @@ def _write(output: bytes) -> None:
             pass
 
 
-def _log(message: str) -> None:
+def log_warning(message: str) -> None:
+    """One WARNING line in the log, never an error of its own (shared with ``events.runner``)."""
     try:
         from mem0_hooks.log import log
 

@@ -12,6 +12,7 @@ import os
 import sys
 
 from mem0_hooks import fastjson as json
+from mem0_hooks.relay import log_warning
 
 try:
     import _signal as signal  # the C module behind ``signal``: same calls, no enum import
@@ -65,13 +66,13 @@ def respond(
         except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             data = None
         if not isinstance(data, dict):
-            _log(f"{event}: input is not a JSON object; nothing done")
+            log_warning(f"{event}: input is not a JSON object; nothing done")
             return ""
         result = handler(data)
         if result:
             output = json.dumps(result, ensure_ascii=False)
     except _Deadline:
-        _log(f"{event}: gave up after {seconds}s (internal deadline); nothing injected")
+        log_warning(f"{event}: gave up after {seconds}s (internal deadline); nothing injected")
         output = ""
     except BaseException as exc:  # noqa: BLE001 - a hook must never fail the user's session
         output = ""
@@ -125,15 +126,6 @@ def write_output(output: str) -> None:
             sys.stdout.flush()
         except BaseException:  # noqa: BLE001 - Claude Code went away; nothing to do
             pass
-
-
-def _log(message: str) -> None:
-    try:
-        from mem0_hooks.log import log
-
-        log(message, level="WARNING")
-    except BaseException:  # noqa: BLE001
-        pass
 
 
 def context_output(data: dict[str, Any], event: str, text: str) -> dict[str, Any]:
