@@ -276,7 +276,8 @@ def _iso(ts: float) -> str:
 
 
 def generate_stores(spec: dict[str, Any]) -> None:
-    """Fill one store through ``LocalStore.add`` and copy it out at each requested size."""
+    """Fill one store through ``LocalStore.add`` and copy it out at each requested size; the full-text
+    index is tidied after each batch as the flusher tidies it after each drain (``LocalStore.tidy``)."""
     from mem0_hooks.backends.base import MemoryItem
     from mem0_hooks.backends.local import LocalStore
 
@@ -319,9 +320,11 @@ def generate_stores(spec: dict[str, Any]) -> None:
                 made += 1
             if len(batch) >= 2000:
                 store.add(batch)
+                store.tidy()  # as the flusher does after each drain that stored something
                 batch = []
         if batch:
             store.add(batch)
+            store.tidy()
             batch = []
         store.close()  # checkpoints the WAL into the main file, so one file is the whole store
         shutil.copyfile(work, spec["out"] % target)

@@ -591,6 +591,24 @@ def close_targets(*stores: Any) -> None:
                 pass
 
 
+def tidy_local(*stores: Any) -> None:
+    """After a drain that stored something: let the local store among ``stores`` (the target or the
+    mirror) merge the pieces of its full-text index (``LocalStore.tidy``). A failure is logged, never
+    raised: the store works as well unmerged, only a little slower."""
+    for store in stores:
+        if store is None or getattr(store, "name", None) != "local":
+            continue
+        try:
+            if store.tidy() == "optimized":
+                from mem0_hooks.log import log
+
+                log("rewrote the local store's full-text index as one segment")
+        except Exception as exc:  # noqa: BLE001 - e.g. the store busy: the next flush tries again
+            from mem0_hooks.log import log
+
+            log(f"could not merge the local store's full-text index: {exc}", level="WARNING")
+
+
 def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
     """Drain until the queue is empty (or only long backoffs remain); one flusher at a time."""
     from filelock import FileLock, Timeout
@@ -615,12 +633,14 @@ def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
         apply_retention(config)
         backend, mirror = open_targets(config)
         idle_since = time.monotonic()
+        stored = False  # since the index was last tidied
         while True:
             if lock_requested():
                 return 0
             changed_at = queue.pending_changed_at()
             result = drain(backend, config, mirror=mirror, should_stop=lock_requested)
             record_result(result)
+            stored = stored or bool(result.delivered)
             if result.delivered or result.dead or result.duplicates:
                 log(
                     f"flushed to {backend.name}: {result.delivered} delivered, {result.duplicates} already there, "
@@ -632,6 +652,9 @@ def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
             if result.stopped in ("interrupted", "queue"):
                 return 0
             if queue.depth() == 0:
+                if stored:
+                    tidy_local(backend, mirror)  # (holding the lock: no other flusher writes meanwhile)
+                    stored = False
                 # Release first, then look once more: a hook that saw the lock held started no flusher.
                 lock.release()
                 if queue.depth() == 0:

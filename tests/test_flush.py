@@ -266,6 +266,25 @@ def test_run_flusher_drains_and_exits_with_private_files(data_home: Path) -> Non
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
+def test_run_flusher_leaves_the_local_index_in_few_pieces(data_home: Path) -> None:
+    def pieces() -> int:
+        store = LocalStore()
+        try:
+            return store.db.execute("SELECT count(DISTINCT segid) FROM memories_fts_idx").fetchone()[0]
+        finally:
+            store.close()
+
+    for stop in range(6):  # six earlier flushes, each of one Stop: six pieces
+        enqueue_turns(2, session=f"s{stop}")
+        flush.drain(LocalStore(), config_dict())
+    before = pieces()
+    assert before >= 6
+    ids = enqueue_turns(3, session="s9")
+    assert flush.run_flusher() == 0
+    assert ids[0] in {r[0] for r in local_rows()}
+    assert pieces() < before  # the flusher tidied the index (LocalStore.tidy) once the queue was empty
+
+
 def test_run_flusher_writes_a_private_ledger_for_a_remote_store(
     data_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

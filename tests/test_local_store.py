@@ -245,6 +245,45 @@ def test_context_column_holds_both_neighbours_even_when_turns_arrive_out_of_orde
     assert row["context"] == "first\nthird"
 
 
+def segments(store: LocalStore) -> int:
+    """How many pieces (FTS5 segments) the full-text index is in: every search reads each of them."""
+    return store.db.execute("SELECT count(DISTINCT segid) FROM memories_fts_idx").fetchone()[0]
+
+
+def add_stops(store: LocalStore, stops: int, *, per_stop: int = 4) -> None:
+    """What a flusher does over a long session: one small ``add`` per Stop, each next to the last."""
+    for stop in range(stops):
+        store.add([turn(stop * per_stop + i + 1, f"turn {stop}.{i} about the kestrel deploy") for i in range(per_stop)])
+
+
+def test_a_write_adds_one_piece_to_the_index_whatever_neighbours_it_refreshes(store: LocalStore) -> None:
+    add_stops(store, 3)
+    store.tidy()
+    before = segments(store)
+    store.add([turn(100 + i, f"late turn {i}", session=f"s{i % 3}") for i in range(6)])  # refreshes older turns
+    assert segments(store) == before + 1  # was one more per neighbour refreshed out of rowid order
+
+
+def test_tidy_keeps_the_index_in_few_pieces_without_changing_what_is_found(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_stops(store, 6)
+    found = [(m.id, m.score) for m in store.search("kestrel deploy turn", project=PROJECT, limit=20)]
+    pieces = segments(store)
+    assert pieces > 3
+    assert store.tidy() == "merged"
+    assert segments(store) < pieces
+    assert store.tidy() == ""  # nothing left to merge
+    assert [(m.id, m.score) for m in store.search("kestrel deploy turn", project=PROJECT, limit=20)] == found
+    store.add([turn(99, "one more piece", session="s9")])
+    assert segments(store) > 1
+    monkeypatch.setattr(local, "TIDY_SEGMENTS", 1)
+    assert store.tidy() == "optimized"
+    assert segments(store) == 1
+    assert [(m.id, m.score) for m in store.search("kestrel deploy turn", project=PROJECT, limit=20)] == found
+    store.db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('integrity-check')")  # raises if corrupt
+
+
 # -- forgetting --------------------------------------------------------------------------------------
 def test_delete_forgets_the_turn_and_its_copy_in_the_neighbours_context(store: LocalStore) -> None:
     store.add([turn(1, "how do we reach the vault?"), turn(2, "the vault password is hunter2zebra"), turn(3, "thanks")])

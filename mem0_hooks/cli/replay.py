@@ -74,6 +74,8 @@ def drain_now(
             if reporter:
                 reporter.done()
         flush.record_result(result)
+        if result.delivered:
+            flush.tidy_local(backend, mirror)
         result.revived, result.kept_dead = revived, kept
         return result
     finally:
