@@ -280,6 +280,7 @@ def test_tidy_keeps_the_index_in_few_pieces_without_changing_what_is_found(
     monkeypatch.setattr(local, "TIDY_SEGMENTS", 1)
     assert store.tidy() == "optimized"
     assert segments(store) == 1
+    assert Path(store.path + "-wal").stat().st_size == 0  # the rewrite does not stay behind in the WAL
     assert [(m.id, m.score) for m in store.search("kestrel deploy turn", project=PROJECT, limit=20)] == found
     store.db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('integrity-check')")  # raises if corrupt
 

@@ -373,9 +373,10 @@ class LocalStore:
         db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
         return len(gone)
 
-    def _after_forgetting(self, db: sqlite3.Connection) -> None:
-        """Copy the overwritten pages into the database file and empty the WAL (best effort: a reader
-        still open elsewhere can hold the checkpoint back; the next one completes it)."""
+    def _truncate_wal(self, db: sqlite3.Connection) -> None:
+        """Copy the overwritten pages into the database file and empty the WAL, after a forget (so the
+        forgotten text is gone from the WAL too) or a rewrite of the index (tens of MB of WAL at 100k).
+        Best effort: a reader still open elsewhere can hold the checkpoint back; the next one completes it."""
         try:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:
@@ -398,7 +399,7 @@ class LocalStore:
             db.execute("ROLLBACK")
             raise
         if count:
-            self._after_forgetting(db)
+            self._truncate_wal(db)
         return int(count)
 
     def delete(self, memory_id: str) -> bool:
@@ -436,7 +437,9 @@ class LocalStore:
                 else:
                     # 'merge' folds segments of one level once there are ``usermerge`` of them; a
                     # change count under 2 means it found nothing left to do.
-                    db.execute("INSERT INTO memories_fts (memories_fts, rank) VALUES ('usermerge', 2)")
+                    usermerge = db.execute("SELECT v FROM memories_fts_config WHERE k = 'usermerge'").fetchone()
+                    if usermerge is None or usermerge[0] != 2:  # (a setting kept in the index: set it once)
+                        db.execute("INSERT INTO memories_fts (memories_fts, rank) VALUES ('usermerge', 2)")
                     done = ""
                     for _ in range(100):
                         before = db.total_changes
@@ -450,6 +453,8 @@ class LocalStore:
                 raise
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"local store tidy failed: {exc}") from exc
+        if done == "optimized":
+            self._truncate_wal(db)
         return done
 
     # -- reads -------------------------------------------------------------------------------------
