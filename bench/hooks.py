@@ -276,8 +276,9 @@ def _iso(ts: float) -> str:
 
 
 def generate_stores(spec: dict[str, Any]) -> None:
-    """Fill one store through ``LocalStore.add`` and copy it out at each requested size; the full-text
-    index is tidied after each batch as the flusher tidies it after each drain (``LocalStore.tidy``)."""
+    """Fill one store through ``LocalStore.add`` and copy it out at each requested size. The full-text
+    index is tidied (``LocalStore.tidy``) after each batch of 2,000, as the flusher tidies it once its
+    queue is empty (its batches are of up to 200: a store it filled is in a few more pieces)."""
     from mem0_hooks.backends.base import MemoryItem
     from mem0_hooks.backends.local import LocalStore
 

@@ -592,7 +592,7 @@ def close_targets(*stores: Any) -> None:
 
 
 def tidy_local(*stores: Any) -> None:
-    """After a drain that stored something: let the local store among ``stores`` (the target or the
+    """After drains that stored something: let the local store among ``stores`` (the target or the
     mirror) merge the pieces of its full-text index (``LocalStore.tidy``). A failure is logged, never
     raised: the store works as well unmerged, only a little slower."""
     for store in stores:
@@ -625,6 +625,7 @@ def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
     except Timeout:
         return 0  # another flusher (or a replay) is at work
     backend = mirror = None
+    stored = False  # since the index was last tidied
     try:
         removed = queue.clean_temp()
         if removed:
@@ -633,14 +634,14 @@ def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
         apply_retention(config)
         backend, mirror = open_targets(config)
         idle_since = time.monotonic()
-        stored = False  # since the index was last tidied
         while True:
             if lock_requested():
                 return 0
             changed_at = queue.pending_changed_at()
             result = drain(backend, config, mirror=mirror, should_stop=lock_requested)
             record_result(result)
-            stored = stored or bool(result.delivered)
+            # (a retried item reached the local mirror, if there is one, before the remote failed)
+            stored = stored or bool(result.delivered or result.retried)
             if result.delivered or result.dead or result.duplicates:
                 log(
                     f"flushed to {backend.name}: {result.delivered} delivered, {result.duplicates} already there, "
@@ -680,6 +681,8 @@ def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
                     break
                 time.sleep(min(TICK, max(wake - time.time(), 0.0)))
     finally:
+        if stored and lock.is_locked and not lock_requested():
+            tidy_local(backend, mirror)  # leaving with the queue not empty (idle, long backoffs)
         if lock.is_locked:
             lock.release()
         close_targets(backend, mirror)

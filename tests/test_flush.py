@@ -285,6 +285,24 @@ def test_run_flusher_leaves_the_local_index_in_few_pieces(data_home: Path) -> No
     assert pieces() < before  # the flusher tidied the index (LocalStore.tidy) once the queue was empty
 
 
+def test_a_store_too_busy_to_tidy_is_logged_not_raised(data_home: Path) -> None:
+    import sqlite3
+
+    for stop in range(3):
+        enqueue_turns(2, session=f"s{stop}")
+        flush.drain(LocalStore(), config_dict())
+    store = LocalStore(timeout=0.1)
+    other = sqlite3.connect(store.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the store
+    try:
+        flush.tidy_local(store)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        store.close()
+    assert "could not merge the local store's full-text index" in read_log()
+
+
 def test_run_flusher_writes_a_private_ledger_for_a_remote_store(
     data_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

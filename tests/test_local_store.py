@@ -239,10 +239,16 @@ def test_neighbours_are_the_turns_around_a_memory(store: LocalStore) -> None:
 def test_context_column_holds_both_neighbours_even_when_turns_arrive_out_of_order(store: LocalStore) -> None:
     store.add([turn(3, "third"), turn(1, "first")])
     store.add([turn(2, "second")])
-    row = store.db.execute(
-        "SELECT f.context FROM memories_fts f JOIN memories m ON m.rowid = f.rowid WHERE m.text = 'second'"
-    ).fetchone()
-    assert row["context"] == "first\nthird"
+
+    def context(text: str) -> str:
+        return store.db.execute(
+            "SELECT f.context FROM memories_fts f JOIN memories m ON m.rowid = f.rowid WHERE m.text = ?", (text,)
+        ).fetchone()["context"]
+
+    assert context("second") == "first\nthird"
+    assert context("first") == "second" and context("third") == "second"  # stored earlier, refreshed
+    store.add([turn(4, "fourth"), turn(9, "elsewhere", session="s2")])
+    assert context("third") == "second\nfourth" and context("elsewhere") == ""
 
 
 def segments(store: LocalStore) -> int:
@@ -277,12 +283,35 @@ def test_tidy_keeps_the_index_in_few_pieces_without_changing_what_is_found(
     assert [(m.id, m.score) for m in store.search("kestrel deploy turn", project=PROJECT, limit=20)] == found
     store.add([turn(99, "one more piece", session="s9")])
     assert segments(store) > 1
-    monkeypatch.setattr(local, "TIDY_SEGMENTS", 1)
+    monkeypatch.setattr(local, "TIDY_SEGMENTS", 0)  # whatever merging leaves is too many: rewrite as one
     assert store.tidy() == "optimized"
     assert segments(store) == 1
-    assert Path(store.path + "-wal").stat().st_size == 0  # the rewrite does not stay behind in the WAL
     assert [(m.id, m.score) for m in store.search("kestrel deploy turn", project=PROJECT, limit=20)] == found
     store.db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('integrity-check')")  # raises if corrupt
+
+
+def test_tidy_merges_many_one_item_writes_without_rewriting_the_index(store: LocalStore) -> None:
+    # A remote store with the local mirror writes the mirror one item at a time.
+    for n in range(1, 41):
+        store.add([turn(n, f"mirrored turn {n} about the kestrel deploy")])
+    assert segments(store) > local.TIDY_SEGMENTS
+    assert store.tidy() == "merged"
+    assert segments(store) <= local.TIDY_SEGMENTS
+
+
+def test_the_wal_is_cut_back_after_a_big_write(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "WAL_KEPT_BYTES", 64 * 1024)
+    store = LocalStore()
+    try:
+        store.add([turn(n, f"turn {n} " + "lorem ipsum dolor " * 40) for n in range(1, 400)])
+        wal = Path(store.path + "-wal")
+        grown = wal.stat().st_size
+        assert grown > 256 * 1024
+        store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        store.add([turn(500, "one more")])  # the next write starts the WAL over: cut back to the limit
+        assert wal.stat().st_size < 128 * 1024 < grown  # the limit, plus what that write added
+    finally:
+        store.close()
 
 
 # -- forgetting --------------------------------------------------------------------------------------

@@ -99,7 +99,8 @@ STALE_SHARE = 0.05  # word counts are reused until the store grew by this share 
 STALE_SECONDS = 600.0  # ... or for this long
 STALE_WORDS = 20_000  # ... or until this many words were counted
 KNOWN_STEMS = 50_000  # words whose stem the process remembers
-TIDY_SEGMENTS = 8  # ``tidy`` rewrites the full-text index as one segment once it has more than this
+TIDY_SEGMENTS = 8  # ``tidy`` rewrites the full-text index as one segment when merging leaves more than this
+WAL_KEPT_BYTES = 4 * 1024 * 1024  # the WAL file is cut back to this after a checkpoint
 WORDS_CACHED = 2048  # turns whose words a store keeps between searches (about 1 KB each)
 
 # What every read of memories selects, in this order: ``_memory`` and the search read a row by position
@@ -251,6 +252,9 @@ class LocalStore:
             db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA secure_delete = ON")  # forgotten text is overwritten, not left in free pages
+            # A big write (a merge of the index, a long backlog) grows the WAL; the WAL is reused, not
+            # shrunk, unless told: back to at most this much once it has been copied into the store.
+            db.execute(f"PRAGMA journal_size_limit = {WAL_KEPT_BYTES}")
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version < len(MIGRATIONS):
                 self._migrate(db, version)
@@ -374,9 +378,9 @@ class LocalStore:
         return len(gone)
 
     def _truncate_wal(self, db: sqlite3.Connection) -> None:
-        """Copy the overwritten pages into the database file and empty the WAL, after a forget (so the
-        forgotten text is gone from the WAL too) or a rewrite of the index (tens of MB of WAL at 100k).
-        Best effort: a reader still open elsewhere can hold the checkpoint back; the next one completes it."""
+        """After a forget: copy the overwritten pages into the database file and empty the WAL, so the
+        forgotten text is not left in it (best effort: a reader still open elsewhere can hold the
+        checkpoint back; the next one completes it)."""
         try:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:
@@ -396,7 +400,8 @@ class LocalStore:
                 db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         if count:
             self._truncate_wal(db)
@@ -413,49 +418,51 @@ class LocalStore:
         return self._forget("created_at < ?", (iso_cutoff,))
 
     def tidy(self) -> str:
-        """Keep the full-text index in few pieces; run by the flusher after each drain that stored
-        something. Returns what it did: ``"merged"`` (the small pieces folded together, a few ms),
-        ``"optimized"`` (the whole index rewritten as one) or ``""``.
+        """Keep the full-text index in few pieces. Run by the flusher once a drain that stored something
+        has emptied the queue (and as it exits). Returns ``"merged"``, ``"optimized"`` (the whole index
+        rewritten as one) or ``""`` (nothing to do).
 
         FTS5 writes each write transaction as a new segment of the index and merges segments only
-        lazily, and every search reads every segment (and the entries that later writes made dead):
-        a store fed one Stop at a time was read through a dozen of them. So after each drain the
-        segments of the same size are merged in pairs, which keeps about log2(drains) of them at
-        little cost; past ``TIDY_SEGMENTS`` (hundreds of drains later) the index is rewritten as one,
-        which costs about 60 ms at 10,000 memories and 0.6 s at 100,000.
+        lazily, and every search reads every segment (and the entries later writes made dead): a store
+        fed one Stop at a time was read through a dozen of them. So the segments of about one size are
+        merged once there are two of them (FTS5's ``merge`` with ``usermerge`` 2), which keeps about
+        log2(writes) of them. That usually costs a millisecond or two; now and then the merged pieces
+        reach the size of the biggest and most of the index is rewritten (about 20 ms at 10,000
+        memories). If merging still leaves more than ``TIDY_SEGMENTS`` (writes of unequal sizes), the
+        index is rewritten as one: about 60 ms at 10,000 memories and 0.6 s at 100,000.
         """
         db = self.db
         try:
-            segments = db.execute("SELECT count(DISTINCT segid) FROM memories_fts_idx").fetchone()[0]
-            if segments <= 1:
+            if self._segments(db) <= 1:
                 return ""
             db.execute("BEGIN IMMEDIATE")
             try:
-                if segments > TIDY_SEGMENTS:
+                usermerge = db.execute("SELECT v FROM memories_fts_config WHERE k = 'usermerge'").fetchone()
+                if usermerge is None or usermerge[0] != 2:  # (a setting kept in the index: set it once)
+                    db.execute("INSERT INTO memories_fts (memories_fts, rank) VALUES ('usermerge', 2)")
+                done = ""
+                for _ in range(1000):  # each step writes up to 200 pages; a step that changes fewer than
+                    before = db.total_changes  # 2 rows found nothing left to merge
+                    db.execute("INSERT INTO memories_fts (memories_fts, rank) VALUES ('merge', 200)")
+                    if db.total_changes - before < 2:
+                        break
+                    done = "merged"
+                if self._segments(db) > TIDY_SEGMENTS:
                     db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
                     done = "optimized"
-                else:
-                    # 'merge' folds segments of one level once there are ``usermerge`` of them; a
-                    # change count under 2 means it found nothing left to do.
-                    usermerge = db.execute("SELECT v FROM memories_fts_config WHERE k = 'usermerge'").fetchone()
-                    if usermerge is None or usermerge[0] != 2:  # (a setting kept in the index: set it once)
-                        db.execute("INSERT INTO memories_fts (memories_fts, rank) VALUES ('usermerge', 2)")
-                    done = ""
-                    for _ in range(100):
-                        before = db.total_changes
-                        db.execute("INSERT INTO memories_fts (memories_fts, rank) VALUES ('merge', 200)")
-                        if db.total_changes - before < 2:
-                            break
-                        done = "merged"
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # (SQLite has already rolled back after some errors, a full disk)
+                    db.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"local store tidy failed: {exc}") from exc
-        if done == "optimized":
-            self._truncate_wal(db)
         return done
+
+    @staticmethod
+    def _segments(db: sqlite3.Connection) -> int:
+        """How many pieces (FTS5 segments) the full-text index is in."""
+        return int(db.execute("SELECT count(DISTINCT segid) FROM memories_fts_idx").fetchone()[0])
 
     # -- reads -------------------------------------------------------------------------------------
     def search(self, query: str, *, project: str, limit: int, deadline: float | None = None) -> list[Memory]:

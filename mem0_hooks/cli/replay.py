@@ -74,7 +74,7 @@ def drain_now(
             if reporter:
                 reporter.done()
         flush.record_result(result)
-        if result.delivered:
+        if result.delivered or result.retried:  # (a retried item reached the local mirror, if any)
             flush.tidy_local(backend, mirror)
         result.revived, result.kept_dead = revived, kept
         return result
