@@ -1,8 +1,8 @@
 """Cheap prompt analysis shared by recall and the local store (stdlib only, hot path).
 
 ``analyse`` turns a prompt into what the local store searches with: the content words (stopwords,
-question words and words about the conversation itself dropped; dates taken out), the dates it
-names, and whether it asks *when* something happened.
+question words and words about the conversation itself dropped; dates taken out; the other forms of
+an irregular verb or noun added), the dates it names, and whether it asks *when* something happened.
 
 Nothing here imports ``re`` unless a prompt names a date: words are split with ``str.translate`` (the
 hook path no longer imports ``json``, so ``re`` and the ``enum`` it pulls in would be a cost of
@@ -163,6 +163,40 @@ def is_trivial(prompt: str, min_words: int) -> bool:
     return len(content_words(stripped)) < max(min_words, 1)
 
 
+# Forms of one word that the Porter stemmer does not bring together: irregular verbs (run / ran,
+# buy / bought) and nouns (child / children). A prompt's word brings the other forms of its group in
+# as search words, so "When did she run the marathon?" finds "I ran my first marathon". Forms that
+# are stopwords anyway (be, have, do, say, go, get, tell, know...) drop out.
+_IRREGULAR = """
+arise arose arisen; awake awoke awoken; bear bore borne born; beat beaten; become became; begin began begun;
+bend bent; bite bit bitten; bleed bled; blow blew blown; break broke broken; breed bred; bring brought;
+build built; buy bought; catch caught; choose chose chosen; come came; creep crept; deal dealt; dig dug;
+draw drew drawn; drink drank drunk; drive drove driven; eat ate eaten; fall fell fallen; feed fed;
+feel felt; fight fought; find found; flee fled; fly flew flown; forbid forbade forbidden;
+forget forgot forgotten; forgive forgave forgiven; freeze froze frozen; give gave given; grow grew grown;
+hang hung; hear heard; hide hid hidden; hold held; keep kept; lay laid; lead led; leave left; lend lent;
+lose lost; make made; mean meant; meet met; pay paid; ride rode ridden; ring rang rung; rise rose risen;
+run ran; see saw seen; seek sought; sell sold; send sent; shake shook shaken; shine shone; shoot shot;
+show shown; sing sang sung; sink sank sunk; sit sat; sleep slept; slide slid; speak spoke spoken;
+spend spent; spin spun; stand stood; steal stole stolen; stick stuck; sting stung; strike struck;
+swear swore sworn; sweep swept; swim swam swum; swing swung; take took taken; teach taught; tear tore torn;
+throw threw thrown; understand understood; wake woke woken; wear wore worn; weep wept; win won;
+write wrote written; child children; person people; man men; woman women; mouse mice; foot feet;
+tooth teeth; goose geese; wife wives; knife knives; life lives; wolf wolves; shelf shelves; half halves
+"""
+_FORMS: dict[str, tuple[str, ...]] = {}
+
+
+def other_forms(word: str) -> tuple[str, ...]:
+    """The other forms of ``word`` in its irregular group (``"ran"`` for ``"run"``), else ``()``."""
+    if not _FORMS:
+        for group in _IRREGULAR.split(";"):
+            forms = [form for form in group.split() if form not in STOPWORDS]
+            for form in forms:
+                _FORMS[form] = tuple(other for other in forms if other != form)
+    return _FORMS.get(word, ())
+
+
 class Query:
     """What a prompt asks for: content ``words`` (in order, unique), ``dates`` it names, ``about_time``."""
 
@@ -190,7 +224,9 @@ def analyse(prompt: str, limit: int = 24) -> Query:
             at = max(at, end)
         pieces.append(lowered[at:])
         lowered = " ".join(pieces)
-    return Query(query_words(lowered, limit), dates, asks_when(prompt))
+    words = query_words(lowered, limit)
+    words += [form for word in words for form in other_forms(word) if form not in words]
+    return Query(list(dict.fromkeys(words))[:limit], dates, asks_when(prompt))
 
 
 def query_words(text: str, limit: int = 32) -> list[str]:

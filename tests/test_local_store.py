@@ -226,6 +226,23 @@ def test_the_newer_of_two_equal_memories_ranks_first(store: LocalStore) -> None:
     assert first.session_id == "new" and second.session_id == "old"
 
 
+def test_irregular_forms_of_a_prompt_word_are_searched_too(store: LocalStore) -> None:
+    # Porter stems "buy" and "bought", "child" and "children" apart; the prompt's word brings the others.
+    store.add(
+        [
+            turn(1, "We bought a second-hand Subaru for the school run"),
+            turn(2, "The children start swimming lessons on Monday", session="s2"),
+            turn(3, "Lunch was a sandwich at the desk again", session="s3"),
+        ]
+    )
+    assert texts(store.search("which one did we buy?", project=PROJECT, limit=5)) == [
+        "We bought a second-hand Subaru for the school run"
+    ]
+    assert "The children start swimming lessons on Monday" in texts(
+        store.search("what does each child have on mondays", project=PROJECT, limit=5)
+    )
+
+
 # -- neighbours --------------------------------------------------------------------------------------
 def test_neighbours_are_the_turns_around_a_memory(store: LocalStore) -> None:
     store.add([turn(n, f"turn number {n}") for n in (1, 2, 4, 7)])  # seq gaps are normal

@@ -13,7 +13,8 @@ How ``search_turns`` ranks (no language model; in a long-lived process about 3 m
 and 4.5 ms at 100k, see README "Recall quality"):
 
 1. The prompt becomes content words (``local_query.analyse``: stopwords, question words and words
-   about the conversation out; dates taken apart). Each word's document frequency *in this project*
+   about the conversation out; dates taken apart; "ran" and "bought" added to "run" and "buy", the
+   irregular forms Porter stemming does not bring together). Each word's document frequency *in this project*
    is counted through the index, and its weight is its IDF squared: sharper than BM25's own, so that
    a name or a word that is all over a project counts for little next to the rare word that says what
    the prompt is about. Counting stops at ``COUNT_LIMIT`` matches (the rest is estimated), and the
