@@ -12,13 +12,13 @@ restrict a search to one project instead of ranking every project's matches and 
 How ``search_turns`` ranks (no language model; in a long-lived process about 3 ms at 10k memories
 and 4.5 ms at 100k, see README "Recall quality"):
 
-1. The prompt becomes content words (``local_query.analyse``: stopwords, question words and words
-   about the conversation out; dates taken apart; "ran" and "bought" added to "run" and "buy", the
-   irregular forms Porter stemming does not bring together). Each word's document frequency *in this project*
-   is counted through the index, and its weight is its IDF squared: sharper than BM25's own, so that
-   a name or a word that is all over a project counts for little next to the rare word that says what
-   the prompt is about. Counting stops at ``COUNT_LIMIT`` matches (the rest is estimated), and the
-   counts are kept for the life of the process until the store has grown by ``STALE_SHARE``.
+1. The prompt becomes content words (``local_query.analyse``: stopwords, question words and words about
+   the conversation out; dates taken apart; "ran" and "bought" added to "run" and "buy", the irregular
+   forms Porter stemming does not bring together). Each word's document frequency *in this project* is
+   counted through the index, and its weight is its IDF squared: sharper than BM25's own, so that a
+   name or a word that is all over a project counts for little next to the rare word that says what the
+   prompt is about. Counting stops at ``COUNT_LIMIT`` matches (the rest is estimated), and the counts
+   are kept for the life of the process until the store has grown by ``STALE_SHARE``.
 2. Candidates: FTS5 BM25 over text and (at half weight) context ranks the turns that have the rarer
    words (a word in more than 30% of the project is not searched for, nor the commoner words once the
    rarer ones match ``MAX_POSTINGS`` turns; when even the rarest is in more than ``RANK_POSTINGS``,
@@ -332,18 +332,20 @@ class LocalStore:
         the index in a dozen more pieces after every flush (see ``tidy``).
         """
         touched = set(new)
+        contexts: dict[int, str] = {}
         for rowid, item in new.items():
             if item.session_id:
-                touched.update(r["rowid"] for r in _adjacent(db, item.session_id, item.seq, rowid) if r is not None)
+                sides = [r for r in _adjacent(db, item.session_id, item.seq, rowid) if r is not None]
+                touched.update(r["rowid"] for r in sides)
+                contexts[rowid] = "\n".join(r["text"] for r in sides)
         for rowid in sorted(touched):
             item = new.get(rowid)
             if item is None:
                 self._refresh_context(db, [rowid])
                 continue
-            context = _context(db, item.session_id, item.seq, rowid) if item.session_id else ""
             db.execute(
                 "INSERT INTO memories_fts (rowid, text, context, scope) VALUES (?, ?, ?, ?)",
-                (rowid, item.text, context, scope_token(item.project, item.scope)),
+                (rowid, item.text, contexts.get(rowid, ""), scope_token(item.project, item.scope)),
             )
 
     def _refresh_context(self, db: sqlite3.Connection, rowids: list[int]) -> None:
@@ -352,7 +354,8 @@ class LocalStore:
             row = db.execute("SELECT session_id, seq FROM memories WHERE rowid = ?", (rowid,)).fetchone()
             if row is None or not row["session_id"]:
                 continue
-            context = _context(db, row["session_id"], row["seq"], rowid)
+            before, after = _adjacent(db, row["session_id"], row["seq"], rowid)
+            context = "\n".join(r["text"] for r in (before, after) if r is not None)
             db.execute("UPDATE memories_fts SET context = ? WHERE rowid = ?", (context, rowid))
 
     def _delete_rows(self, db: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> int:
@@ -805,11 +808,6 @@ def _adjacent(
             after = row
             break
     return before, after
-
-
-def _context(db: sqlite3.Connection, session_id: str, seq: int, rowid: int) -> str:
-    """A turn's ``context`` column: the text of the turns just before and after it."""
-    return "\n".join(r["text"] for r in _adjacent(db, session_id, seq, rowid) if r is not None)
 
 
 def _diversify(scored: list[tuple[float, str, int]], rows: dict[int, Row], limit: int) -> list[tuple[float, str, int]]:
