@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hooks import HOOK_FILES, injected_context, prompt_event, run_hook
+from tests.support.hooks import HOOK_FILES, injected_context, prompt_event, run_hook, stop_event
 
 GARBAGE = [
     b"",
@@ -31,11 +31,6 @@ def test_garbage_input_exits_0_with_nothing_on_stdout(data_home: Path, event: st
     assert proc.stdout == b""
 
 
-def _stop(session: str, cwd: Path, reply: str, transcript: str = "") -> dict:
-    return {"session_id": session, "cwd": str(cwd), "hook_event_name": "Stop", "stop_hook_active": False,
-            "last_assistant_message": reply, "transcript_path": transcript}
-
-
 def _drain(data_home: Path) -> None:
     from mem0_hooks.cli.main import main
 
@@ -46,7 +41,8 @@ def test_capture_then_recall_through_the_executables(data_home: Path, tmp_path: 
     project = tmp_path / "proj"
     (project / ".git").mkdir(parents=True)
     assert run_hook("UserPromptSubmit", prompt_event("s1", project, "We deploy the billing service with Helm to cluster kestrel-7")).stdout == b""
-    assert run_hook("Stop", _stop("s1", project, "Understood: billing goes to kestrel-7 via Helm.")).returncode == 0
+    stopped = run_hook("Stop", stop_event("s1", project, "Understood: billing goes to kestrel-7 via Helm."))
+    assert stopped.returncode == 0
     _drain(data_home)
     proc = run_hook("UserPromptSubmit", prompt_event("s2", project / "sub", "how do we deploy the billing service?"))
     context = injected_context(proc, "UserPromptSubmit")
@@ -63,7 +59,7 @@ def test_session_start_orients_once_per_session(data_home: Path, tmp_path: Path)
     project = tmp_path / "proj"
     project.mkdir()
     run_hook("UserPromptSubmit", prompt_event("s1", project, "Rename the config loader to settings_loader please"))
-    run_hook("Stop", _stop("s1", project, "Done: config loader renamed to settings_loader."))
+    run_hook("Stop", stop_event("s1", project, "Done: config loader renamed to settings_loader."))
     _drain(data_home)
     start = {"session_id": "s2", "cwd": str(project), "hook_event_name": "SessionStart", "source": "startup"}
     context = injected_context(run_hook("SessionStart", start), "SessionStart")
@@ -86,7 +82,7 @@ def test_no_consent_means_no_capture(isolated_home: Path, tmp_path: Path) -> Non
     project = tmp_path / "p"
     project.mkdir()
     run_hook("UserPromptSubmit", prompt_event("s1", project, "remember the launch codes are in the vault"))
-    run_hook("Stop", _stop("s1", project, "ok"))
+    run_hook("Stop", stop_event("s1", project, "ok"))
     data = Path(os.environ["MEM0_HOOKS_HOME"])
     assert not list((data / "queue" / "pending").glob("*.json")) if (data / "queue").exists() else True
 
@@ -123,7 +119,7 @@ def test_locked_database_fails_open(data_home: Path, tmp_path: Path) -> None:
 def test_stop_enqueues_before_returning_and_files_are_private(data_home: Path, tmp_path: Path) -> None:
     project = tmp_path / "p"
     project.mkdir()
-    run_hook("Stop", _stop("s1", project, "The answer is forty-two."))
+    run_hook("Stop", stop_event("s1", project, "The answer is forty-two."))
     queue_dir = data_home / "queue"
     files = list((queue_dir / "pending").glob("*.json")) + list((data_home).glob("memories.sqlite3*"))
     assert files, "the item must be on disk (queued or already delivered) when the hook returns"

@@ -47,7 +47,7 @@ import yaml
 
 from tests.data.secrets_corpus import ALL_SECRETS, SECRET_TURNS
 from tests.support.fake_mem0 import FakeMem0, FakePlatform, FakeServer, Response
-from tests.support.hooks import HOOK_FILES, HOOKS_DIR, REPO_ROOT, injected_context, prompt_event
+from tests.support.hooks import HOOK_FILES, HOOKS_DIR, REPO_ROOT, injected_context, prompt_event, stop_event
 from tests.support.transcripts import append_lines, transcript_entry
 
 _OUR_ENV_PREFIXES = ("MEM0_", "CLAUDE_PLUGIN_", "XDG_")
@@ -658,21 +658,10 @@ OPTED_OUT_FACT = "The payroll export for Halvorsen Freight runs at 02:30 from th
 OPTED_OUT_QUESTION = "when does the payroll export for Halvorsen Freight run?"
 
 
-def _stop(session: str, cwd: Path, reply: str, transcript: Path | None = None) -> dict[str, Any]:
-    return {
-        "session_id": session,
-        "cwd": str(cwd),
-        "hook_event_name": "Stop",
-        "stop_hook_active": False,
-        "last_assistant_message": reply,
-        "transcript_path": str(transcript or ""),
-    }
-
-
 def _capture_then_opt_out(data: Path, project: Path, opt_out: Any, fake: FakeMem0 | None) -> None:
     """Capture a fact in ``project`` while allowed; deliver it; then apply ``opt_out``."""
     assert run_event("UserPromptSubmit", prompt_event("before", project, OPTED_OUT_FACT)).returncode == 0
-    assert run_event("Stop", _stop("before", project, "Noted: 02:30 on larkspur-9.")).returncode == 0
+    assert run_event("Stop", stop_event("before", project, "Noted: 02:30 on larkspur-9.")).returncode == 0
     assert run_cli("replay").returncode == 0
     wait_for_flushers(data)
     control = run_event("UserPromptSubmit", prompt_event("control", project / "src", OPTED_OUT_QUESTION))
@@ -706,7 +695,7 @@ def _assert_opted_out(data: Path, project: Path, fake: FakeMem0 | None, transcri
             "UserPromptSubmit",
             prompt_event("opted", cwd, "Remember that the vault is at vault.halvorsen.internal", transcript),
         ),
-        ("Stop", _stop("opted", cwd, "I will remember vault.halvorsen.internal.", transcript)),
+        ("Stop", stop_event("opted", cwd, "I will remember vault.halvorsen.internal.", transcript)),
         (
             "PreCompact",
             {
@@ -824,7 +813,8 @@ def test_user_redact_patterns_apply_to_every_capture_channel(
     )
     with flusher_held_off(data_home):
         assert run_event("UserPromptSubmit", prompt_event("s", project, first, transcript)).returncode == 0
-        assert run_event("Stop", _stop("s", project, f"{second} Tracked in ACME-120934.", transcript)).returncode == 0
+        stop = stop_event("s", project, f"{second} Tracked in ACME-120934.", transcript)
+        assert run_event("Stop", stop).returncode == 0
         texts = [json.loads(p.read_bytes())["item"]["text"] for p in pending_files(data_home)]
         assert len(texts) == 4
         assert all("[REDACTED:custom]" in t for t in texts)
@@ -906,7 +896,7 @@ def test_retention_runs_in_the_flusher_a_hook_starts(
     project = tmp_path / "p"
     project.mkdir()
     old_id, recent_id = _seed_for_retention(data_home, project)
-    proc = run_event("Stop", _stop("today", project, "Today we renamed the export job to ledger-nightly."))
+    proc = run_event("Stop", stop_event("today", project, "Today we renamed the export job to ledger-nightly."))
     assert proc.returncode == 0
     from tests.support.stores import wait_for
 
@@ -958,9 +948,8 @@ def test_forgotten_memories_leave_no_bytes_in_the_store_files(
     project = tmp_path / "p"
     project.mkdir()
     _seed_for_retention(data_home, project)
-    assert (
-        run_event("Stop", _stop("today", project, "Today we renamed the export job to ledger-nightly.")).returncode == 0
-    )
+    stop = stop_event("today", project, "Today we renamed the export job to ledger-nightly.")
+    assert run_event("Stop", stop).returncode == 0
     from tests.support.stores import wait_for
 
     wait_for(lambda: not pending_files(data_home), what="the flusher to drain the queue")
@@ -987,7 +976,7 @@ def test_remote_adds_carry_an_expiration_date(
         append_lines(transcript, [transcript_entry("user", "s", 0, "An older turn about the ledger export", project)])
         prompt = prompt_event("s", project, "Rename the ledger export job", transcript)
         assert run_event("UserPromptSubmit", prompt).returncode == 0
-        assert run_event("Stop", _stop("s", project, "Renamed it to ledger-nightly.", transcript)).returncode == 0
+        assert run_event("Stop", stop_event("s", project, "Renamed it to ledger-nightly.", transcript)).returncode == 0
         assert run_cli("replay").returncode == 0
         wait_for_flushers(data_home)
         adds = [r for r in fake.requests if r.method == "POST" and "memories" in r.path and not is_search(r)]
@@ -1076,7 +1065,7 @@ def test_files_are_private_even_under_a_permissive_umask(isolated_home: Path, tm
                 transcript_entry("assistant", "s", 1, [{"type": "text", "text": "Noted."}], project),
             ],
         )
-        hook("Stop", _stop("s", project, "Noted: docs/releases.md.", transcript))
+        hook("Stop", stop_event("s", project, "Noted: docs/releases.md.", transcript))
         wait_for(lambda: not pending_files(data), what="the flusher the Stop hook started")
         wait_for_flushers(data)
         # Recall opens the store and a hook leaves without closing it: its -wal and -shm stay behind.
@@ -1167,7 +1156,7 @@ def test_the_api_key_is_never_printed_logged_or_in_an_error(
         def hooks(session: str) -> None:
             for event, payload in (
                 ("UserPromptSubmit", prompt_event(session, project, f"how do we rotate the keys for {session}?")),
-                ("Stop", _stop(session, project, f"Rotation for {session} is monthly.")),
+                ("Stop", stop_event(session, project, f"Rotation for {session} is monthly.")),
             ):
                 proc = run_event(event, payload)
                 assert proc.returncode == 0
@@ -1318,7 +1307,7 @@ def test_injected_memories_are_framed_as_recalled_data(data_home: Path, tmp_path
     (project / ".git").mkdir(parents=True)
     told = prompt_event("s1", project, "We deploy the billing service with Helm to the kestrel cluster")
     run_event("UserPromptSubmit", told)
-    run_event("Stop", _stop("s1", project, "Understood: billing goes to kestrel via Helm."))
+    run_event("Stop", stop_event("s1", project, "Understood: billing goes to kestrel via Helm."))
     assert run_cli("replay").returncode == 0
     context = injected_context(
         run_event("UserPromptSubmit", prompt_event("s2", project, "how do we deploy the billing service?")),
@@ -1350,7 +1339,7 @@ def test_a_stored_memory_cannot_break_out_of_the_frame(
         _configure(data_home, fake, monkeypatch)
         for n, text in enumerate(HOSTILE_TURNS):
             run_event("UserPromptSubmit", prompt_event(f"h{n}", project, text))
-            run_event("Stop", _stop(f"h{n}", project, f"Reply {n}: {text}"))
+            run_event("Stop", stop_event(f"h{n}", project, f"Reply {n}: {text}"))
         assert run_cli("replay").returncode == 0
         if fake is not None:
             # Memories written by another client can carry anything in any field.

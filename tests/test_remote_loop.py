@@ -17,7 +17,7 @@ import yaml
 
 from mem0_hooks.cli.main import main as cli
 from tests.support.fake_mem0 import FakeMem0, FakeOpenMemory, FakePlatform, FakeServer
-from tests.support.hooks import injected_context, run_hook
+from tests.support.hooks import injected_context, prompt_event, run_hook, stop_event
 
 FACT = "The payments service retries webhooks with exponential backoff capped at 90 seconds"
 QUESTION = "how does the payments service retry webhooks?"
@@ -44,15 +44,6 @@ def configure(data_home: Path, fake: FakeMem0, monkeypatch: pytest.MonkeyPatch, 
         monkeypatch.setenv("MEM0_API_KEY", fake.default_key)
 
 
-def prompt(session: str, cwd: Path, text: str) -> dict:
-    return {"session_id": session, "cwd": str(cwd), "prompt": text, "hook_event_name": "UserPromptSubmit"}
-
-
-def stop(session: str, cwd: Path, reply: str) -> dict:
-    return {"session_id": session, "cwd": str(cwd), "hook_event_name": "Stop", "last_assistant_message": reply,
-            "stop_hook_active": False, "transcript_path": ""}
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     proj = tmp_path / "proj"
@@ -62,8 +53,8 @@ def project(tmp_path: Path) -> Path:
 
 def test_capture_flush_recall(data_home: Path, fake: FakeMem0, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     configure(data_home, fake, monkeypatch, recall_on_session_start=False)
-    assert run_hook("UserPromptSubmit", prompt("s1", project, FACT)).returncode == 0
-    assert run_hook("Stop", stop("s1", project, "Got it: backoff capped at 90 seconds.")).returncode == 0
+    assert run_hook("UserPromptSubmit", prompt_event("s1", project, FACT)).returncode == 0
+    assert run_hook("Stop", stop_event("s1", project, "Got it: backoff capped at 90 seconds.")).returncode == 0
     assert cli(["replay"]) == 0
     texts = json.dumps(fake.memories)
     assert "90 seconds" in texts
@@ -71,7 +62,7 @@ def test_capture_flush_recall(data_home: Path, fake: FakeMem0, project: Path, mo
     assert adds, "the flusher must have sent the turns"
     sent = json.dumps([r.body for r in adds])
     assert "alice" in sent  # the configured user id
-    proc = run_hook("UserPromptSubmit", prompt("s2", project, QUESTION))
+    proc = run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
     assert proc.returncode == 0
     context = injected_context(proc, "UserPromptSubmit")
     assert "90 seconds" in context
@@ -82,14 +73,14 @@ def test_backend_down_costs_nothing_and_loses_nothing(
 ) -> None:
     configure(data_home, fake, monkeypatch)
     fake.down()
-    first = run_hook("UserPromptSubmit", prompt("s1", project, FACT))
+    first = run_hook("UserPromptSubmit", prompt_event("s1", project, FACT))
     assert first.returncode == 0 and first.stdout == b""
     requests_before = len(fake.requests)
     started = time.monotonic()
-    again = run_hook("UserPromptSubmit", prompt("s1", project, QUESTION))
+    again = run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     assert again.returncode == 0 and again.stdout == b""
     assert time.monotonic() - started < 5  # no network wait: the breaker is open
-    run_hook("Stop", stop("s1", project, "Got it."))
+    run_hook("Stop", stop_event("s1", project, "Got it."))
     assert cli(["replay"]) == 1  # nothing could be delivered: non-zero
     capsys.readouterr()
     assert cli(["status", "--json"]) == 0

@@ -53,6 +53,18 @@ def prompt_event(session: str, cwd: Path, text: str, transcript: Path | None = N
     }
 
 
+def stop_event(session: str, cwd: Path, reply: str, transcript: Path | str | None = None) -> dict[str, Any]:
+    """The Stop input Claude Code sends once Claude has answered ``reply`` (no transcript unless given)."""
+    return {
+        "session_id": session,
+        "cwd": str(cwd),
+        "hook_event_name": "Stop",
+        "stop_hook_active": False,
+        "last_assistant_message": reply,
+        "transcript_path": str(transcript or ""),
+    }
+
+
 def injected_context(proc: subprocess.CompletedProcess[bytes], event: str) -> str:
     """The additionalContext a hook printed ("" for no output); asserts the output is what Claude Code accepts."""
     out = proc.stdout.decode()
