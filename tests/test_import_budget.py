@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from mem0_hooks import breaker, config, paths
-from tests.support.hooks import HOOK_FILES, HOOKS_DIR, injected_context
+from tests.support.hooks import HOOK_FILES, HOOKS_DIR, injected_context, stop_event
 
 HEAVY = ("httpx", "pydantic", "yaml", "filelock")
 
@@ -155,14 +155,7 @@ def test_stop_imports_no_heavy_dependency(data_home: Path, project: Path) -> Non
         },
     ]
     transcript.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    stop = {
-        "session_id": "s-stop",
-        "transcript_path": str(transcript),
-        "cwd": str(project),
-        "hook_event_name": "Stop",
-        "stop_hook_active": False,
-        "last_assistant_message": "Renamed them all.",
-    }
+    stop = stop_event("s-stop", project, "Renamed them all.", transcript)
 
     proc, modules = run_traced("Stop", stop, cwd=project)
     assert proc.stdout == b""

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mem0_hooks import paths, queue
 from mem0_hooks.errors import QueueError
-from tests.support.hooks import run_hook
+from tests.support.hooks import run_hook, stop_event
 from tests.support.stores import enqueue_turns, make_turns, read_log
 
 
@@ -315,15 +315,7 @@ def test_a_stop_hook_at_the_cap_exits_quietly_and_logs_it(
     config = data_home / "config.yaml"
     config.write_text(config.read_text() + "queue:\n  max_items: 10\n")
     queue.enqueue(make_turns(10))
-    payload = {
-        "session_id": "cap-session",
-        "transcript_path": str(tmp_path / "none.jsonl"),
-        "cwd": str(tmp_path),
-        "hook_event_name": "Stop",
-        "stop_hook_active": False,
-        "last_assistant_message": "one reply too many",
-    }
-    proc = run_hook("Stop", payload)
+    proc = run_hook("Stop", stop_event("cap-session", tmp_path, "one reply too many", tmp_path / "none.jsonl"))
     assert proc.returncode == 0 and proc.stdout == b""
     assert queue.depth() == 10
     assert "queue full: 10 items pending, cap queue.max_items=10" in read_log()

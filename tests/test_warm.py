@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mem0_hooks import relay
-from tests.support.hooks import HOOKS_DIR, REPO_ROOT, injected_context, prompt_event, run_hook
+from tests.support.hooks import HOOKS_DIR, REPO_ROOT, injected_context, prompt_event, run_hook, stop_event
 from tests.support.transcripts import append_lines, transcript_entry
 
 FACT = "We deploy the billing service with Helm to cluster kestrel-7"
@@ -516,15 +516,7 @@ def test_a_stop_with_a_long_new_tail_is_captured_once_whoever_reads_it(data_home
     assert transcript.stat().st_size > 600 * 1024
 
     def stop(reply: str) -> None:
-        payload = {
-            "session_id": "s-long",
-            "cwd": str(project),
-            "hook_event_name": "Stop",
-            "stop_hook_active": False,
-            "last_assistant_message": reply,
-            "transcript_path": str(transcript),
-        }
-        proc = run_hook("Stop", payload)
+        proc = run_hook("Stop", stop_event("s-long", project, reply, transcript))
         assert proc.returncode == 0 and proc.stdout == b""
 
     stop(f"turn 399: {filler}")
