@@ -69,7 +69,7 @@ STOPWORDS = frozenset(
     thing things us ok okay yes hi hello hey thanks thank might may must shall go many much often
     mention mentioned mentions say said says talk talked discuss discussed ask asked likely probably
     way ways kind kinds type types sort something anything stuff describe use used uses using happen happened
-    happens
+    happens besides except apart else ever
     """.split()
 )
 
@@ -198,19 +198,27 @@ def other_forms(word: str) -> tuple[str, ...]:
 
 
 class Query:
-    """What a prompt asks for: content ``words`` (in order, unique), ``dates`` it names, ``about_time``."""
+    """What a prompt asks for: content ``words`` (in order, unique), ``dates`` it names, ``about_time``,
+    and the words it writes with a capital (``names``, lower-cased: maybe people it asks about)."""
 
-    __slots__ = ("words", "dates", "about_time")
+    __slots__ = ("words", "dates", "about_time", "names")
 
     def __init__(
-        self, words: list[str], dates: list[tuple[int | None, int | None, int | None]], about_time: bool
+        self,
+        words: list[str],
+        dates: list[tuple[int | None, int | None, int | None]],
+        about_time: bool,
+        names: list[str] | None = None,
     ) -> None:
         self.words = words
         self.dates = dates
         self.about_time = about_time
+        self.names = names or []
 
     def __repr__(self) -> str:
-        return f"Query(words={self.words!r}, dates={self.dates!r}, about_time={self.about_time!r})"
+        return (
+            f"Query(words={self.words!r}, dates={self.dates!r}, about_time={self.about_time!r}, names={self.names!r})"
+        )
 
 
 def analyse(prompt: str, limit: int = 24) -> Query:
@@ -226,7 +234,27 @@ def analyse(prompt: str, limit: int = 24) -> Query:
         lowered = " ".join(pieces)
     words = query_words(lowered, limit)
     words += [form for word in words for form in other_forms(word) if form not in words]
-    return Query(list(dict.fromkeys(words))[:limit], dates, asks_when(prompt))
+    words = list(dict.fromkeys(words))[:limit]
+    return Query(words, dates, asks_when(prompt), capitalised(prompt, words))
+
+
+def capitalised(prompt: str, words: list[str]) -> list[str]:
+    """Those of ``words`` that ``prompt`` writes as a name would be: a capital, then lower case ("Sam",
+    not "SQL" or "sam"). The first word of a sentence counts too: it can only match as a name later."""
+    if not any(char.isupper() for char in prompt):
+        return []
+    wanted = set(words)
+    names: dict[str, None] = {}
+    for word in prompt.split():
+        word = word.strip(_NAME_EDGES)
+        if word.endswith(("'s", "\u2019s")):
+            word = word[:-2]
+        if len(word) > 1 and word[0].isupper() and word[1:].islower() and word.lower() in wanted:
+            names[word.lower()] = None
+    return list(names)
+
+
+_NAME_EDGES = ".,;:!?\"'()[]{}\u2018\u2019\u201c\u201d"
 
 
 def query_words(text: str, limit: int = 32) -> list[str]:

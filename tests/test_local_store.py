@@ -243,6 +243,76 @@ def test_irregular_forms_of_a_prompt_word_are_searched_too(store: LocalStore) ->
     )
 
 
+# -- who a prompt is about, and what sessions were about ------------------------------------------------
+def _kayaking(store: LocalStore) -> None:
+    """The user calls the assistant Sam (odd turns are the user's)."""
+    store.add(
+        [
+            turn(1, "Hey Sam! What did you do this weekend?", session="a"),
+            turn(2, "I went kayaking on the lake with my brother.", session="a"),
+            turn(3, "Kayaking sounds lovely, Sam! I only read a book about kayaking.", session="a"),
+            turn(1, "Morning, Sam! Ready for the kayaking trip?", session="b"),
+            turn(2, "Almost, the paddles are in the car.", session="b"),
+            turn(1, "Thanks, Sam, see you on the water.", session="c"),
+        ]
+    )
+
+
+def test_a_prompt_about_someone_ranks_what_they_said_over_what_was_said_to_them(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _kayaking(store)
+    answer = "I went kayaking on the lake with my brother."
+    assert texts(store.search("Where did Sam go kayaking?", project=PROJECT, limit=3))[0] == answer
+    monkeypatch.setattr(local, "SPEAKER_BOOST", 0.0)  # without it, the turns that greet Sam win
+    assert texts(store.search("Where did Sam go kayaking?", project=PROJECT, limit=3))[0] != answer
+
+
+def test_a_name_only_mentioned_says_nothing_about_who_speaks() -> None:
+    said = [
+        (1, "user", "I asked Priya about the migration."),
+        (2, "assistant", "Did Priya agree?"),
+        (3, "user", "Priya, Tom and I will review it."),  # reads as addressing her, but once is not enough
+        (4, "user", "Priya wants the index first."),
+    ]
+    rows = {rowid: (rowid, f"id{rowid}", text, role) + ("",) * 6 for rowid, role, text in said}
+    words_of = {rowid: tuple(local.split_words(rows[rowid][local.TEXT])) for rowid in rows}
+    assert local._spoken_of(["priya"], rows, words_of) is None
+    greeted = {rowid: (rowid, f"id{rowid}", f"Thanks, Priya! ({rowid})", "user") + ("",) * 6 for rowid in range(5, 9)}
+    words_of.update({rowid: tuple(local.split_words(greeted[rowid][local.TEXT])) for rowid in greeted})
+    assert local._spoken_of(["priya"], rows | greeted, words_of) == "assistant"
+    assert local._spoken_of(["priya", "tom"], rows | greeted, words_of) == "assistant"
+
+
+def test_the_opening_of_a_recent_session_is_found_without_a_matching_word(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A session's first prompt says what the session was for; it ranks below the turns that match.
+    opening = "Today: move the invoice exporter off cron and onto the job runner."
+    store.add(
+        [turn(1, opening, session="s2")]
+        + [turn(n, f"step {n} of the move, done", session="s2") for n in range(2, 12)]
+        + [turn(12, "For retries we settled on exponential backoff, capped at ten minutes.", session="s2")]
+    )
+    found = texts(store.search("what retry backoff did we settle on", project=PROJECT, limit=10))
+    assert found[0] == "For retries we settled on exponential backoff, capped at ten minutes."
+    assert opening in found
+    assert texts(store.search("anything about kubernetes?", project=PROJECT, limit=10)) == []  # nothing matched
+    monkeypatch.setattr(local, "OPENINGS", 0)
+    assert opening not in texts(store.search("what retry backoff did we settle on", project=PROJECT, limit=10))
+
+
+def test_openings_are_read_by_index(store: LocalStore) -> None:
+    plan = " ".join(
+        str(tuple(r))
+        for r in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM memories WHERE project = ? AND seq = 1 ORDER BY created_at DESC LIMIT 40",
+            (PROJECT,),
+        )
+    )
+    assert "memories_openings" in plan
+
+
 # -- neighbours --------------------------------------------------------------------------------------
 def test_neighbours_are_the_turns_around_a_memory(store: LocalStore) -> None:
     store.add([turn(n, f"turn number {n}") for n in (1, 2, 4, 7)])  # seq gaps are normal

@@ -23,15 +23,21 @@ and 4.5 ms at 100k, see README "Recall quality"):
    words (a word in more than 30% of the project is not searched for, nor the commoner words once the
    rarer ones match ``MAX_POSTINGS`` turns; when even the rarest is in more than ``RANK_POSTINGS``,
    only the newest of its turns are ranked: this is what keeps a 100k store fast). When the prompt
-   names a date, the turns of that time join them. The best candidates are widened to the turns
-   around them (``WINDOW`` each side), read in seq order, which also says which turns are adjacent.
+   names a date, the turns of that time join them, and so do the first turns of the newest
+   ``OPENINGS`` sessions. The best candidates are widened to the turns around them (``WINDOW`` each
+   side), read in seq order, which also says which turns are adjacent.
 3. Every turn read is scored again in Python: BM25 with the squared IDF (every prompt word this time,
    common ones included) over its own text, times a bonus for each extra distinct prompt word; plus
    half the score of each direct neighbour and a fifth of the next ones (an answer rarely repeats the
-   question's words, so a turn after a question gets 0.8 of it); plus a quarter of its session's
+   question's words, so a turn after a question gets all of it); plus a quarter of its session's
    share of the best session score (a session about the topic holds more of it). A prompt that asks
    *when* doubles the score of turns that say when ("yesterday", "last week", a date); a prompt that
-   names a date favours the turns of that time, even without a matching word. Newer turns win ties.
+   names a date favours the turns of that time, even without a matching word. A prompt that names
+   someone the turns address by name ("Thanks, Sam!") doubles the score of that person's own turns
+   (``_spoken_of``): asked what Sam did, the answer is what Sam said, not the turns that greet Sam. A
+   session's first turn says what the session was for: it scores half as much again, and gets a small
+   share of the best score even without a matching word (so it fills the end of a block, never the
+   start, and a prompt that matches nothing still gets nothing). Newer turns win ties.
    (A store keeps the words of the last ``WORDS_CACHED`` turns it scored: consecutive prompts read
    many of the same turns, and splitting them again cost about 0.5 ms of each search.)
 
@@ -91,7 +97,13 @@ SESSION_TOP = 3  # a session's score: the sum of its best turns
 TIME_BOOST = 1.0  # on a "when" prompt, turns that say when score (1 + this) times more
 DATE_BOOST = 1.0  # turns from the named time score up to (1 + this) times more ...
 DATE_BASE = 0.5  # ... plus this share of the best score, so they count even without a matching word
-QUESTION_WEIGHT = 0.8  # share of the turn before when that turn asked a question (this one answers it)
+QUESTION_WEIGHT = 1.0  # share of the turn before when that turn asked a question (this one answers it)
+SPEAKER_BOOST = 1.0  # on a prompt about someone the turns address by name, their own turns score (1 + this) times more
+ADDRESSED_TURNS = 3  # ... once that many of the turns read address them, nearly all (ADDRESSED_SHARE) said by one role
+ADDRESSED_SHARE = 0.75
+OPENINGS = 40  # the first turns of this many of the newest sessions are read with every search ...
+OPENING_BOOST = 0.5  # ... a session's first turn scores (1 + this) times more ...
+OPENING_BASE = 0.15  # ... plus this share of the best score, so it counts even without a matching word
 SESSION_DIVERSITY = 1.0  # < 1: each further turn of a session ranks this much lower (off: it costs recall)
 RECENCY = 0.02  # the newest turn read scores up to this much more: a tie-breaker, not a ranking
 SCORE_CHARS = 4000  # only this much of a long turn is tokenised for scoring
@@ -162,10 +174,16 @@ def m002_scope_column(db: sqlite3.Connection) -> None:
 # Notes (``mem0-hooks add``) are read at every session start: without this, by a scan of every memory.
 M003_NOTES_INDEX = ["CREATE INDEX IF NOT EXISTS memories_role_created ON memories (role, created_at)"]
 
+# Every search reads the first turns of the project's newest sessions: without this, by walking the
+# project's memories newest first until enough of them are openings. (A query must say ``seq = 1``
+# literally for SQLite to use it.)
+M004_OPENINGS_INDEX = ["CREATE INDEX IF NOT EXISTS memories_openings ON memories (project, created_at) WHERE seq = 1"]
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", M001_INITIAL),
     ("m002_scope_column", m002_scope_column),
     ("m003_notes_index", M003_NOTES_INDEX),
+    ("m004_openings_index", M004_OPENINGS_INDEX),
 ]
 
 
@@ -547,6 +565,11 @@ class LocalStore:
                 (project, bounds[0], bounds[1], DATE_ROWS),
             ):
                 rows.setdefault(row[ROWID], row)
+        for row in read.execute(
+            f"SELECT {COLUMNS} FROM memories WHERE project = ? AND seq = 1 ORDER BY created_at DESC LIMIT ?",
+            (project, OPENINGS),
+        ):
+            rows.setdefault(row[ROWID], row)
         follows = self._widen(read, [rows[i] for i in ranked_ids[:WINDOWED]], rows)
         if not rows:
             return Found([], {}, asked.words)
@@ -555,6 +578,7 @@ class LocalStore:
         words_of = self._words_of(rows)
         own = tokens.scores(words_of, weights)
         top = max(own.values(), default=0.0)
+        speaker = _spoken_of(asked.names, rows, words_of) if SPEAKER_BOOST else None
         after = {prev: nxt for nxt, prev in follows.items()}
         best_in_session: dict[str, list[float]] = {}
         for rowid, row in rows.items():
@@ -582,6 +606,12 @@ class LocalStore:
             if asked.dates:
                 fit = date_closeness(row[CREATED_AT], asked.dates)
                 score = score * (1.0 + DATE_BOOST * fit) + DATE_BASE * fit * (top or 1.0)
+            if speaker is not None and row[ROLE] == speaker:
+                score *= 1.0 + SPEAKER_BOOST
+            if row[SEQ] == 1 and row[SESSION_ID]:
+                score *= 1.0 + OPENING_BOOST
+                if speaker is None or row[ROLE] == speaker:
+                    score += OPENING_BASE * top
             if score > 0:
                 score *= 1.0 + RECENCY * newness[rowid]
                 scored.append((score, row[CREATED_AT], rowid))
@@ -784,6 +814,44 @@ class LocalStore:
         if check != "ok":
             raise BackendUnavailable(f"local store {self.path} is damaged: {check}")
         return f"local store {self.path}: {self.count()} memories"
+
+
+def _spoken_of(names: list[str], rows: dict[int, Row], words_of: dict[int, tuple[str, ...]]) -> str | None:
+    """The role ("user" or "assistant") whose turns are by the person ``names`` point to, if any.
+
+    In a conversation people address each other by name ("Thanks, Sam!", "Hey Sam, ..."): a name that
+    the turns read address, nearly always in one role's turns, is the other role's. A prompt that asks
+    about that person ("What does Sam do on weekends?") is answered by what they said, not by the
+    turns that greet them. Names that point to both roles, or to none, give no answer.
+    """
+    found: str | None = None
+    for name in names:
+        turns = [rowid for rowid, words in words_of.items() if name in words]
+        if len(turns) < ADDRESSED_TURNS:
+            continue
+        roles = [rows[rowid][ROLE] for rowid in turns if _addresses(rows[rowid][TEXT], name)]
+        if len(roles) < ADDRESSED_TURNS:
+            continue
+        for role, other in (("user", "assistant"), ("assistant", "user")):
+            if roles.count(role) >= ADDRESSED_SHARE * len(roles):
+                if found not in (None, other):
+                    return None
+                found = other
+    return found
+
+
+def _addresses(text: str, name: str) -> bool:
+    """Whether ``text`` speaks to ``name`` (lower case): the name as a word, then a comma, ! or ?."""
+    lowered = text.lower()
+    at = lowered.find(name)
+    while at >= 0:
+        if (at == 0 or not lowered[at - 1].isalnum()) and lowered[at + len(name) :].lstrip()[:1] in _VOCATIVE_ENDS:
+            return True
+        at = lowered.find(name, at + 1)
+    return False
+
+
+_VOCATIVE_ENDS = frozenset(",!?")
 
 
 def _adjacent(
