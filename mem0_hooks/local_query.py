@@ -240,17 +240,19 @@ def analyse(prompt: str, limit: int = 24) -> Query:
 
 def capitalised(prompt: str, words: list[str]) -> list[str]:
     """Those of ``words`` that ``prompt`` writes as a name would be: a capital, then lower case ("Sam",
-    not "SQL" or "sam"). The first word of a sentence counts too: it can only match as a name later."""
+    not "SQL" or "sam"), and not first in a sentence, where every word has a capital ("Fix the...")."""
     if not any(char.isupper() for char in prompt):
         return []
     wanted = set(words)
     names: dict[str, None] = {}
-    for word in prompt.split():
-        word = word.strip(_NAME_EDGES)
+    first = True
+    for raw in prompt.split():
+        word = raw.strip(_NAME_EDGES)
         if word.endswith(("'s", "\u2019s")):
             word = word[:-2]
-        if len(word) > 1 and word[0].isupper() and word[1:].islower() and word.lower() in wanted:
+        if not first and len(word) > 1 and word[0].isupper() and word[1:].islower() and word.lower() in wanted:
             names[word.lower()] = None
+        first = raw.endswith((".", "!", "?", ":"))
     return list(names)
 
 
