@@ -14,6 +14,7 @@ import pytest
 from mem0_hooks.backends import local
 from mem0_hooks.backends.base import MemoryItem
 from mem0_hooks.backends.local import MIGRATIONS, LocalStore, scope_token
+from mem0_hooks.local_query import analyse
 
 PROJECT = "/work/kestrel"
 OTHER = "/work/osprey"
@@ -266,6 +267,12 @@ def test_a_prompt_about_someone_ranks_what_they_said_over_what_was_said_to_them(
     assert texts(store.search("Where did Sam go kayaking?", project=PROJECT, limit=3))[0] == answer
     monkeypatch.setattr(local, "SPEAKER_BOOST", 0.0)  # without it, the turns that greet Sam win
     assert texts(store.search("Where did Sam go kayaking?", project=PROJECT, limit=3))[0] != answer
+
+
+def test_a_prompts_names_are_its_capitalised_words_that_do_not_start_a_sentence() -> None:
+    assert analyse("What did Sam cook? Ask Priya's team about SQL.").names == ["sam", "priya"]
+    assert analyse("Fix the Postgres pool").names == ["postgres"]  # a capital is all we know of a name
+    assert analyse("what did sam cook?").names == []
 
 
 def test_a_name_only_mentioned_says_nothing_about_who_speaks() -> None:
