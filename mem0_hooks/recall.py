@@ -61,7 +61,10 @@ def local_store() -> Any:
     return store
 
 
-RECALL_TURNS = 80  # ranked turns handed to the formatter; a 4,000-character block holds about 25
+# Ranked turns handed to the formatter. A 4,000-character block holds about 20-25; the rest are spares
+# for turns already injected in this session. (80 recalled no more on LoCoMo, and formatting them cost
+# 0.15 ms more per prompt.)
+RECALL_TURNS = 50
 
 
 def guarded_search(backend: Any, config: dict[str, Any], query: str, project: str, limit: int) -> list[Memory]:
