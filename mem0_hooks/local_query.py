@@ -240,19 +240,22 @@ def analyse(prompt: str, limit: int = 24) -> Query:
 
 def capitalised(prompt: str, words: list[str]) -> list[str]:
     """Those of ``words`` that ``prompt`` writes as a name would be: a capital, then lower case ("Sam",
-    not "SQL" or "sam"), and not first in a sentence, where every word has a capital ("Fix the...")."""
+    not "SQL" or "sam"), and not first in a sentence or line, where every word has a capital ("Fix the...")."""
     if not any(char.isupper() for char in prompt):
         return []
     wanted = set(words)
     names: dict[str, None] = {}
-    first = True
-    for raw in prompt.split():
-        word = raw.strip(_NAME_EDGES)
-        if word.endswith(("'s", "\u2019s")):
-            word = word[:-2]
-        if not first and len(word) > 1 and word[0].isupper() and word[1:].islower() and word.lower() in wanted:
-            names[word.lower()] = None
-        first = raw.endswith((".", "!", "?", ":"))
+    for line in prompt.splitlines():
+        first = True  # a line starts a sentence too, after any bullet or number ("- Add tests", "2. Fix")
+        for raw in line.split():
+            word = raw.strip(_NAME_EDGES)
+            if word.endswith(("'s", "\u2019s")):
+                word = word[:-2]
+            if not word.isalpha():
+                continue
+            if not first and len(word) > 1 and word[0].isupper() and word[1:].islower() and word.lower() in wanted:
+                names[word.lower()] = None
+            first = raw.endswith((".", "!", "?", ":"))
     return list(names)
 
 

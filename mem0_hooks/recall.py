@@ -100,14 +100,16 @@ def for_prompt(
     limit = memory_cfg["max_context_memories"]
     follows: dict[str, str] | None = None
     words: list[str] | str = prompt
+    seen = set(state.get("injected") or ())
     if backend.name == "local":
         # Ranked turns plus which follows which: the block shows adjacent turns as one exchange.
         # ``max_context_memories`` caps the exchanges; the character budget decides how many turns.
-        found = backend.search_turns(prompt, project=project, limit=RECALL_TURNS)
+        found = backend.search_turns(
+            prompt, project=project, limit=RECALL_TURNS, skip_session=session_id, skip_ids=seen
+        )
         memories, follows, words = found.memories, found.follows, found.words
     else:
         memories = guarded_search(backend, config, prompt, project, limit * 3)
-    seen = set(state.get("injected") or ())
     fresh = [m for m in memories if m.id not in seen and m.session_id != session_id]
     from mem0_hooks.context import format_context
 

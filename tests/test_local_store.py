@@ -278,45 +278,68 @@ def test_a_prompts_names_are_its_capitalised_words_that_do_not_start_a_sentence(
 def test_a_name_only_mentioned_says_nothing_about_who_speaks() -> None:
     said = [
         (1, "user", "I asked Priya about the migration."),
-        (2, "assistant", "Did Priya agree?"),
-        (3, "user", "Priya, Tom and I will review it."),  # reads as addressing her, but once is not enough
-        (4, "user", "Priya wants the index first."),
+        (2, "user", "Should we check the schema with Priya?"),
+        (3, "user", "Priya, Tom and I will review it."),
+        (4, "user", "Ping Priya, she owns the exporter."),
+        (5, "user", "Priya wants the index first."),
     ]
     rows = {rowid: (rowid, f"id{rowid}", text, role) + ("",) * 6 for rowid, role, text in said}
     words_of = {rowid: tuple(local.split_words(rows[rowid][local.TEXT])) for rowid in rows}
     assert local._spoken_of(["priya"], rows, words_of) is None
-    greeted = {rowid: (rowid, f"id{rowid}", f"Thanks, Priya! ({rowid})", "user") + ("",) * 6 for rowid in range(5, 9)}
+    greeted = {rowid: (rowid, f"id{rowid}", f"Thanks, Priya! ({rowid})", "user") + ("",) * 6 for rowid in range(6, 10)}
     words_of.update({rowid: tuple(local.split_words(greeted[rowid][local.TEXT])) for rowid in greeted})
     assert local._spoken_of(["priya"], rows | greeted, words_of) == "assistant"
     assert local._spoken_of(["priya", "tom"], rows | greeted, words_of) == "assistant"
 
 
+def _sessions_with_openings(store: LocalStore) -> None:
+    """s2 settles the retry policy at its 12th turn; s4, a later session, says nothing about it."""
+    store.add(
+        [turn(1, "Today: move the invoice exporter off cron and onto the job runner.", session="s2")]
+        + [turn(n, f"step {n} of the move, done", session="s2") for n in range(2, 12)]
+        + [turn(12, RETRIES, session="s2")]
+    )
+    store.add([turn(1, "Let's tidy up the onboarding docs.", session="s4", when="2026-03-20T09:00:00Z")])
+    store.add([turn(2, "Sure, starting with the README.", session="s4", when="2026-03-20T09:01:00Z")])
+
+
+RETRIES = "For retries we settled on exponential backoff, capped at ten minutes."
+TIDY_DOCS = "Let's tidy up the onboarding docs."
+
+
 def test_the_opening_of_a_recent_session_is_found_without_a_matching_word(
     store: LocalStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A session's first prompt says what the session was for; it ranks below the turns that match.
-    opening = "Today: move the invoice exporter off cron and onto the job runner."
-    store.add(
-        [turn(1, opening, session="s2")]
-        + [turn(n, f"step {n} of the move, done", session="s2") for n in range(2, 12)]
-        + [turn(12, "For retries we settled on exponential backoff, capped at ten minutes.", session="s2")]
-    )
-    found = texts(store.search("what retry backoff did we settle on", project=PROJECT, limit=10))
-    assert found[0] == "For retries we settled on exponential backoff, capped at ten minutes."
-    assert opening in found
-    assert texts(store.search("anything about kubernetes?", project=PROJECT, limit=10)) == []  # nothing matched
-    monkeypatch.setattr(local, "OPENINGS", 0)
-    assert opening not in texts(store.search("what retry backoff did we settle on", project=PROJECT, limit=10))
+    # A session's first prompt says what the session was for: it joins the turns that match, after them.
+    _sessions_with_openings(store)
+    found = texts(store.search("what retry backoff did we settle on", project=PROJECT, limit=20))
+    assert found[0] == RETRIES
+    assert TIDY_DOCS in found  # another session, not a word in common
+    assert "Sure, starting with the README." not in found  # only openings come in on their own
+    assert texts(store.search("anything about kubernetes?", project=PROJECT, limit=20)) == []  # nothing matched
+    monkeypatch.setattr(local, "OPENING_BASE", 0.0)
+    assert TIDY_DOCS not in texts(store.search("what retry backoff did we settle on", project=PROJECT, limit=20))
+
+
+def test_turns_a_search_skips_do_not_count_as_matches(store: LocalStore) -> None:
+    # Claude has the current session's turns and those injected before; matched only by them, a
+    # prompt does not pull in the openings of other sessions.
+    _sessions_with_openings(store)
+    prompt = "what retry backoff did we settle on"
+    assert texts(store.search_turns(prompt, project=PROJECT, skip_session="s2").memories) == []
+    found = texts(store.search_turns(prompt, project=PROJECT, skip_ids={"s2-12"}).memories)
+    assert RETRIES not in found and TIDY_DOCS not in found
+    assert texts(store.search_turns(prompt, project=PROJECT, skip_session="s4").memories)[0] == RETRIES
 
 
 def test_openings_are_read_by_index(store: LocalStore) -> None:
-    plan = " ".join(
-        str(tuple(r))
-        for r in store.db.execute(
-            "EXPLAIN QUERY PLAN SELECT * FROM memories WHERE project = ? AND seq = 1 ORDER BY created_at DESC LIMIT 40",
-            (PROJECT,),
-        )
-    )
+    _sessions_with_openings(store)
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    store.search("what retry backoff did we settle on", project=PROJECT, limit=10)
+    store.db.set_trace_callback(None)
+    (openings,) = [sql for sql in statements if "seq = 1" in sql]  # as the search ran it, values filled in
+    plan = " ".join(str(tuple(r)) for r in store.db.execute(f"EXPLAIN QUERY PLAN {openings}"))
     assert "memories_openings" in plan
 
 
@@ -604,6 +627,17 @@ def test_recall_for_prompt_uses_the_local_ranking(store: LocalStore, isolated_ho
         state={"injected": ids},
     )
     assert "RabbitMQ" not in again  # not injected twice in one session
+
+
+def test_a_prompt_only_the_current_session_matches_injects_nothing(store: LocalStore) -> None:
+    from mem0_hooks import recall
+    from tests.support.stores import config_dict
+
+    _sessions_with_openings(store)
+    block, ids = recall.for_prompt(
+        "what retry backoff did we settle on", session_id="s2", project=PROJECT, config=config_dict(), state={}
+    )
+    assert (block, ids) == ("", [])
 
 
 # -- what a search remembers between searches ----------------------------------------------------------

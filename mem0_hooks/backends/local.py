@@ -9,8 +9,8 @@ before and after it in its session (so a turn is found by the question that was 
 ``scope`` token (a checksum of the project, or ``0`` for user-wide memories) that lets FTS5 itself
 restrict a search to one project instead of ranking every project's matches and filtering after.
 
-How ``search_turns`` ranks (no language model; in a long-lived process about 3 ms at 10k memories
-and 4.5 ms at 100k, see README "Recall quality"):
+How ``search_turns`` ranks (no language model; in a long-lived process about 2.6 ms at 10k memories
+and 4.5 ms at 100k with cold CPU caches, see README "Recall quality"):
 
 1. The prompt becomes content words (``local_query.analyse``: stopwords, question words and words about
    the conversation out; dates taken apart; "ran" and "bought" added to "run" and "buy", the irregular
@@ -36,8 +36,9 @@ and 4.5 ms at 100k, see README "Recall quality"):
    someone the turns address by name ("Thanks, Sam!") doubles the score of that person's own turns
    (``_spoken_of``): asked what Sam did, the answer is what Sam said, not the turns that greet Sam. A
    session's first turn says what the session was for: it scores half as much again, and gets a small
-   share of the best score even without a matching word (so it fills the end of a block, never the
-   start, and a prompt that matches nothing still gets nothing). Newer turns win ties.
+   share of the best score even without a matching word, so it fills the end of a block. A prompt
+   that matches nothing, or only turns the search is told to skip (the current session's, those
+   already injected), still gets nothing. Newer turns win ties.
    (A store keeps the words of the last ``WORDS_CACHED`` turns it scored: consecutive prompts read
    many of the same turns, and splitting them again cost about 0.5 ms of each search.)
 
@@ -68,7 +69,7 @@ from mem0_hooks.local_query import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Collection, Iterable
     from typing import Any
 
     Migration = list[str] | Callable[[sqlite3.Connection], None]
@@ -491,14 +492,28 @@ class LocalStore:
         """Memories relevant to ``query`` in ``project`` (plus user-wide ones), best first."""
         return self.search_turns(query, project=project, limit=limit).memories
 
-    def search_turns(self, query: str, *, project: str, limit: int = 80) -> Found:
-        """Ranked turns for ``query`` with the adjacency the context block needs (see the module doc)."""
+    def search_turns(
+        self,
+        query: str,
+        *,
+        project: str,
+        limit: int = 50,
+        skip_session: str = "",
+        skip_ids: Collection[str] = (),
+    ) -> Found:
+        """Ranked turns for ``query`` with the adjacency the context block needs (see the module doc).
+
+        Turns of ``skip_session`` (the current one: Claude has them already) and ``skip_ids`` (already
+        injected) are left out, and do not count as matches: a prompt that only they match finds nothing.
+        """
         try:
-            return self._search_turns(query, project, limit)
+            return self._search_turns(query, project, limit, skip_session, skip_ids)
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"local store search failed: {exc}") from exc
 
-    def _search_turns(self, query: str, project: str, limit: int) -> Found:
+    def _search_turns(
+        self, query: str, project: str, limit: int, skip_session: str, skip_ids: Collection[str]
+    ) -> Found:
         asked = analyse(query)
         if not asked.words and not asked.dates:
             return Found([], {}, [])
@@ -577,7 +592,12 @@ class LocalStore:
         # 3. score every turn read
         words_of = self._words_of(rows)
         own = tokens.scores(words_of, weights)
-        top = max(own.values(), default=0.0)
+        skipped = {
+            rowid
+            for rowid, row in rows.items()
+            if (skip_session and row[SESSION_ID] == skip_session) or row[ID] in skip_ids
+        }
+        top = max((score for rowid, score in own.items() if rowid not in skipped), default=0.0)
         speaker = _spoken_of(asked.names, rows, words_of) if SPEAKER_BOOST else None
         after = {prev: nxt for nxt, prev in follows.items()}
         best_in_session: dict[str, list[float]] = {}
@@ -612,7 +632,7 @@ class LocalStore:
                 score *= 1.0 + OPENING_BOOST
                 if speaker is None or row[ROLE] == speaker:
                     score += OPENING_BASE * top
-            if score > 0:
+            if score > 0 and rowid not in skipped:
                 score *= 1.0 + RECENCY * newness[rowid]
                 scored.append((score, row[CREATED_AT], rowid))
         scored.sort(reverse=True)
@@ -841,17 +861,31 @@ def _spoken_of(names: list[str], rows: dict[int, Row], words_of: dict[int, tuple
 
 
 def _addresses(text: str, name: str) -> bool:
-    """Whether ``text`` speaks to ``name`` (lower case): the name as a word, then a comma, ! or ?."""
+    """Whether ``text`` speaks to ``name`` (lower case): right after a greeting or thanks ("Hey Sam",
+    "Thanks Sam"), or set off by a comma and ending there ("That's great, Sam!", "Wow, Sam, ...").
+    A mention is not an address: "Priya, Tom and I will...", "checked with Priya?", "Ping Priya, she...".
+    """
     lowered = text.lower()
     at = lowered.find(name)
     while at >= 0:
-        if (at == 0 or not lowered[at - 1].isalnum()) and lowered[at + len(name) :].lstrip()[:1] in _VOCATIVE_ENDS:
-            return True
+        end = at + len(name)
+        if (at == 0 or not lowered[at - 1].isalnum()) and (end == len(lowered) or not lowered[end].isalnum()):
+            before = lowered[:at].rstrip()
+            previous = before.rsplit(None, 1)[-1].strip(_PUNCTUATION) if before else ""
+            if previous in _GREETINGS:
+                return True
+            after = lowered[end:].lstrip()[:1]
+            if before.endswith(",") and (not after or after in _VOCATIVE_ENDS):
+                return True
         at = lowered.find(name, at + 1)
     return False
 
 
-_VOCATIVE_ENDS = frozenset(",!?")
+_GREETINGS = frozenset(
+    "hey hi hello hiya howdy thanks thank thx congrats congratulations bye goodbye morning evening dear cheers".split()
+)
+_VOCATIVE_ENDS = frozenset(",!?.")
+_PUNCTUATION = ",.;:!?\"'()"
 
 
 def _adjacent(
