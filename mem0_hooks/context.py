@@ -114,7 +114,10 @@ def when(created_at: str) -> str:
 def one_line(text: str) -> str:
     """The text defused, on one line, whitespace collapsed, Unicode tag characters removed (invisible on
     screen, yet a model reads them as the ASCII they shadow: a way to smuggle instructions)."""
-    return " ".join(defuse(text).translate(_TAG_CHARACTERS).split())
+    text = defuse(text)
+    if not text.isascii():  # tag characters are not ASCII; translate() reads every character, isascii() not
+        text = text.translate(_TAG_CHARACTERS)
+    return " ".join(text.split())
 
 
 def format_memory(memory: Memory, limit: int | None = None) -> str:
