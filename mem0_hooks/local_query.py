@@ -208,12 +208,12 @@ class Query:
         words: list[str],
         dates: list[tuple[int | None, int | None, int | None]],
         about_time: bool,
-        names: list[str] | None = None,
+        names: list[str],
     ) -> None:
         self.words = words
         self.dates = dates
         self.about_time = about_time
-        self.names = names or []
+        self.names = names
 
     def __repr__(self) -> str:
         return (
@@ -233,8 +233,7 @@ def analyse(prompt: str, limit: int = 24) -> Query:
         pieces.append(lowered[at:])
         lowered = " ".join(pieces)
     words = query_words(lowered, limit)
-    words += [form for word in words for form in other_forms(word) if form not in words]
-    words = list(dict.fromkeys(words))[:limit]
+    words = list(dict.fromkeys(words + [form for word in words for form in other_forms(word)]))[:limit]
     return Query(words, dates, asks_when(prompt), capitalised(prompt, words))
 
 

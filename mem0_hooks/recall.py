@@ -62,8 +62,8 @@ def local_store() -> Any:
 
 
 # Ranked turns handed to the formatter. A 4,000-character block holds about 20-25; the rest are spares
-# for turns already injected in this session. (80 recalled no more on LoCoMo, and formatting them cost
-# 0.15 ms more per prompt.)
+# for those it passes over (a repeated text, an exchange past ``max_context_memories``, a turn too long
+# for the room left). (80 recalled no more on LoCoMo, and formatting them cost 0.15 ms more per prompt.)
 RECALL_TURNS = 50
 
 
@@ -104,17 +104,21 @@ def for_prompt(
     if backend.name == "local":
         # Ranked turns plus which follows which: the block shows adjacent turns as one exchange.
         # ``max_context_memories`` caps the exchanges; the character budget decides how many turns.
+        # The search itself leaves out this session's turns and those already injected.
         found = backend.search_turns(
             prompt, project=project, limit=RECALL_TURNS, skip_session=session_id, skip_ids=seen
         )
         memories, follows, words = found.memories, found.follows, found.words
     else:
-        memories = guarded_search(backend, config, prompt, project, limit * 3)
-    fresh = [m for m in memories if m.id not in seen and m.session_id != session_id]
+        memories = [
+            m
+            for m in guarded_search(backend, config, prompt, project, limit * 3)
+            if m.id not in seen and m.session_id != session_id
+        ]
     from mem0_hooks.context import format_context
 
     return format_context(
-        fresh, budget=memory_cfg["context_budget_chars"], max_items=limit, follows=follows, words=words
+        memories, budget=memory_cfg["context_budget_chars"], max_items=limit, follows=follows, words=words
     )
 
 
