@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Evidence recall of the real hooks on LoCoMo: does the context injected for a question hold the turns
-that answer it, within the character budget?
+that answer it, and how much context does it take?
 
 Everything goes through the executables Claude Code runs, as Claude Code runs them (``python -S
 hooks/<event>.py``, the hook's JSON on stdin, ``MEM0_HOOKS_HOME`` pointing at a temporary data dir
@@ -30,7 +30,7 @@ whose config.yaml has consent given):
    ids, ``D:11:26`` is ``D11:26``, ``D30:05`` is ``D30:5``); a question with no valid evidence is
    skipped, and category 5 (adversarial, unanswerable) is left out.
 
-    python bench/recall.py                          # the dev split, default budget (4,000 characters)
+    python bench/recall.py                          # the dev split, default config
     python bench/recall.py --limit-conversations 1  # a quick run
     python bench/recall.py --budget 2000 --json     # machine-readable
     python bench/recall.py --set local.WINDOW=0     # ablation: override a ranking knob inside the hooks
@@ -409,13 +409,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
             ask_env["MEM0_HOOKS_" + key.replace(".", "_").upper()] = value
         hooks.cli("config", "show", env=ask_env)
+        budget = int(hooks.cli("config", "get", "memory.context_budget_chars", env=ask_env).stdout.strip())
+        min_relevance = float(hooks.cli("config", "get", "memory.min_relevance", env=ask_env).stdout.strip())
         by_category: dict[int, list[float]] = {}
         complete = 0
         chars: list[int] = []
         latency: list[float] = []
         bare: list[float] = []
         skipped = 0
-        budget = args.budget or 4000
         over_budget = 0
         for sample, project, _, _ in plan:
             captured = sample["_captured"]
@@ -464,6 +465,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "questions": len(everything),
             "skipped_without_evidence": skipped,
             "budget": budget,
+            "min_relevance": min_relevance,
             "recall": round(statistics.mean(everything), 4) if everything else 0.0,
             "recall_by_category": {
                 f"{c} {CATEGORIES[c]}": {"recall": round(statistics.mean(v), 4), "questions": len(v)}
@@ -505,8 +507,8 @@ def report(result: dict[str, Any]) -> str:
         f"  {result['conversations']} conversations, {result['turns_captured']} turns captured in "
         f"{result['ingest_seconds']}s; {result['questions']} questions (categories 1-4; "
         f"{result['skipped_without_evidence']} without valid evidence skipped)",
-        f"  budget {result['budget']} characters"
-        + (f"; overrides {' '.join(result['overrides'])}" if result["overrides"] else ""),
+        f"  blocks of at most {result['budget']} characters, turns scoring at least {result['min_relevance']} "
+        "of the best" + (f"; overrides {' '.join(result['overrides'])}" if result["overrides"] else ""),
         "",
         f"  recall (mean over questions)   {result['recall']:.4f}",
     ]
@@ -531,9 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--limit-conversations", type=int, default=0, metavar="N", help="only the first N conversations"
     )
-    parser.add_argument(
-        "--budget", type=int, default=0, help="context budget in characters (default: the config's, 4000)"
-    )
+    parser.add_argument("--budget", type=int, default=0, help="most characters per block (default: the config's, 6000)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
         "--set",

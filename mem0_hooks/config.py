@@ -219,6 +219,14 @@ def capture_allowed(config: dict[str, Any]) -> bool:
     return bool(config["memory"]["auto_store"])
 
 
+# Commented out, so that a later release's defaults apply to a file an install wrote.
+_RECALL_DEFAULTS = (
+    "  # max_context_memories: 16  # most exchanges injected per prompt\n"
+    "  # context_budget_chars: 6000  # most characters injected per prompt\n"
+    "  # min_relevance: 0.2  # the local store injects only turns scoring this share of the best match\n"
+)
+
+
 def default_yaml(*, backend: str = "local", consent: bool = False, user_id: str = "", url: str | None = None) -> str:
     """The commented config.yaml that install writes."""
     lines = [
@@ -232,8 +240,7 @@ def default_yaml(*, backend: str = "local", consent: bool = False, user_id: str 
         "memory:",
         "  auto_store: true            # capture conversation turns",
         "  search_on_query: true       # inject recalled memories on every prompt",
-        "  max_context_memories: 12",
-        "  context_budget_chars: 4000",
+        *_RECALL_DEFAULTS.splitlines(),
         "privacy:",
         "  require_consent: true",
         f"  consent_given: {'true' if consent else 'false'}",
@@ -244,3 +251,29 @@ def default_yaml(*, backend: str = "local", consent: bool = False, user_id: str 
     if url:
         lines += ["mem0:", f"  base_url: {json.dumps(url)}"]
     return "\n".join(lines) + "\n"
+
+
+# The recall limits an install wrote into config.yaml before the relevance cut (``memory.min_relevance``)
+# came, when they were the defaults. Left in place, they would hold a user who never chose them to the
+# old limits under the new cut: less recalled than with either the old defaults or the new ones.
+_OLD_RECALL_LINES = "  max_context_memories: 12\n  context_budget_chars: 4000\n"
+
+
+def refresh_generated_defaults(path: str, *, dry_run: bool = False) -> bool:
+    """Turn the recall limits an earlier install wrote (exactly as it wrote them) into comments, so the
+    current defaults apply. A value anyone changed is not those lines and stays. True when changed."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        return False
+    if _OLD_RECALL_LINES not in text:
+        return False
+    if dry_run:
+        return True
+    tmp = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text.replace(_OLD_RECALL_LINES, _RECALL_DEFAULTS, 1))
+    os.replace(tmp, path)
+    return True

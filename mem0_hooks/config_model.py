@@ -21,9 +21,12 @@ class MemoryConfig(_Section):
     search_on_query: bool = Field(True, description="Inject recalled memories on every prompt.")
     recall_on_session_start: bool = Field(True, description="Inject a project orientation at SessionStart.")
     max_context_memories: int = Field(
-        12, ge=1, le=100, description="Most groups of adjacent turns (each under one date) injected per prompt."
+        16, ge=1, le=100, description="Most groups of adjacent turns (each under one date) injected per prompt."
     )
-    context_budget_chars: int = Field(4000, ge=200, le=9500, description="Characters injected per prompt.")
+    context_budget_chars: int = Field(6000, ge=200, le=9500, description="Most characters injected per prompt.")
+    min_relevance: float = Field(
+        0.2, ge=0.0, le=1.0, description="Local store: inject only turns scoring at least this share of the best."
+    )
     session_start_budget_chars: int = Field(2500, ge=200, le=9500)
     min_prompt_words: int = Field(2, ge=0, le=50, description="Prompts with fewer content words recall nothing.")
 

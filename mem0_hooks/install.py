@@ -679,6 +679,15 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
         report.done.append(f"{_did(dry, 'wrote', 'write')} {layout.config}")
     else:
         say(f"==> keeping {layout.config}")
+        from mem0_hooks.config import refresh_generated_defaults
+
+        if refresh_generated_defaults(layout.config, dry_run=dry):
+            say(f"==> {_did(dry, 'updated', 'update')} the recall limits an earlier install wrote in it")
+            report.done.append(
+                f"{_did(dry, 'updated', 'update')} {layout.config}: the recall limits an earlier install wrote "
+                "(max_context_memories 12, context_budget_chars 4000) now follow the defaults (16, 6000, "
+                "with min_relevance 0.2); `mem0-hooks config set` sets them back"
+            )
         differs = [
             f"{key} {value!r}"
             for key, value, current in (

@@ -61,9 +61,9 @@ def local_store() -> Any:
     return store
 
 
-# Ranked turns handed to the formatter. A 4,000-character block holds about 20-25; the rest are spares
-# for those it passes over (a repeated text, an exchange past ``max_context_memories``, a turn too long
-# for the room left). (80 recalled no more on LoCoMo, and formatting them cost 0.15 ms more per prompt.)
+# Ranked turns handed to the formatter. A full 6,000-character block holds about 30-35; the rest are
+# spares for those it passes over (a repeated text, an exchange past ``max_context_memories``, a turn
+# too long for the room left). (80 recalled no more on LoCoMo, and formatting them cost more.)
 RECALL_TURNS = 50
 
 
@@ -103,10 +103,16 @@ def for_prompt(
     seen = set(state.get("injected") or ())
     if backend.name == "local":
         # Ranked turns plus which follows which: the block shows adjacent turns as one exchange.
-        # ``max_context_memories`` caps the exchanges; the character budget decides how many turns.
-        # The search itself leaves out this session's turns and those already injected.
+        # ``max_context_memories`` caps the exchanges; the character budget caps the turns, and
+        # ``min_relevance`` leaves out the weak ones, so a prompt with one clear answer gets a short
+        # block. The search itself leaves out this session's turns and those already injected.
         found = backend.search_turns(
-            prompt, project=project, limit=RECALL_TURNS, skip_session=session_id, skip_ids=seen
+            prompt,
+            project=project,
+            limit=RECALL_TURNS,
+            skip_session=session_id,
+            skip_ids=seen,
+            min_share=memory_cfg["min_relevance"],
         )
         memories, follows, words = found.memories, found.follows, found.words
     else:

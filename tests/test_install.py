@@ -333,6 +333,37 @@ def test_hook_timeout_comes_from_config(home: Path, data: Path, capsys: pytest.C
     assert (data / "config.yaml").read_text() == "claude_code:\n  hook_timeout_seconds: 25\n"  # kept as it was
 
 
+def test_an_upgrade_lets_the_recall_limits_an_earlier_install_wrote_follow_the_defaults(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mem0_hooks import config
+
+    earlier = (
+        "backend: local\nmemory:\n  auto_store: true\n  max_context_memories: 12\n  context_budget_chars: 4000\n"
+        "privacy:\n  consent_given: true\n"
+    )
+    (data / "config.yaml").write_text(earlier)
+    (data / "config.yaml").chmod(0o600)
+
+    code, out, _ = install_here(capsys)
+
+    assert code == 0 and "recall limits" in out
+    text = (data / "config.yaml").read_text()
+    assert "consent_given: true" in text and "  # context_budget_chars: 6000" in text
+    assert stat.S_IMODE((data / "config.yaml").stat().st_mode) == 0o600
+    loaded = config.load()["memory"]
+    assert (loaded["max_context_memories"], loaded["context_budget_chars"]) == (16, 6000)
+
+
+def test_an_upgrade_keeps_recall_limits_someone_chose(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    chosen = "memory:\n  max_context_memories: 12\n  context_budget_chars: 3000\n"
+    (data / "config.yaml").write_text(chosen)
+
+    assert install_here(capsys)[0] == 0
+
+    assert (data / "config.yaml").read_text() == chosen
+
+
 @pytest.mark.parametrize("broken", ['{"hooks": {', "[1, 2]", '{"a": 1,}'])
 def test_invalid_settings_are_refused_and_left_alone(
     home: Path, data: Path, capsys: pytest.CaptureFixture[str], broken: str

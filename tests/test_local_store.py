@@ -285,11 +285,25 @@ def test_a_name_only_mentioned_says_nothing_about_who_speaks() -> None:
     ]
     rows = {rowid: (rowid, f"id{rowid}", text, role) + ("",) * 6 for rowid, role, text in said}
     words_of = {rowid: tuple(local.split_words(rows[rowid][local.TEXT])) for rowid in rows}
-    assert local._spoken_of(["priya"], rows, words_of) is None
+    assert local._spoken_of(["priya"], rows, words_of) == (None, {})
     greeted = {rowid: (rowid, f"id{rowid}", f"Thanks, Priya! ({rowid})", "user") + ("",) * 6 for rowid in range(6, 10)}
     words_of.update({rowid: tuple(local.split_words(greeted[rowid][local.TEXT])) for rowid in greeted})
-    assert local._spoken_of(["priya"], rows | greeted, words_of) == "assistant"
-    assert local._spoken_of(["priya", "tom"], rows | greeted, words_of) == "assistant"
+    expected = ("assistant", dict.fromkeys(greeted, "priya"))  # the turns that address her, not the mentions
+    assert local._spoken_of(["priya"], rows | greeted, words_of) == expected
+    assert local._spoken_of(["priya", "tom"], rows | greeted, words_of) == expected
+
+
+def test_a_turn_that_only_greets_the_person_asked_about_does_not_match_their_name(
+    store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "Thanks, Sam, see you on the water." is said to Sam: it tells nothing about where Sam went.
+    _kayaking(store)
+    greeting = "Thanks, Sam, see you on the water."
+    found = texts(store.search("Where did Sam go kayaking?", project=PROJECT, limit=10))
+    assert "I went kayaking on the lake with my brother." in found and greeting not in found
+    spoken_of = local._spoken_of
+    monkeypatch.setattr(local, "_spoken_of", lambda *args: (spoken_of(*args)[0], {}))  # the name counts there
+    assert greeting in texts(store.search("Where did Sam go kayaking?", project=PROJECT, limit=10))
 
 
 def _sessions_with_openings(store: LocalStore) -> None:
@@ -638,6 +652,61 @@ def test_a_prompt_only_the_current_session_matches_injects_nothing(store: LocalS
         "what retry backoff did we settle on", session_id="s2", project=PROJECT, config=config_dict(), state={}
     )
     assert (block, ids) == ("", [])
+
+
+def _one_clear_answer(store: LocalStore) -> None:
+    """One exchange answers which broker billing uses; ten other sessions only mention a service."""
+    store.add(
+        [
+            turn(1, "Which message broker should the billing service use?", session="old"),
+            turn(2, "RabbitMQ, with quorum queues and publisher confirms.", session="old"),
+        ]
+        + [
+            turn(1, f"The {thing} service needs a new owner this quarter.", session=f"chat{n}")
+            for n, thing in enumerate(
+                [
+                    "printer",
+                    "badge",
+                    "parking",
+                    "catering",
+                    "mail",
+                    "shuttle",
+                    "locker",
+                    "laundry",
+                    "canteen",
+                    "cleaning",
+                ]
+            )
+        ]
+    )
+
+
+def test_turns_far_below_the_best_match_are_left_out(store: LocalStore) -> None:
+    _one_clear_answer(store)
+    prompt = "which broker does the billing service use?"
+    everything = store.search_turns(prompt, project=PROJECT).memories
+    assert len(everything) == 12  # "service" alone matches the others
+    kept = store.search_turns(prompt, project=PROJECT, min_share=0.2).memories
+    assert set(texts(kept)) == {
+        "Which message broker should the billing service use?",
+        "RabbitMQ, with quorum queues and publisher confirms.",
+    }
+    assert all(m.score >= 0.2 * kept[0].score for m in kept)
+
+
+def test_a_prompt_with_one_clear_answer_gets_a_short_block(store: LocalStore) -> None:
+    from mem0_hooks import recall
+    from tests.support.stores import config_dict
+
+    _one_clear_answer(store)
+    config = config_dict()
+    prompt = "which broker does the billing service use?"
+    block, ids = recall.for_prompt(prompt, session_id="now", project=PROJECT, config=config, state={})
+    assert "RabbitMQ, with quorum queues" in block and ids == ["old-1", "old-2"]
+    assert "printer" not in block and len(block) < 1000
+    config["memory"]["min_relevance"] = 0.0  # fill the budget with whatever matched
+    block, ids = recall.for_prompt(prompt, session_id="now", project=PROJECT, config=config, state={})
+    assert "printer" in block and len(ids) == 12
 
 
 # -- what a search remembers between searches ----------------------------------------------------------

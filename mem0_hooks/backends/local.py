@@ -69,7 +69,7 @@ from mem0_hooks.local_query import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterable
+    from collections.abc import Callable, Collection, Iterable, Mapping
     from typing import Any
 
     Migration = list[str] | Callable[[sqlite3.Connection], None]
@@ -500,19 +500,22 @@ class LocalStore:
         limit: int = 50,
         skip_session: str = "",
         skip_ids: Collection[str] = (),
+        min_share: float = 0.0,
     ) -> Found:
         """Ranked turns for ``query`` with the adjacency the context block needs (see the module doc).
 
         Turns of ``skip_session`` (the current one: Claude has them already) and ``skip_ids`` (already
         injected) are left out, and do not count as matches: a prompt that only they match finds nothing.
+        Turns scoring below ``min_share`` of the best one are left out too: a prompt with one clear
+        answer then gets a short block, and one with many good matches a full one.
         """
         try:
-            return self._search_turns(query, project, limit, skip_session, skip_ids)
+            return self._search_turns(query, project, limit, skip_session, skip_ids, min_share)
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"local store search failed: {exc}") from exc
 
     def _search_turns(
-        self, query: str, project: str, limit: int, skip_session: str, skip_ids: Collection[str]
+        self, query: str, project: str, limit: int, skip_session: str, skip_ids: Collection[str], min_share: float
     ) -> Found:
         asked = analyse(query)
         if not asked.words and not asked.dates:
@@ -591,14 +594,17 @@ class LocalStore:
 
         # 3. score every turn read
         words_of = self._words_of(rows)
-        own = tokens.scores(words_of, weights)
+        speaker, addressing = _spoken_of(asked.names, rows, words_of) if SPEAKER_BOOST else (None, {})
+        if addressing:  # "Thanks, Sam!" is said to Sam, not about Sam: the name adds no weight there
+            stem_of = tokens.stem(set(addressing.values()))
+            addressing = {rowid: stem_of[name] for rowid, name in addressing.items()}
+        own = tokens.scores(words_of, weights, addressing)
         skipped = {
             rowid
             for rowid, row in rows.items()
             if (skip_session and row[SESSION_ID] == skip_session) or row[ID] in skip_ids
         }
         top = max((score for rowid, score in own.items() if rowid not in skipped), default=0.0)
-        speaker = _spoken_of(asked.names, rows, words_of) if SPEAKER_BOOST else None
         after = {prev: nxt for nxt, prev in follows.items()}
         best_in_session: dict[str, list[float]] = {}
         for rowid, row in rows.items():
@@ -636,6 +642,9 @@ class LocalStore:
                 score *= 1.0 + RECENCY * newness[rowid]
                 scored.append((score, row[CREATED_AT], rowid))
         scored.sort(reverse=True)
+        if min_share and scored:
+            floor = min_share * scored[0][0]
+            scored = [entry for entry in scored if entry[0] >= floor]
         if SESSION_DIVERSITY < 1.0:
             scored = _diversify(scored, rows, limit)
         memories = [_memory(rows[rowid], score=score) for score, _, rowid in scored[:limit]]
@@ -836,8 +845,11 @@ class LocalStore:
         return f"local store {self.path}: {self.count()} memories"
 
 
-def _spoken_of(names: list[str], rows: dict[int, Row], words_of: dict[int, tuple[str, ...]]) -> str | None:
-    """The role ("user" or "assistant") whose turns are by the person ``names`` point to, if any.
+def _spoken_of(
+    names: list[str], rows: dict[int, Row], words_of: dict[int, tuple[str, ...]]
+) -> tuple[str | None, dict[int, str]]:
+    """The role ("user" or "assistant") whose turns are by the person ``names`` point to, if any, and
+    the turns of the other role that address that person ({rowid: name}).
 
     In a conversation people address each other by name ("Thanks, Sam!", "Hey Sam, ..."): a name that
     the turns read address, nearly always in one role's turns, is the other role's. A prompt that asks
@@ -845,19 +857,22 @@ def _spoken_of(names: list[str], rows: dict[int, Row], words_of: dict[int, tuple
     turns that greet them. Names that point to both roles, or to none, give no answer.
     """
     found: str | None = None
+    addressing: dict[int, str] = {}
     for name in names:
         turns = [rowid for rowid, words in words_of.items() if name in words]
         if len(turns) < ADDRESSED_TURNS:
             continue
-        roles = [rows[rowid][ROLE] for rowid in turns if _addresses(rows[rowid][TEXT], name)]
-        if len(roles) < ADDRESSED_TURNS:
+        addressed = [rowid for rowid in turns if _addresses(rows[rowid][TEXT], name)]
+        if len(addressed) < ADDRESSED_TURNS:
             continue
+        roles = [rows[rowid][ROLE] for rowid in addressed]
         for role, other in (("user", "assistant"), ("assistant", "user")):
             if roles.count(role) >= ADDRESSED_SHARE * len(roles):
                 if found not in (None, other):
-                    return None
+                    return None, {}
                 found = other
-    return found
+                addressing.update((rowid, name) for rowid in addressed if rows[rowid][ROLE] == role)
+    return found, addressing
 
 
 def _addresses(text: str, name: str) -> bool:
@@ -989,11 +1004,21 @@ class _Tokens:
                 self.words_of_stem.setdefault(stem, []).append(word)
         return {w: self.known[w] for w in words}
 
-    def scores(self, words_of: dict[int, tuple[str, ...]], weights: dict[str, float]) -> dict[int, float]:
-        """BM25 of each row's own text against the weighted stems, with a bonus per extra stem matched."""
+    def scores(
+        self,
+        words_of: dict[int, tuple[str, ...]],
+        weights: dict[str, float],
+        unweighted: Mapping[int, str] | None = None,
+    ) -> dict[int, float]:
+        """BM25 of each row's own text against the weighted stems, with a bonus per extra stem matched.
+
+        ``unweighted`` names, for some rows, a stem that adds no weight there but still counts as
+        matched for the bonus (a name the turn only addresses: "Thanks, Sam! The pottery class...").
+        """
         scores = dict.fromkeys(words_of, 0.0)
         if not weights:
             return scores
+        unweighted = unweighted or {}
         # A word can only stem to a prompt stem if it starts like one (Porter rewrites only the end
         # of a word, never its first three letters): only the distinct words that do are stemmed. The
         # words known to match are then found from the prompt's stems, not by looking up every word.
@@ -1021,6 +1046,8 @@ class _Tokens:
             for word in found:
                 stem = matching[word]
                 counts[stem] = counts.get(stem, 0) + words.count(word)
+            if rowid in unweighted and unweighted[rowid] in counts:
+                counts[unweighted[rowid]] = 0
             norm = K1 * (1.0 - B + B * len(words) / average)
             score = sum(weights[stem] * tf * (K1 + 1.0) / (tf + norm) for stem, tf in counts.items())
             if len(counts) > 1:
