@@ -5,5 +5,5 @@ here may pull in a module the hot path does not need. The public pieces live in 
 ``mem0_hooks.queue``, ``mem0_hooks.backends``, ``mem0_hooks.config``, ``mem0_hooks.errors``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["__version__"]

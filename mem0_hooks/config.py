@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # no ``typing`` at run time: ``load`` is on every hook's path
     from typing import Any
 
 _IGNORED_ENV = {"MEM0_HOOKS_HOME"}
+# The schema is part of the cache key: a cache written before an upgrade that added a key (or changed
+# a default) must not be served to the new code. The version alone does not say so; the file does.
+_SCHEMA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "config_model.py")
 
 
 def _env_stamp() -> list[list[str]]:
@@ -56,7 +59,7 @@ def load() -> dict[str, Any]:
         return _held
     path = paths.config_file()
     env = _env_stamp()
-    key = {"version": __version__, "file": _file_stamp(path), "env": env}
+    key = {"version": __version__, "schema": _file_stamp(_SCHEMA), "file": _file_stamp(path), "env": env}
     cache = paths.config_cache()
     if env:
         # One cache per environment: hooks run with different overrides (a test, a benchmark, a
@@ -219,6 +222,7 @@ def capture_allowed(config: dict[str, Any]) -> bool:
     return bool(config["memory"]["auto_store"])
 
 
+_GENERATED = "# mem0-hooks configuration. Every key is documented in the README ('Configuration')."
 # Commented out, so that a later release's defaults apply to a file an install wrote.
 _RECALL_DEFAULTS = (
     "  # max_context_memories: 16  # most exchanges injected per prompt\n"
@@ -230,7 +234,7 @@ _RECALL_DEFAULTS = (
 def default_yaml(*, backend: str = "local", consent: bool = False, user_id: str = "", url: str | None = None) -> str:
     """The commented config.yaml that install writes."""
     lines = [
-        "# mem0-hooks configuration. Every key is documented in the README ('Configuration').",
+        _GENERATED,
         "# Environment variables override this file: MEM0_HOOKS_<SECTION>_<KEY>, e.g. MEM0_HOOKS_BACKEND.",
         f"backend: {backend}          # local | platform | openmemory | server",
     ]
@@ -253,27 +257,48 @@ def default_yaml(*, backend: str = "local", consent: bool = False, user_id: str 
     return "\n".join(lines) + "\n"
 
 
-# The recall limits an install wrote into config.yaml before the relevance cut (``memory.min_relevance``)
-# came, when they were the defaults. Left in place, they would hold a user who never chose them to the
-# old limits under the new cut: less recalled than with either the old defaults or the new ones.
+# The recall limits an install (or the plugin's first run) wrote into config.yaml before 0.2.0, when
+# they were the defaults. Left in place, they would hold someone who never chose them to the old
+# limits under the relevance cut that came with 0.2.0 (``memory.min_relevance``, local store only):
+# less recalled than with either the old defaults or the new ones.
 _OLD_RECALL_LINES = "  max_context_memories: 12\n  context_budget_chars: 4000\n"
 
 
 def refresh_generated_defaults(path: str, *, dry_run: bool = False) -> bool:
-    """Turn the recall limits an earlier install wrote (exactly as it wrote them) into comments, so the
-    current defaults apply. A value anyone changed is not those lines and stays. True when changed."""
+    """Comment out the recall limits an earlier install wrote, so the current defaults apply; True when
+    it did (or, with ``dry_run``, would). Raises OSError when the file cannot be rewritten.
+
+    Only a file as it was generated: it still has the header comment (``config set`` rewrites a file
+    without comments, so a value set through it is never taken for a default), the two lines exactly
+    as written, and the local backend (the cut that makes the old limits a loss is the local store's).
+    A symlinked config.yaml is changed where it lives.
+    """
+    real = os.path.realpath(path)
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(real, encoding="utf-8") as fh:
             text = fh.read()
     except OSError:
         return False
-    if _OLD_RECALL_LINES not in text:
+    at = text.find("\n" + _OLD_RECALL_LINES)
+    if at < 0 or _GENERATED not in text:
+        return False
+    import re
+
+    if not re.search(r"^backend:\s*local\s*(#.*)?$", text, re.M):
         return False
     if dry_run:
         return True
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text.replace(_OLD_RECALL_LINES, _RECALL_DEFAULTS, 1))
-    os.replace(tmp, path)
+    new = text[: at + 1] + _RECALL_DEFAULTS + text[at + 1 + len(_OLD_RECALL_LINES) :]
+    tmp = f"{real}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(new)
+        os.replace(tmp, real)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     return True

@@ -553,6 +553,34 @@ def _existing_config(layout: Layout) -> dict[str, Any] | None:
     return found
 
 
+def _refresh_recall_limits(layout: Layout, config: dict[str, Any], report: Report, say: Say, dry: bool) -> None:
+    """Let the recall limits an earlier install wrote follow the current defaults (config.refresh_generated_defaults);
+    say so, or say why limits equal to the old defaults were kept."""
+    from mem0_hooks.config import refresh_generated_defaults
+
+    try:
+        refreshed = refresh_generated_defaults(layout.config, dry_run=dry)
+    except OSError as exc:
+        report.notes.append(f"{layout.config}: could not update the recall limits an earlier install wrote: {exc}")
+        return
+    if refreshed:
+        say(f"==> {_did(dry, 'updated', 'update')} the recall limits an earlier install wrote in {layout.config}")
+        report.done.append(
+            f"{_did(dry, 'updated', 'update')} {layout.config}: the recall limits an earlier install wrote "
+            "(max_context_memories 12, context_budget_chars 4000) now follow the defaults (16 and 6000, "
+            "with min_relevance 0.2); `mem0-hooks config set` sets them back"
+        )
+        return
+    memory = config.get("memory") if isinstance(config.get("memory"), dict) else {}
+    old = memory.get("max_context_memories") == 12 and memory.get("context_budget_chars") == 4000
+    if old and str(config.get("backend") or "local") == "local":
+        report.notes.append(
+            f"{layout.config} sets max_context_memories 12 and context_budget_chars 4000, the defaults before "
+            "0.2.0; with the relevance cut (memory.min_relevance) the new ones recall more: "
+            "`mem0-hooks config set memory.max_context_memories 16` and `... memory.context_budget_chars 6000`"
+        )
+
+
 def _hook_timeout(config: dict[str, Any] | None) -> int:
     try:
         value = int((config or {}).get("claude_code", {}).get("hook_timeout_seconds", DEFAULT_TIMEOUT))
@@ -679,15 +707,7 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
         report.done.append(f"{_did(dry, 'wrote', 'write')} {layout.config}")
     else:
         say(f"==> keeping {layout.config}")
-        from mem0_hooks.config import refresh_generated_defaults
-
-        if refresh_generated_defaults(layout.config, dry_run=dry):
-            say(f"==> {_did(dry, 'updated', 'update')} the recall limits an earlier install wrote in it")
-            report.done.append(
-                f"{_did(dry, 'updated', 'update')} {layout.config}: the recall limits an earlier install wrote "
-                "(max_context_memories 12, context_budget_chars 4000) now follow the defaults (16, 6000, "
-                "with min_relevance 0.2); `mem0-hooks config set` sets them back"
-            )
+        _refresh_recall_limits(layout, config, report, say, dry)
         differs = [
             f"{key} {value!r}"
             for key, value, current in (
@@ -976,6 +996,14 @@ def plugin_first_run(root: str, data: str, version: str) -> bool:
         record_plugin_consent()
     except OSError:
         pass
+    try:
+        from mem0_hooks import paths
+        from mem0_hooks.config import refresh_generated_defaults
+
+        if refresh_generated_defaults(paths.config_file()):
+            _log("plugin: the recall limits an earlier version wrote in config.yaml now follow the defaults")
+    except OSError as exc:
+        _log(f"plugin: could not update the recall limits in config.yaml: {exc}")
     importable = dependencies_importable()
     if importable and not os.path.exists(os.path.join(plugin_venv(data), "bin", "python")):
         return True

@@ -98,6 +98,23 @@ def test_cache_is_used_until_the_file_changes(data_home: Path) -> None:
     assert config.load()["memory"]["max_context_memories"] == 8
 
 
+def test_a_cache_written_before_the_schema_changed_is_not_served(
+    data_home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An upgrade that adds a key (memory.min_relevance) keeps the version and config.yaml as they were:
+    # the cache the old code wrote must not stand in for the new schema.
+    write(data_home, "memory:\n  max_context_memories: 7\n")
+    config.load()
+    cache = Path(paths.config_cache())
+    payload = json.loads(cache.read_text())
+    del payload["config"]["memory"]["min_relevance"]  # what the code before that key wrote
+    cache.write_text(json.dumps(payload))
+    schema = tmp_path / "config_model.py"
+    schema.write_text(Path(config._SCHEMA).read_text() + "\n# the upgraded schema\n")
+    monkeypatch.setattr(config, "_SCHEMA", str(schema))
+    assert config.load()["memory"]["min_relevance"] == 0.2
+
+
 def test_api_key_comes_from_env_then_file(data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = config.load()
     assert config.api_key(cfg) is None

@@ -333,35 +333,70 @@ def test_hook_timeout_comes_from_config(home: Path, data: Path, capsys: pytest.C
     assert (data / "config.yaml").read_text() == "claude_code:\n  hook_timeout_seconds: 25\n"  # kept as it was
 
 
+def _written_before_0_2(backend: str = "local") -> str:
+    """config.yaml as an install before 0.2.0 wrote it: the recall limits of the time set, not commented."""
+    from mem0_hooks import config
+
+    text = config.default_yaml(backend=backend, consent=True)
+    assert config._RECALL_DEFAULTS in text
+    return text.replace(config._RECALL_DEFAULTS, config._OLD_RECALL_LINES)
+
+
 def test_an_upgrade_lets_the_recall_limits_an_earlier_install_wrote_follow_the_defaults(
     data: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from mem0_hooks import config
 
-    earlier = (
-        "backend: local\nmemory:\n  auto_store: true\n  max_context_memories: 12\n  context_budget_chars: 4000\n"
-        "privacy:\n  consent_given: true\n"
-    )
-    (data / "config.yaml").write_text(earlier)
-    (data / "config.yaml").chmod(0o600)
+    (data / "config.yaml").write_text(_written_before_0_2())
+    (data / "config.yaml").chmod(0o644)
 
     code, out, _ = install_here(capsys)
 
-    assert code == 0 and "recall limits" in out
+    assert code == 0 and "recall limits an earlier install wrote" in out
     text = (data / "config.yaml").read_text()
-    assert "consent_given: true" in text and "  # context_budget_chars: 6000" in text
+    assert text == config.default_yaml(consent=True)  # as this version writes it, consent kept
     assert stat.S_IMODE((data / "config.yaml").stat().st_mode) == 0o600
     loaded = config.load()["memory"]
     assert (loaded["max_context_memories"], loaded["context_budget_chars"]) == (16, 6000)
 
 
-def test_an_upgrade_keeps_recall_limits_someone_chose(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    chosen = "memory:\n  max_context_memories: 12\n  context_budget_chars: 3000\n"
-    (data / "config.yaml").write_text(chosen)
+def test_an_upgrade_changes_a_symlinked_config_where_it_lives(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    (dotfiles / "config.yaml").write_text(_written_before_0_2())
+    (data / "config.yaml").symlink_to(dotfiles / "config.yaml")
 
     assert install_here(capsys)[0] == 0
 
+    assert (data / "config.yaml").is_symlink()
+    assert "  # context_budget_chars: 6000" in (dotfiles / "config.yaml").read_text()
+
+
+def test_an_upgrade_keeps_recall_limits_set_through_the_cli_and_says_what_they_cost(
+    data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (data / "config.yaml").write_text(_written_before_0_2())
+    code, _, _ = run_cli(capsys, "config", "set", "memory.context_budget_chars", "4000")  # rewritten, no comments
+    assert code == 0
+    chosen = (data / "config.yaml").read_text()
+    assert "  max_context_memories: 12\n  context_budget_chars: 4000\n" in chosen
+
+    code, out, _ = install_here(capsys)
+
+    assert code == 0
     assert (data / "config.yaml").read_text() == chosen
+    assert "the defaults before 0.2.0" in out
+
+
+def test_an_upgrade_leaves_a_remote_backends_recall_limits(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The relevance cut is the local store's: a remote store's blocks keep the size they had.
+    (data / "config.yaml").write_text(_written_before_0_2("server"))
+
+    assert install_here(capsys)[0] == 0
+
+    assert (data / "config.yaml").read_text() == _written_before_0_2("server")
 
 
 @pytest.mark.parametrize("broken", ['{"hooks": {', "[1, 2]", '{"a": 1,}'])

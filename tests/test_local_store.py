@@ -288,7 +288,7 @@ def test_a_name_only_mentioned_says_nothing_about_who_speaks() -> None:
     assert local._spoken_of(["priya"], rows, words_of) == (None, {})
     greeted = {rowid: (rowid, f"id{rowid}", f"Thanks, Priya! ({rowid})", "user") + ("",) * 6 for rowid in range(6, 10)}
     words_of.update({rowid: tuple(local.split_words(greeted[rowid][local.TEXT])) for rowid in greeted})
-    expected = ("assistant", dict.fromkeys(greeted, "priya"))  # the turns that address her, not the mentions
+    expected = ("assistant", {rowid: ["priya"] for rowid in greeted})  # the turns that address her, not mentions
     assert local._spoken_of(["priya"], rows | greeted, words_of) == expected
     assert local._spoken_of(["priya", "tom"], rows | greeted, words_of) == expected
 
@@ -304,6 +304,26 @@ def test_a_turn_that_only_greets_the_person_asked_about_does_not_match_their_nam
     spoken_of = local._spoken_of
     monkeypatch.setattr(local, "_spoken_of", lambda *args: (spoken_of(*args)[0], {}))  # the name counts there
     assert greeting in texts(store.search("Where did Sam go kayaking?", project=PROJECT, limit=10))
+
+
+def test_a_name_a_turn_addresses_still_counts_towards_matching_several_words() -> None:
+    # "Thanks, Sam! ... kayaking" is a reply in a talk with Sam about kayaking: it outranks the same
+    # words said to someone else, though "Sam" itself adds no weight there.
+    tokens = local._tokens()
+    to_sam = tuple(local.split_words("Thanks, Sam! The kayaking was lovely."))
+    to_bob = tuple(local.split_words("Thanks, Bob! The kayaking was lovely."))
+    weights = {"sam": 1.0, "kayak": 2.0}
+    plain = tokens.scores({1: to_bob}, weights)[1]
+    scored = tokens.scores({1: to_sam, 2: to_bob}, weights, {1: ["sam"]})
+    assert scored[1] == pytest.approx(plain * (1 + local.COORDINATION)) and scored[2] == pytest.approx(plain)
+    assert tokens.scores({1: to_sam}, weights)[1] > scored[1]  # where it is not an address, the name weighs
+
+
+def test_only_the_addressed_name_loses_its_weight_not_other_words_of_its_stem() -> None:
+    tokens = local._tokens()
+    words = tuple(local.split_words("Thanks, Rose! The roses are out."))
+    weights = {"rose": 1.0}
+    assert tokens.scores({1: words}, weights, {1: ["rose"]})[1] > 0  # "roses" still matches
 
 
 def _sessions_with_openings(store: LocalStore) -> None:

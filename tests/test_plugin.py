@@ -154,6 +154,23 @@ def test_consent_file_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.M
     assert (tmp_path / "config.yaml").read_text() == "privacy:\n  consent_given: false\n"
 
 
+def test_the_plugins_first_run_lets_the_recall_limits_an_earlier_version_wrote_follow_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mem0_hooks import config
+
+    monkeypatch.setenv("MEM0_HOOKS_HOME", str(tmp_path))
+    assert inst.record_plugin_consent() is True
+    text = (tmp_path / "config.yaml").read_text()
+    (tmp_path / "config.yaml").write_text(text.replace(config._RECALL_DEFAULTS, config._OLD_RECALL_LINES))
+    monkeypatch.setattr(inst, "dependencies_importable", lambda: True)
+    monkeypatch.setattr(inst, "start_plugin_bootstrap", lambda root, data: True)  # no venv built here
+
+    inst.plugin_first_run(str(REPO), str(tmp_path / "plugin data"), mem0_hooks.__version__)
+
+    assert (tmp_path / "config.yaml").read_text() == text
+
+
 def test_a_running_bootstrap_is_not_started_twice(tmp_path: Path) -> None:
     data = tmp_path / "plugin data"
     data.mkdir()

@@ -34,13 +34,18 @@ and 4.5 ms at 100k with cold CPU caches, see README "Recall quality"):
    *when* doubles the score of turns that say when ("yesterday", "last week", a date); a prompt that
    names a date favours the turns of that time, even without a matching word. A prompt that names
    someone the turns address by name ("Thanks, Sam!") doubles the score of that person's own turns
-   (``_spoken_of``): asked what Sam did, the answer is what Sam said, not the turns that greet Sam. A
-   session's first turn says what the session was for: it scores half as much again, and gets a small
-   share of the best score even without a matching word, so it fills the end of a block. A prompt
-   that matches nothing, or only turns the search is told to skip (the current session's, those
-   already injected), still gets nothing. Newer turns win ties.
+   (``_spoken_of``): asked what Sam did, the answer is what Sam said, not the turns that greet Sam;
+   and in a turn that addresses Sam, "Sam" adds no weight (it still counts towards the bonus for
+   matching several words). A session's first turn says what the session was for: it scores half as
+   much again, and gets a small share of the best score even without a matching word (below the
+   default cut of step 4: without a matching word it only fills the end of a block when there is no
+   cut). A prompt that matches nothing, or only turns the search is told to skip (the current
+   session's, those already injected), still gets nothing. Newer turns win ties.
    (A store keeps the words of the last ``WORDS_CACHED`` turns it scored: consecutive prompts read
    many of the same turns, and splitting them again cost about 0.5 ms of each search.)
+4. With ``min_share`` (recall passes ``memory.min_relevance``, 0.2), turns scoring below that share
+   of the best one are left out: a prompt with one clear answer gets a short block, one with many
+   good matches a full one.
 
 bench/recall.py measures what each of these buys on LoCoMo.
 """
@@ -595,9 +600,7 @@ class LocalStore:
         # 3. score every turn read
         words_of = self._words_of(rows)
         speaker, addressing = _spoken_of(asked.names, rows, words_of) if SPEAKER_BOOST else (None, {})
-        if addressing:  # "Thanks, Sam!" is said to Sam, not about Sam: the name adds no weight there
-            stem_of = tokens.stem(set(addressing.values()))
-            addressing = {rowid: stem_of[name] for rowid, name in addressing.items()}
+        # "Thanks, Sam!" is said to Sam, not about Sam: in the turns that address Sam the name adds no weight
         own = tokens.scores(words_of, weights, addressing)
         skipped = {
             rowid
@@ -847,9 +850,9 @@ class LocalStore:
 
 def _spoken_of(
     names: list[str], rows: dict[int, Row], words_of: dict[int, tuple[str, ...]]
-) -> tuple[str | None, dict[int, str]]:
+) -> tuple[str | None, dict[int, list[str]]]:
     """The role ("user" or "assistant") whose turns are by the person ``names`` point to, if any, and
-    the turns of the other role that address that person ({rowid: name}).
+    the turns of the other role that address that person ({rowid: [name, ...]}).
 
     In a conversation people address each other by name ("Thanks, Sam!", "Hey Sam, ..."): a name that
     the turns read address, nearly always in one role's turns, is the other role's. A prompt that asks
@@ -857,7 +860,7 @@ def _spoken_of(
     turns that greet them. Names that point to both roles, or to none, give no answer.
     """
     found: str | None = None
-    addressing: dict[int, str] = {}
+    addressing: dict[int, list[str]] = {}
     for name in names:
         turns = [rowid for rowid, words in words_of.items() if name in words]
         if len(turns) < ADDRESSED_TURNS:
@@ -871,7 +874,9 @@ def _spoken_of(
                 if found not in (None, other):
                     return None, {}
                 found = other
-                addressing.update((rowid, name) for rowid in addressed if rows[rowid][ROLE] == role)
+                for rowid in addressed:
+                    if rows[rowid][ROLE] == role:
+                        addressing.setdefault(rowid, []).append(name)
     return found, addressing
 
 
@@ -1008,12 +1013,13 @@ class _Tokens:
         self,
         words_of: dict[int, tuple[str, ...]],
         weights: dict[str, float],
-        unweighted: Mapping[int, str] | None = None,
+        unweighted: Mapping[int, Collection[str]] | None = None,
     ) -> dict[int, float]:
         """BM25 of each row's own text against the weighted stems, with a bonus per extra stem matched.
 
-        ``unweighted`` names, for some rows, a stem that adds no weight there but still counts as
-        matched for the bonus (a name the turn only addresses: "Thanks, Sam! The pottery class...").
+        ``unweighted`` names, for some rows, words that add no weight there but still count as matched
+        for the bonus (a name the turn addresses: "Thanks, Sam! The pottery class..."). Other words of
+        the same stem ("Rose" and "roses") still count.
         """
         scores = dict.fromkeys(words_of, 0.0)
         if not weights:
@@ -1046,8 +1052,9 @@ class _Tokens:
             for word in found:
                 stem = matching[word]
                 counts[stem] = counts.get(stem, 0) + words.count(word)
-            if rowid in unweighted and unweighted[rowid] in counts:
-                counts[unweighted[rowid]] = 0
+            for word in unweighted.get(rowid, ()):
+                if word in found:
+                    counts[matching[word]] -= words.count(word)
             norm = K1 * (1.0 - B + B * len(words) / average)
             score = sum(weights[stem] * tf * (K1 + 1.0) / (tf + norm) for stem, tf in counts.items())
             if len(counts) > 1:
