@@ -7,7 +7,7 @@ Every key a user can write is here, with its default and bounds. Unknown keys ar
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -34,9 +34,11 @@ class MemoryConfig(_Section):
 class PrivacyConfig(_Section):
     require_consent: bool = Field(True, description="Capture nothing until consent_given is true.")
     consent_given: bool = False
-    auto_delete_after_days: Optional[int] = Field(None, ge=1, le=36500)
+    auto_delete_after_days: int | None = Field(None, ge=1, le=36500)
     redact_patterns: list[str] = Field(default_factory=list, description="Extra regexes to redact.")
-    exclude_projects: list[str] = Field(default_factory=list, description="Globs of project paths never captured or recalled.")
+    exclude_projects: list[str] = Field(
+        default_factory=list, description="Globs of project paths never captured or recalled."
+    )
 
     @field_validator("redact_patterns")
     @classmethod
@@ -79,20 +81,22 @@ class QueueConfig(_Section):
 
 
 class Mem0Config(_Section):
-    base_url: Optional[str] = Field(None, description="Server URL; defaults per backend.")
-    api_key: Optional[str] = Field(None, description="Prefer MEM0_API_KEY or the api_key file (0600).")
+    base_url: str | None = Field(None, description="Server URL; defaults per backend.")
+    api_key: str | None = Field(None, description="Prefer MEM0_API_KEY or the api_key file (0600).")
     agent_id: str = "claude-code"
     app: str = Field("claude-code", description="OpenMemory app / client name.")
     infer: bool = Field(True, description="Let Mem0 extract facts from each turn.")
-    org_id: Optional[str] = None
-    project_id: Optional[str] = None
+    org_id: str | None = None
+    project_id: str | None = None
     recall_timeout_seconds: float = Field(1.5, gt=0, le=30, description="Whole-recall deadline on the hot path.")
     write_timeout_seconds: float = Field(20.0, gt=0, le=300)
-    breaker_cooldown_seconds: float = Field(60.0, ge=0, le=86400, description="Skip the network this long after a failure.")
+    breaker_cooldown_seconds: float = Field(
+        60.0, ge=0, le=86400, description="Skip the network this long after a failure."
+    )
 
     @field_validator("base_url")
     @classmethod
-    def _url_has_scheme(cls, value: Optional[str]) -> Optional[str]:
+    def _url_has_scheme(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^\s/]+", value):
             raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
         return value.rstrip("/") if value else value

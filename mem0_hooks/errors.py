@@ -1,11 +1,11 @@
 """The one exception tree of mem0-hooks.
 
-    Mem0HooksError
-    ├── ConfigError          config.yaml or an environment override is invalid
-    ├── QueueError           the local queue could not be written or read
-    └── BackendError         a memory store refused or could not be reached
-        ├── BackendUnavailable (also ConnectionError)  down, timed out, 5xx: worth retrying later
-        └── BackendRejected                            4xx that will never succeed as sent
+Mem0HooksError
+├── ConfigError          config.yaml or an environment override is invalid
+├── QueueError           the local queue could not be written or read
+└── BackendError         a memory store refused or could not be reached
+    ├── BackendUnavailable (also ConnectionError)  down, timed out, 5xx: worth retrying later
+    └── BackendRejected                            4xx that will never succeed as sent
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ Remote backends import httpx; they are imported only when configured, so a local
 
 from __future__ import annotations
 
+from mem0_hooks.backends.base import Backend, Memory, MemoryItem
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-from mem0_hooks.backends.base import Backend, Memory, MemoryItem
 
 __all__ = ["Backend", "Memory", "MemoryItem", "open_backend"]
 

@@ -72,8 +72,10 @@ def get(key: str) -> int:
 
 def set_value(key: str, raw: str) -> int:
     if key in ("mem0.api_key", "api_key"):
-        raise FatalError("the API key is never taken on the command line: use `mem0-hooks config set-key` "
-                         "(reads MEM0_API_KEY or asks without echo)")
+        raise FatalError(
+            "the API key is never taken on the command line: use `mem0-hooks config set-key` "
+            "(reads MEM0_API_KEY or asks without echo)"
+        )
     data = config_mod.read_file(paths.config_file())
     parts = key.split(".")
     target = data

@@ -22,7 +22,8 @@ def _check_config() -> tuple[bool, str]:
     from mem0_hooks import config
 
     config.validate()
-    return True, f"config {paths.config_file()} is valid" + ("" if os.path.exists(paths.config_file()) else " (absent: defaults)")
+    absent = "" if os.path.exists(paths.config_file()) else " (absent: defaults)"
+    return True, f"config {paths.config_file()} is valid{absent}"
 
 
 def _check_home() -> tuple[bool, str]:
@@ -59,7 +60,8 @@ def _check_queue() -> tuple[bool, str]:
     pending, dead = queue.depth(), queue.depth(queue.DEAD)
     if dead:
         reasons = {str(r.get("dead_reason", ""))[:120] for r in queue.dead_items()[:10]}
-        return False, f"{dead} item(s) dead-lettered ({'; '.join(sorted(reasons))}): fix the cause, then `mem0-hooks replay --dead`"
+        why = "; ".join(sorted(reasons))
+        return False, f"{dead} item(s) dead-lettered ({why}): fix the cause, then `mem0-hooks replay --dead`"
     if pending > 100:
         return False, f"{pending} items waiting: is the store reachable? `mem0-hooks replay` delivers them now"
     return True, f"queue: {pending} pending, 0 dead"
@@ -90,8 +92,10 @@ def _check_wiring() -> tuple[bool, str]:
             pass
     plugin = [k for k, on in (settings.get("enabledPlugins") or {}).items() if on and k.startswith("mem0-hooks@")]
     if handlers and plugin:
-        return False, (f"both the settings hooks ({path}) and the plugin ({plugin[0]}) are active: every turn is "
-                       "captured twice; remove one (./install.sh --uninstall, or disable the plugin)")
+        return False, (
+            f"both the settings hooks ({path}) and the plugin ({plugin[0]}) are active: every turn is "
+            "captured twice; remove one (./install.sh --uninstall, or disable the plugin)"
+        )
     if plugin and not handlers:
         status = install.plugin_status(paths.home()) if os.environ.get("CLAUDE_PLUGIN_DATA") else {}
         if status.get("state") == "failed":

@@ -66,8 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, verb in (("pause", "pause"), ("resume", "resume")):
         p = sub.add_parser(name, help=f"{verb} capture (recall keeps working)")
-        p.add_argument("--project", nargs="?", const="", default=None, metavar="DIR",
-                       help="only this project (default DIR: the current one)")
+        p.add_argument(
+            "--project",
+            nargs="?",
+            const="",
+            default=None,
+            metavar="DIR",
+            help="only this project (default DIR: the current one)",
+        )
 
     from mem0_hooks.cli import install_cmd
 

@@ -44,7 +44,8 @@ def list_memories(*, project: str | None, all_projects: bool, limit: int | None,
         print_json([memory_json(m) for m in found])
     else:
         _print_memories(found)
-        print(f"{len(found)} memories" + ("" if scope is None else f" in {scope} (--all for every project)"), file=sys.stderr)
+        where = "" if scope is None else f" in {scope} (--all for every project)"
+        print(f"{len(found)} memories{where}", file=sys.stderr)
     return 0
 
 
@@ -56,8 +57,13 @@ def add(text: str, *, user_wide: bool, project: str | None) -> int:
     config = load_config()
     where = current_project(project)
     item = capture.make_item(
-        text=text, role="note", session_id="", project="" if user_wide else where,
-        seq=0, scope="user" if user_wide else "project", config=config,
+        text=text,
+        role="note",
+        session_id="",
+        project="" if user_wide else where,
+        seq=0,
+        scope="user" if user_wide else "project",
+        config=config,
     )
     if item is None:
         raise FatalError("nothing left to remember after removing secrets and <private> spans")

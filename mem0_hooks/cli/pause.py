@@ -32,6 +32,7 @@ def resume(*, project: str | None, this_project: bool) -> int:
         print(f"capture resumed in {where}" + ("" if not pauses["global"] else " (still paused everywhere)"))
     else:
         pauses["global"] = False
-        print("capture resumed" + (f" (still paused in {len(pauses['projects'])} project(s))" if pauses["projects"] else ""))
+        still = f" (still paused in {len(pauses['projects'])} project(s))" if pauses["projects"] else ""
+        print(f"capture resumed{still}")
     _write(pauses)
     return 0

@@ -37,16 +37,25 @@ def capture_new_turns(data: dict[str, Any], *, include_last_message: bool = True
     items = []
     for turn in turns:
         item = make_item(
-            text=turn.text, role=turn.role, session_id=session_id, project=project,
-            seq=session.next_seq(state), created_at=turn.timestamp or None, config=config,
+            text=turn.text,
+            role=turn.role,
+            session_id=session_id,
+            project=project,
+            seq=session.next_seq(state),
+            created_at=turn.timestamp or None,
+            config=config,
         )
         if item is not None:
             items.append(item)
     last = text_field(data, "last_assistant_message") if include_last_message else ""
     if last.strip():
         item = make_item(
-            text=last, role="assistant", session_id=session_id, project=project,
-            seq=session.next_seq(state), config=config,
+            text=last,
+            role="assistant",
+            session_id=session_id,
+            project=project,
+            seq=session.next_seq(state),
+            config=config,
         )
         if item is not None and all(i["id"] != item["id"] for i in items):
             items.append(item)
