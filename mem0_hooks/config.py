@@ -275,9 +275,9 @@ def refresh_generated_defaults(path: str, *, dry_run: bool = False) -> bool:
     """
     real = os.path.realpath(path)
     try:
-        with open(real, encoding="utf-8") as fh:
+        with open(real, encoding="utf-8", newline="") as fh:  # newline="": a CRLF file is not ours, nor changed
             text = fh.read()
-    except OSError:
+    except (OSError, ValueError):  # unreadable, or not UTF-8: not a file install wrote
         return False
     at = text.find("\n" + _OLD_RECALL_LINES)
     if at < 0 or _GENERATED not in text:
@@ -292,7 +292,7 @@ def refresh_generated_defaults(path: str, *, dry_run: bool = False) -> bool:
     tmp = f"{real}.{os.getpid()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(new)
         os.replace(tmp, real)
     except OSError:

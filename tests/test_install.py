@@ -390,6 +390,19 @@ def test_an_upgrade_keeps_recall_limits_set_through_the_cli_and_says_what_they_c
     assert "the defaults before 0.2.0" in out
 
 
+def test_the_refresh_leaves_files_install_did_not_write_as_they_are(tmp_path: Path) -> None:
+    from mem0_hooks import config
+
+    crlf = tmp_path / "crlf.yaml"
+    crlf.write_bytes(_written_before_0_2().replace("\n", "\r\n").encode())
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(_written_before_0_2().encode() + b"# caf\xe9\n")
+    for path in (crlf, latin):
+        before = path.read_bytes()
+        assert config.refresh_generated_defaults(str(path)) is False
+        assert path.read_bytes() == before
+
+
 def test_an_upgrade_leaves_a_remote_backends_recall_limits(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # The relevance cut is the local store's: a remote store's blocks keep the size they had.
     (data / "config.yaml").write_text(_written_before_0_2("server"))

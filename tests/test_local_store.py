@@ -324,6 +324,8 @@ def test_only_the_addressed_name_loses_its_weight_not_other_words_of_its_stem() 
     words = tuple(local.split_words("Thanks, Rose! The roses are out."))
     weights = {"rose": 1.0}
     assert tokens.scores({1: words}, weights, {1: ["rose"]})[1] > 0  # "roses" still matches
+    greeting = tuple(local.split_words("Rose, Rose, Rose!"))
+    assert tokens.scores({1: greeting}, weights, {1: ["rose", "rose"]})[1] == 0  # never below nothing
 
 
 def _sessions_with_openings(store: LocalStore) -> None:

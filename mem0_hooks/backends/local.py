@@ -1052,9 +1052,9 @@ class _Tokens:
             for word in found:
                 stem = matching[word]
                 counts[stem] = counts.get(stem, 0) + words.count(word)
-            for word in unweighted.get(rowid, ()):
+            for word in set(unweighted.get(rowid, ())):
                 if word in found:
-                    counts[matching[word]] -= words.count(word)
+                    counts[matching[word]] = max(counts[matching[word]] - words.count(word), 0)
             norm = K1 * (1.0 - B + B * len(words) / average)
             score = sum(weights[stem] * tf * (K1 + 1.0) / (tf + norm) for stem, tf in counts.items())
             if len(counts) > 1:
