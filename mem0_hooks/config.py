@@ -261,7 +261,8 @@ def default_yaml(*, backend: str = "local", consent: bool = False, user_id: str 
 # they were the defaults. Left in place, they would hold someone who never chose them to the old
 # limits under the relevance cut that came with 0.2.0 (``memory.min_relevance``, local store only):
 # less recalled than with either the old defaults or the new ones.
-_OLD_RECALL_LINES = "  max_context_memories: 12\n  context_budget_chars: 4000\n"
+OLD_RECALL_LIMITS = {"max_context_memories": 12, "context_budget_chars": 4000}
+_OLD_RECALL_LINES = "".join(f"  {key}: {value}\n" for key, value in OLD_RECALL_LIMITS.items())
 
 
 def refresh_generated_defaults(path: str, *, dry_run: bool = False) -> bool:

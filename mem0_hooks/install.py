@@ -556,7 +556,7 @@ def _existing_config(layout: Layout) -> dict[str, Any] | None:
 def _refresh_recall_limits(layout: Layout, config: dict[str, Any], report: Report, say: Say, dry: bool) -> None:
     """Let the recall limits an earlier install wrote follow the current defaults (config.refresh_generated_defaults);
     say so, or say why limits equal to the old defaults were kept."""
-    from mem0_hooks.config import refresh_generated_defaults
+    from mem0_hooks.config import OLD_RECALL_LIMITS, refresh_generated_defaults
 
     try:
         refreshed = refresh_generated_defaults(layout.config, dry_run=dry)
@@ -572,7 +572,7 @@ def _refresh_recall_limits(layout: Layout, config: dict[str, Any], report: Repor
         )
         return
     memory = config.get("memory") if isinstance(config.get("memory"), dict) else {}
-    old = memory.get("max_context_memories") == 12 and memory.get("context_budget_chars") == 4000
+    old = all(memory.get(key) == value for key, value in OLD_RECALL_LIMITS.items())
     if old and str(config.get("backend") or "local") == "local":
         report.notes.append(
             f"{layout.config} sets max_context_memories 12 and context_budget_chars 4000, the defaults before "

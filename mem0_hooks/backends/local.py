@@ -361,7 +361,7 @@ class LocalStore:
             if item.session_id:
                 sides = [r for r in _adjacent(db, item.session_id, item.seq, rowid) if r is not None]
                 touched.update(r["rowid"] for r in sides)
-                contexts[rowid] = "\n".join(r["text"] for r in sides)
+                contexts[rowid] = _context(sides)
         for rowid in sorted(touched):
             item = new.get(rowid)
             if item is None:
@@ -378,8 +378,7 @@ class LocalStore:
             row = db.execute("SELECT session_id, seq FROM memories WHERE rowid = ?", (rowid,)).fetchone()
             if row is None or not row["session_id"]:
                 continue
-            before, after = _adjacent(db, row["session_id"], row["seq"], rowid)
-            context = "\n".join(r["text"] for r in (before, after) if r is not None)
+            context = _context(_adjacent(db, row["session_id"], row["seq"], rowid))
             db.execute("UPDATE memories_fts SET context = ? WHERE rowid = ?", (context, rowid))
 
     def _delete_rows(self, db: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> int:
@@ -930,6 +929,11 @@ def _adjacent(
             after = row
             break
     return before, after
+
+
+def _context(sides: Iterable[sqlite3.Row | None]) -> str:
+    """A turn's ``context`` column: the text of the turns just before and after it (``_adjacent``)."""
+    return "\n".join(r["text"] for r in sides if r is not None)
 
 
 def _diversify(scored: list[tuple[float, str, int]], rows: dict[int, Row], limit: int) -> list[tuple[float, str, int]]:
