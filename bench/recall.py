@@ -33,7 +33,7 @@ whose config.yaml has consent given):
     python bench/recall.py                          # the dev split, default config
     python bench/recall.py --limit-conversations 1  # a quick run
     python bench/recall.py --budget 2000 --json     # machine-readable
-    python bench/recall.py --set local.WINDOW=0     # ablation: override a ranking knob inside the hooks
+    python bench/recall.py --set turns.WINDOW=0     # ablation: override a ranking knob inside the hooks
     python bench/recall.py --config memory.max_context_memories=30   # a config key, for the questions
     python bench/recall.py --repo /path/to/other/checkout            # measure another tree's hooks
 
@@ -72,7 +72,14 @@ DEVMEM_CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "inference", 4: "single-h
 FIRST_CHARS = 1000  # "the best evidence first": a reader of this much of a block should have the answer
 TURN_SECONDS = 30
 CLAUDE_VERSION = "2.1.330"
-MODULES = {"local": "mem0_hooks.backends.local", "context": "mem0_hooks.context", "recall": "mem0_hooks.recall"}
+MODULES = {
+    "local": "mem0_hooks.backends.local",
+    "lexical": "mem0_hooks.ranking.lexical",
+    "turns": "mem0_hooks.ranking.turns",
+    "speakers": "mem0_hooks.ranking.speakers",
+    "context": "mem0_hooks.context",
+    "recall": "mem0_hooks.recall",
+}
 _MONTHS = {
     m: i
     for i, m in enumerate(
@@ -598,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="MODULE.NAME=VALUE",
-        help="override a constant inside the hooks (ablations), e.g. local.WINDOW=0",
+        help="override a constant inside the hooks (ablations), e.g. turns.WINDOW=0",
     )
     parser.add_argument(
         "--config",

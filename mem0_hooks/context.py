@@ -19,7 +19,7 @@ as the exchange they were::
 
 from __future__ import annotations
 
-from mem0_hooks.local_query import query_words
+from mem0_hooks.ranking.query import query_words
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from mem0_hooks.local_query import is_trivial
+from mem0_hooks.ranking.query import is_trivial
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

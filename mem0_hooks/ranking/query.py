@@ -1,4 +1,4 @@
-"""Cheap prompt analysis shared by recall and the local store (stdlib only, hot path).
+"""What a prompt asks for: its content words, the dates it names, whether it asks when (stdlib only, hot path).
 
 ``analyse`` turns a prompt into what the local store searches with: the content words (stopwords,
 question words and words about the conversation itself dropped; dates taken out; the other forms of
