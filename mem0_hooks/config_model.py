@@ -29,6 +29,16 @@ class MemoryConfig(_Section):
     )
     session_start_budget_chars: int = Field(2500, ge=200, le=9500)
     min_prompt_words: int = Field(2, ge=0, le=50, description="Prompts with fewer content words recall nothing.")
+    semantic: bool = Field(
+        True,
+        description=(
+            "Local store: recall by meaning as well as by words (static embeddings, computed by the flusher, "
+            "searched by the warm process)."
+        ),
+    )
+    semantic_weight: float = Field(
+        1.0, ge=0.0, le=5.0, description="How much closeness in meaning counts next to matching words (0: off)."
+    )
 
 
 class PrivacyConfig(_Section):

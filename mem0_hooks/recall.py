@@ -113,6 +113,7 @@ def for_prompt(
             skip_session=session_id,
             skip_ids=seen,
             min_share=memory_cfg["min_relevance"],
+            semantic_weight=memory_cfg["semantic_weight"] if memory_cfg["semantic"] else 0.0,
         )
         memories, follows, words = found.memories, found.follows, found.words
     else:

@@ -105,11 +105,23 @@ M003_NOTES_INDEX = ["CREATE INDEX IF NOT EXISTS memories_role_created ON memorie
 # literally for SQLite to use it.)
 M004_OPENINGS_INDEX = ["CREATE INDEX IF NOT EXISTS memories_openings ON memories (project, created_at) WHERE seq = 1"]
 
+# Semantic recall (``mem0_hooks.embedding``, ``ranking.semantic``): one vector per memory, keyed by its
+# rowid, with the distinct tokens it was made of (so a forget can take them out of ``vector_tokens``,
+# the per-token counts a prompt's IDF weights come from). ``store_meta`` says which model made the
+# vectors (vectors of two models are never mixed: another model means a reindex), how many there are,
+# and a generation that every forget raises (a process that keeps vectors in memory reloads them).
+M005_VECTORS = [
+    "CREATE TABLE IF NOT EXISTS vectors (rowid INTEGER PRIMARY KEY, vector BLOB NOT NULL, tokens BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS vector_tokens (token INTEGER PRIMARY KEY, df INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+]
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", M001_INITIAL),
     ("m002_scope_column", m002_scope_column),
     ("m003_notes_index", M003_NOTES_INDEX),
     ("m004_openings_index", M004_OPENINGS_INDEX),
+    ("m005_vectors", M005_VECTORS),
 ]
 
 
@@ -261,6 +273,7 @@ class LocalStore:
             marks = ",".join("?" * len(chunk))
             db.execute(f"DELETE FROM memories_fts WHERE rowid IN ({marks})", chunk)
             db.execute(f"DELETE FROM memories WHERE rowid IN ({marks})", chunk)
+        self._delete_vectors(db, sorted(gone))
         self._refresh_context(db, sorted(touched - gone))
         # FTS5 deletes by adding tombstones; merging every segment is what drops the old terms.
         db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
@@ -287,6 +300,7 @@ class LocalStore:
                 db.execute("DELETE FROM memories_fts")
                 db.execute("DELETE FROM memories")
                 db.execute("INSERT INTO memories_fts (memories_fts) VALUES ('optimize')")
+                self._clear_vectors(db, self.vector_state().get("model", ""))
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -295,6 +309,150 @@ class LocalStore:
         if count:
             self._truncate_wal(db)
         return int(count)
+
+    # -- vectors (semantic recall) -------------------------------------------------------------------
+    def vector_state(self) -> dict[str, str]:
+        """``model`` (which made the vectors, "" for none yet), ``count`` and ``generation`` (raised by
+        every forget), as strings."""
+        return {key: value for key, value in self.db.execute("SELECT key, value FROM store_meta")}
+
+    def _set_meta(self, db: sqlite3.Connection, **values: object) -> None:
+        db.executemany(
+            "INSERT INTO store_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [(key, str(value)) for key, value in values.items()],
+        )
+
+    def _clear_vectors(self, db: sqlite3.Connection, model_id: str) -> None:
+        """Inside the caller's transaction: no vector is left, and those to come are ``model_id``'s."""
+        db.execute("DELETE FROM vectors")
+        db.execute("DELETE FROM vector_tokens")
+        generation = int(self.vector_state().get("generation") or 0) + 1
+        self._set_meta(db, model=model_id, count=0, generation=generation)
+
+    def _delete_vectors(self, db: sqlite3.Connection, rowids: list[int]) -> None:
+        """Inside the caller's transaction: the vectors of forgotten rows, and their tokens' counts."""
+        from array import array
+
+        removed = 0
+        for chunk in _chunks(rowids, 500):
+            marks = ",".join("?" * len(chunk))
+            doomed = db.execute(f"SELECT tokens FROM vectors WHERE rowid IN ({marks})", chunk).fetchall()
+            if not doomed:
+                continue
+            counts: dict[int, int] = {}
+            for (blob,) in doomed:
+                tokens = array("H")
+                tokens.frombytes(blob)
+                for token in tokens:
+                    counts[token] = counts.get(token, 0) + 1
+            db.executemany(
+                "UPDATE vector_tokens SET df = max(df - ?, 0) WHERE token = ?", [(n, t) for t, n in counts.items()]
+            )
+            db.execute(f"DELETE FROM vectors WHERE rowid IN ({marks})", chunk)
+            removed += len(doomed)
+        state = self.vector_state()
+        count = max(int(state.get("count") or 0) - removed, 0)
+        self._set_meta(db, count=count, generation=int(state.get("generation") or 0) + 1)
+
+    def reset_vectors(self, model_id: str) -> None:
+        """Drop every vector: those to come are ``model_id``'s (another model's are never mixed in)."""
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._clear_vectors(db, model_id)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(f"local store write failed: {exc}") from exc
+
+    def mark_vectors(self, **values: object) -> None:
+        """Record facts about the vectors in ``store_meta`` (e.g. the stamp of the weights they came from)."""
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            self._set_meta(db, **values)
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise BackendUnavailable(f"local store write failed: {exc}") from exc
+
+    def without_vectors(self, after_rowid: int, limit: int) -> list[tuple[int, str, str]]:
+        """(rowid, id, text) of up to ``limit`` memories past ``after_rowid`` that have no vector yet."""
+        return self.db.execute(
+            "SELECT m.rowid, m.id, m.text FROM memories m WHERE m.rowid > ?"
+            " AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.rowid = m.rowid) ORDER BY m.rowid LIMIT ?",
+            (after_rowid, limit),
+        ).fetchall()
+
+    def missing_vectors(self) -> int:
+        """How many memories have no vector (of the model the store's vectors are from)."""
+        return int(
+            self.db.execute(
+                "SELECT count(*) FROM memories m WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.rowid = m.rowid)"
+            ).fetchone()[0]
+        )
+
+    def add_vectors(self, model_id: str, entries: list[tuple[int, str, bytes, bytes]]) -> int:
+        """Store (rowid, id, vector, distinct tokens) in one transaction, for the memories that are still
+        there as they were read (a forgotten one gets none, nor a new one that took its rowid), and only
+        while the store's vectors are ``model_id``'s. Returns how many were stored."""
+        from array import array
+
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                state = self.vector_state()
+                if state.get("model", "") != model_id:
+                    db.execute("ROLLBACK")
+                    return 0
+                stored = 0
+                counts: dict[int, int] = {}
+                for rowid, memory_id, vector, tokens in entries:
+                    cur = db.execute(
+                        "INSERT OR IGNORE INTO vectors (rowid, vector, tokens)"
+                        " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM memories WHERE rowid = ? AND id = ?)",
+                        (rowid, vector, tokens, rowid, memory_id),
+                    )
+                    if cur.rowcount > 0:
+                        stored += 1
+                        ids = array("H")
+                        ids.frombytes(tokens)
+                        for token in ids:
+                            counts[token] = counts.get(token, 0) + 1
+                db.executemany(
+                    "INSERT INTO vector_tokens (token, df) VALUES (?, ?)"
+                    " ON CONFLICT (token) DO UPDATE SET df = df + excluded.df",
+                    sorted(counts.items()),
+                )
+                self._set_meta(db, count=int(state.get("count") or 0) + stored)
+                db.execute("COMMIT")
+                return stored
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(f"local store write failed: {exc}") from exc
+
+    def vectors_after(self, project: str, after_rowid: int) -> list[tuple[int, bytes]]:
+        """(rowid, vector) of ``project``'s memories and the user-wide ones past ``after_rowid``, in order."""
+        return self.db.execute(
+            "SELECT v.rowid, v.vector FROM vectors v JOIN memories m ON m.rowid = v.rowid"
+            " WHERE v.rowid > ? AND (m.project = ? OR m.scope = 'user') ORDER BY v.rowid",
+            (after_rowid, project),
+        ).fetchall()
+
+    def token_counts(self, tokens: list[int]) -> dict[int, int]:
+        """{token: how many stored vectors were made with it} for ``tokens``."""
+        wanted = sorted(set(tokens))
+        marks = ",".join("?" * len(wanted))
+        return dict(self.db.execute(f"SELECT token, df FROM vector_tokens WHERE token IN ({marks})", wanted).fetchall())
 
     def delete(self, memory_id: str) -> bool:
         return self._forget("id = ?", (memory_id,)) > 0
@@ -367,6 +525,7 @@ class LocalStore:
         skip_session: str = "",
         skip_ids: Collection[str] = (),
         min_share: float = 0.0,
+        semantic_weight: float | None = None,
     ) -> Found:
         """Ranked turns for ``query`` with the adjacency the context block needs (``ranking.turns``)."""
         from mem0_hooks.ranking import turns
@@ -380,6 +539,7 @@ class LocalStore:
                 skip_session=skip_session,
                 skip_ids=skip_ids,
                 min_share=min_share,
+                semantic_weight=semantic_weight,
             )
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"local store search failed: {exc}") from exc

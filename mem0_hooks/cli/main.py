@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="say what would be delivered, send nothing")
     p.add_argument("--limit", type=int, help="deliver at most this many items")
 
+    p = sub.add_parser("reindex", help="embed now the memories without a vector (semantic recall), with progress")
+    p.add_argument("--rebuild", action="store_true", help="drop every vector and embed all memories again")
+
     p = sub.add_parser("doctor", help="check config, store, queue and Claude Code wiring")
     p.add_argument("--json", action="store_true")
 
@@ -107,6 +110,10 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from mem0_hooks.cli.replay import replay
 
         return replay(dead=args.dead, dry_run=args.dry_run, limit=args.limit)
+    if command == "reindex":
+        from mem0_hooks.cli.reindex import reindex
+
+        return reindex(rebuild=args.rebuild)
     if command == "doctor":
         from mem0_hooks.cli.doctor import doctor
 

@@ -32,7 +32,7 @@ import sys
 
 from mem0_hooks.backends.base import Memory
 from mem0_hooks.backends.local import CREATED_AT, ID, ROLE, ROWID, SEQ, SESSION_ID, TEXT, memory_of
-from mem0_hooks.ranking import lexical, speakers
+from mem0_hooks.ranking import lexical, semantic, speakers
 from mem0_hooks.ranking.query import analyse, date_closeness, date_range, mentions_time, split_words
 
 TYPE_CHECKING = False
@@ -64,6 +64,12 @@ RECENCY = 0.02  # the newest turn read scores up to this much more: a tie-breake
 SCORE_CHARS = 4000  # only this much of a long turn is tokenised for scoring
 CONTEXT_WEIGHT = 0.5  # weight of the context column in the FTS5 ranking
 WORDS_CACHED = 2048  # turns whose words are kept between searches (about 1 KB each)
+# -- fusion with the ranking by meaning (ranking.semantic; only where the model is loaded) --
+SEMANTIC_WEIGHT = 1.0  # a turn as close in meaning as the closest gets this share of the best word score
+SEMANTIC_CANDIDATES = 30  # the turns closest in meaning join the candidates ...
+SEMANTIC_WINDOWED = 10  # ... and the closest of those are widened to their neighbours too
+SEMANTIC_FLOOR = 0.5  # closeness counts from this many standard deviations above the project's mean
+SEMANTIC_POWER = 1.0  # how sharply it grows from there to the closest turn read
 
 
 class Found:
@@ -86,12 +92,16 @@ def search_turns(
     skip_session: str = "",
     skip_ids: Collection[str] = (),
     min_share: float = 0.0,
+    semantic_weight: float | None = None,
 ) -> Found:
     """Ranked turns of ``project`` (and user-wide ones) for ``query``, with the adjacency the block needs.
 
     Turns of ``skip_session`` (the current one: Claude has them already) and ``skip_ids`` (already
     injected) are left out, and do not count as matches: a prompt that only they match finds nothing.
+    ``semantic_weight`` (``memory.semantic_weight``; default ``SEMANTIC_WEIGHT``) is how much closeness
+    in meaning counts, where this process has the embedding model loaded; 0 ranks by words only.
     """
+    weight = SEMANTIC_WEIGHT if semantic_weight is None else semantic_weight
     asked = analyse(query)
     if not asked.words and not asked.dates:
         return Found([], {}, [])
@@ -100,6 +110,7 @@ def search_turns(
     if not counts.total:
         return Found([], {}, asked.words)
     weights = lexical.weigh(store, counts, in_scope, asked.words)
+    similar = semantic.similar(store, query, project) if weight else None
 
     # 1. candidates: the FTS5 ranking, the time the prompt names, session openings, the turns around the best
     rows: dict[int, Row] = {}
@@ -123,7 +134,13 @@ def search_turns(
                 rows.setdefault(row[ROWID], row)
     for row in store.openings(project, OPENINGS):
         rows.setdefault(row[ROWID], row)
-    follows = _widen(store, [rows[i] for i in ranked_ids[:WINDOWED]], rows)
+    widened = ranked_ids[:WINDOWED]
+    if similar is not None:
+        closest = similar.best(SEMANTIC_CANDIDATES)
+        for rowid, row in store.rows_by_rowid([r for r in closest if r not in rows]).items():
+            rows[rowid] = row
+        widened = list(dict.fromkeys(widened + [r for r in closest[:SEMANTIC_WINDOWED] if r in rows]))
+    follows = _widen(store, [rows[i] for i in widened], rows)
     if not rows:
         return Found([], {}, asked.words)
 
@@ -137,6 +154,8 @@ def search_turns(
         for rowid, row in rows.items()
         if (skip_session and row[SESSION_ID] == skip_session) or row[ID] in skip_ids
     }
+    if similar is not None:
+        _fuse(own, similar, skipped, weight)
     top = max((score for rowid, score in own.items() if rowid not in skipped), default=0.0)
     after = {prev: nxt for nxt, prev in follows.items()}
     best_in_session: dict[str, list[float]] = {}
@@ -151,14 +170,14 @@ def search_turns(
         score = own[rowid]
         back: int | None = rowid
         fwd: int | None = rowid
-        for distance, weight in enumerate(NEIGHBOUR_WEIGHTS):
+        for distance, share in enumerate(NEIGHBOUR_WEIGHTS):
             back = follows.get(back) if back is not None else None
             fwd = after.get(fwd) if fwd is not None else None
             if back is not None:
                 asked_here = distance == 0 and QUESTION_WEIGHT and "?" in rows[back][TEXT][-300:]
-                score += (QUESTION_WEIGHT if asked_here else weight) * own[back]
+                score += (QUESTION_WEIGHT if asked_here else share) * own[back]
             if fwd is not None:
-                score += weight * own[fwd]
+                score += share * own[fwd]
         score += SESSION_WEIGHT * top * session_score[row[SESSION_ID] or f"\0{rowid}"] / top_session
         if asked.about_time and TIME_BOOST and mentions_time(words_of[rowid]):
             score *= 1.0 + TIME_BOOST
@@ -186,6 +205,29 @@ def search_turns(
     ids = {rowid: rows[rowid][ID] for _, _, rowid in scored[:limit]}
     links = {ids[n]: ids[p] for n, p in follows.items() if n in ids and p in ids}
     return Found(memories, links, asked.words)
+
+
+def _fuse(own: dict[int, float], similar: semantic.Similar, skipped: set[int], weight: float) -> None:
+    """Add to each turn's word score its closeness in meaning to the prompt, in place.
+
+    Closeness is measured against the project: ``SEMANTIC_FLOOR`` standard deviations above the mean
+    similarity counts nothing, the closest turn read counts ``weight`` times the best word
+    score (or 1 when no word matched), and the rest in between. A prompt whose closest turn is no
+    closer than the floor adds nothing: what is near everything says nothing.
+    """
+    spread = similar.spread
+    if spread <= 0:
+        return
+    mean = similar.mean
+    close = {rowid: (similarity - mean) / spread for rowid in own if (similarity := similar.of(rowid)) is not None}
+    best = max((z for rowid, z in close.items() if rowid not in skipped), default=0.0)
+    if best <= SEMANTIC_FLOOR:
+        return
+    unit = weight * (max((s for r, s in own.items() if r not in skipped), default=0.0) or 1.0)
+    span = best - SEMANTIC_FLOOR
+    for rowid, z in close.items():
+        if z > SEMANTIC_FLOOR:
+            own[rowid] += unit * min((z - SEMANTIC_FLOOR) / span, 1.0) ** SEMANTIC_POWER
 
 
 _WORDS: dict[tuple[str, int, str], tuple[str, ...]] = {}  # (store path, rowid, id) -> words, see _words_of
