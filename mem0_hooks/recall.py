@@ -99,6 +99,7 @@ def for_prompt(
         return "", []
     limit = memory_cfg["max_context_memories"]
     follows: dict[str, str] | None = None
+    context: frozenset[str] = frozenset()
     words: list[str] | str = prompt
     seen = set(state.get("injected") or ())
     if backend.name == "local":
@@ -115,7 +116,7 @@ def for_prompt(
             min_share=memory_cfg["min_relevance"],
             semantic_weight=memory_cfg["semantic_weight"] if memory_cfg["semantic"] else 0.0,
         )
-        memories, follows, words = found.memories, found.follows, found.words
+        memories, follows, words, context = found.memories, found.follows, found.words, found.context
     else:
         memories = [
             m
@@ -125,7 +126,12 @@ def for_prompt(
     from mem0_hooks.context import format_context
 
     return format_context(
-        memories, budget=memory_cfg["context_budget_chars"], max_items=limit, follows=follows, words=words
+        memories,
+        budget=memory_cfg["context_budget_chars"],
+        max_items=limit,
+        follows=follows,
+        words=words,
+        context=context,
     )
 
 

@@ -52,6 +52,7 @@ NEIGHBOUR_WEIGHTS = (0.5, 0.2)  # share of a neighbour's score at distance 1, 2
 SESSION_WEIGHT = 0.25  # share of the best session's score given to every turn of a session
 SESSION_TOP = 3  # a session's score: the sum of its best turns
 TIME_BOOST = 1.0  # on a "when" prompt, turns that say when score (1 + this) times more
+NOW_BOOST = 0.5  # on a prompt about how things stand now, the newest turn read scores (1 + this) times more
 DATE_BOOST = 1.0  # turns from the named time score up to (1 + this) times more ...
 DATE_BASE = 0.5  # ... plus this share of the best score, so they count even without a matching word
 QUESTION_WEIGHT = 1.0  # share of the turn before when that turn asked a question (this one answers it)
@@ -70,17 +71,22 @@ SEMANTIC_CANDIDATES = 30  # the turns closest in meaning join the candidates ...
 SEMANTIC_WINDOWED = 10  # ... and the closest of those are widened to their neighbours too
 SEMANTIC_FLOOR = 0.5  # closeness counts from this many standard deviations above the project's mean
 SEMANTIC_POWER = 1.0  # how sharply it grows from there to the closest turn read
+CONTEXT_SHARE = 0.1  # a turn whose own score is below this share of the best is there for its neighbours
 
 
 class Found:
-    """What ``search_turns`` found: memories best first, which turn ``follows`` which, the prompt's words."""
+    """What ``search_turns`` found: memories best first, which turn ``follows`` which, the prompt's words,
+    and which of the memories are there only for the turns around them (``context``)."""
 
-    __slots__ = ("memories", "follows", "words")
+    __slots__ = ("memories", "follows", "words", "context")
 
-    def __init__(self, memories: list[Memory], follows: dict[str, str], words: list[str]) -> None:
+    def __init__(
+        self, memories: list[Memory], follows: dict[str, str], words: list[str], context: frozenset[str] = frozenset()
+    ) -> None:
         self.memories = memories
         self.follows = follows  # id -> id of the turn just before it in its session (when both were read)
         self.words = words
+        self.context = context  # ids of turns that match little themselves (their neighbours do)
 
 
 def search_turns(
@@ -181,6 +187,8 @@ def search_turns(
         score += SESSION_WEIGHT * top * session_score[row[SESSION_ID] or f"\0{rowid}"] / top_session
         if asked.about_time and TIME_BOOST and mentions_time(words_of[rowid]):
             score *= 1.0 + TIME_BOOST
+        if asked.about_now:
+            score *= 1.0 + NOW_BOOST * newness[rowid]
         if asked.dates:
             fit = date_closeness(row[CREATED_AT], asked.dates)
             score = score * (1.0 + DATE_BOOST * fit) + DATE_BASE * fit * (top or 1.0)
@@ -204,7 +212,8 @@ def search_turns(
     memories = [memory_of(rows[rowid], score=score) for score, _, rowid in scored[:limit]]
     ids = {rowid: rows[rowid][ID] for _, _, rowid in scored[:limit]}
     links = {ids[n]: ids[p] for n, p in follows.items() if n in ids and p in ids}
-    return Found(memories, links, asked.words)
+    context = frozenset(ids[r] for r in ids if own[r] < CONTEXT_SHARE * top)
+    return Found(memories, links, asked.words, context)
 
 
 def _fuse(own: dict[int, float], similar: semantic.Similar, skipped: set[int], weight: float) -> None:
