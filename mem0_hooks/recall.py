@@ -87,6 +87,29 @@ def guarded_search(backend: Any, config: dict[str, Any], query: str, project: st
     return found
 
 
+def search(query: str, *, project: str, config: dict[str, Any], limit: int) -> list[Memory]:
+    """Memories for ``query`` ranked as recall ranks them (this project's and user-wide ones), best
+    first: the search behind the memory tools (``mem0-hooks mcp``). BackendError when the store
+    cannot answer, including a remote one the breaker holds back."""
+    backend = recall_backend(config)
+    if backend is None:
+        from mem0_hooks import breaker
+        from mem0_hooks.errors import BackendUnavailable
+
+        state = breaker.status(config["backend"])
+        raise BackendUnavailable(
+            f"the {config['backend']} store failed recently and is skipped for {state['seconds_left']:.0f}s more",
+            server_message=state["last_failure"],
+        )
+    if backend.name == "local":
+        min_share = config["memory"]["min_relevance"]
+        return list(backend.search_turns(query, project=project, limit=limit, min_share=min_share).memories)
+    try:
+        return guarded_search(backend, config, query, project, limit)
+    finally:
+        backend.close()
+
+
 def for_prompt(
     prompt: str, *, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]
 ) -> tuple[str, list[str]]:

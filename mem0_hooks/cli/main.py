@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="say what would be delivered, send nothing")
     p.add_argument("--limit", type=int, help="deliver at most this many items")
 
+    sub.add_parser("mcp", help="serve the memory tools to Claude Code (an MCP server on stdio)")
+
     p = sub.add_parser("doctor", help="check config, store, queue and Claude Code wiring")
     p.add_argument("--json", action="store_true")
 
@@ -107,6 +109,10 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from mem0_hooks.cli.replay import replay
 
         return replay(dead=args.dead, dry_run=args.dry_run, limit=args.limit)
+    if command == "mcp":
+        from mem0_hooks.cli.mcp_cmd import mcp
+
+        return mcp()
     if command == "doctor":
         from mem0_hooks.cli.doctor import doctor
 

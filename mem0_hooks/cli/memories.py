@@ -56,18 +56,9 @@ def add(text: str, *, user_wide: bool, project: str | None) -> int:
 
     config = load_config()
     where = current_project(project)
-    item = capture.make_item(
-        text=text,
-        role="note",
-        session_id="",
-        project="" if user_wide else where,
-        seq=0,
-        scope="user" if user_wide else "project",
-        config=config,
-    )
+    item = capture.note(text, project=where, user_wide=user_wide, config=config)
     if item is None:
         raise FatalError("nothing left to remember after removing secrets and <private> spans")
-    capture.enqueue_items([item], config)
     result = drain_now(config, quiet=True)
     if result is not None and (result.delivered or result.duplicates):
         print(f"remembered {item['id'][:12]} ({'user-wide' if user_wide else where})")
