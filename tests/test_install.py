@@ -729,6 +729,7 @@ def test_install_sh_for_real(home: Path, tmp_path: Path) -> None:
     doctor = subprocess.run([str(link), "doctor", "--json"], capture_output=True, text=True, env=env, timeout=60)
     checks = {c["check"]: c for c in json.loads(doctor.stdout)}
     assert checks["claude code"]["ok"] and checks["config"]["ok"] and checks["consent"]["ok"], doctor.stdout
+    assert checks["memory tools"]["ok"] and "search_memory" in checks["memory tools"]["message"], doctor.stdout
 
     check_claude_remembers(home, data, str(data / "venv" / "bin" / "python"))
 
