@@ -51,7 +51,7 @@ BACKENDS = ("local", "platform", "openmemory", "server")
 REMOTE_BACKENDS = ("platform", "openmemory", "server")
 BACKUP_SUFFIX = ".mem0-hooks-backup."
 BACKUPS_KEPT = 5
-PLUGIN_DEPENDENCY_MODULES = ("httpx", "pydantic", "pydantic_core", "yaml", "filelock")
+PLUGIN_DEPENDENCY_MODULES = ("httpx", "pydantic", "pydantic_core", "yaml", "filelock", "mcp")
 PLUGIN_RETRY_AFTER = 3600.0  # a failed plugin bootstrap is retried after this long (or on a new version)
 
 Say = Callable[[str], None]
