@@ -54,7 +54,10 @@ def conversations(paths: list[Path]) -> tuple[list[list[tuple[str, str]]], list[
             a = conv.get("speaker_a")
             n = 1
             while f"session_{n}" in conv:
-                turns = [("user" if t.get("speaker") == a else "assistant", str(t.get("text") or "")) for t in conv[f"session_{n}"]]
+                turns = [
+                    ("user" if t.get("speaker") == a else "assistant", str(t.get("text") or ""))
+                    for t in conv[f"session_{n}"]
+                ]
                 sessions.append([t for t in turns if t[1].strip()])
                 n += 1
             questions += [str(q["question"]) for q in sample.get("qa", []) if q.get("question")]
@@ -80,7 +83,9 @@ def build_store(data: Path, project: str, sessions: list[list[tuple[str, str]]],
                 if made >= size:
                     break
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + made * 60))
-                batch.append(MemoryItem(item_id(session, role, text), text, role, stamp, session, project, "project", seq))
+                batch.append(
+                    MemoryItem(item_id(session, role, text), text, role, stamp, session, project, "project", seq)
+                )
                 made += 1
                 if len(batch) >= 200:  # the flusher's batch for the local store
                     store.add(batch)
@@ -135,7 +140,9 @@ class Server:
     def call(self, tool: str, arguments: dict[str, Any]) -> tuple[float, dict[str, Any]]:
         self.ids += 1
         start = time.perf_counter()
-        self.send({"jsonrpc": "2.0", "id": self.ids, "method": "tools/call", "params": {"name": tool, "arguments": arguments}})
+        self.send(
+            {"jsonrpc": "2.0", "id": self.ids, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}
+        )
         message = self.answer(self.ids)
         return time.perf_counter() - start, message["result"]
 

@@ -156,13 +156,14 @@ def check_arguments(tool: str, arguments: dict[str, Any] | None) -> dict[str, An
     from mem0_hooks.memory_tools import LIST_PAGE, ToolFailed
 
     args = dict(arguments or {})
-    expected: dict[str, tuple[type, Any]] = {
+    table: dict[str, dict[str, tuple[type, Any]]] = {  # argument -> (type, default; ... when required)
         "search_memory": {"query": (str, ...)},
         "add_memories": {"text": (str, ...)},
         "list_memories": {"offset": (int, 0), "limit": (int, LIST_PAGE)},
         "delete_memories": {"memory_ids": (list, ...)},
         "delete_all_memories": {},
-    }[tool]
+    }
+    expected = table[tool]
     unknown = sorted(set(args) - set(expected))
     if unknown:
         allowed = ", ".join(expected) or "none"
@@ -179,7 +180,7 @@ def check_arguments(tool: str, arguments: dict[str, Any] | None) -> dict[str, An
             value = int(value)  # 20.0 from a client that does not tell integers from numbers
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ToolFailed(f"{name} must be {_JSON_TYPES[kind]}, got {_type_name(value)}")
-        if kind is list and not all(isinstance(v, str) for v in value):
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             bad = next(v for v in value if not isinstance(v, str))
             raise ToolFailed(f"{name} must be an array of strings; it holds {_type_name(bad)}")
         checked[name] = value
@@ -319,7 +320,6 @@ async def answer(tools: Tools, tool: str, arguments: dict[str, Any] | None) -> t
 # -- the server -----------------------------------------------------------------------------------------
 def build_server(tools: Tools) -> Any:
     """The SDK's low-level ``Server`` with the five tools (low-level: the schemas and errors are ours)."""
-    import anyio
     import mcp_types as types
     from mcp.server.lowlevel import Server
 

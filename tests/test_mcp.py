@@ -153,7 +153,9 @@ def test_a_project_reaches_its_own_memories_and_the_user_wide_ones_only(
     (other / ".git").mkdir(parents=True)
     mine = seed(project, ["the deploy key for aurora lives in vault path ops/aurora"], session="a")
     theirs = seed(other, ["aurora cluster in the other project uses vault too"], session="b")
-    everywhere = seed(project, ["my own aurora vault notes: personal tokens live in 1password"], session="", scope="user")
+    everywhere = seed(
+        project, ["my own aurora vault notes: personal tokens live in 1password"], session="", scope="user"
+    )
 
     with mcp_session(project) as server:
         ok, found = server.call("search_memory", {"query": "aurora vault"})
@@ -271,12 +273,30 @@ def test_stdout_carries_protocol_only_even_when_the_store_fails(home: Path, proj
     Path(paths.store_db()).parent.mkdir(parents=True, exist_ok=True)
     Path(paths.store_db()).write_bytes(b"garbage" * 100)
     requests = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "test", "version": "1"},
+            },
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "search_memory", "arguments": {"query": "deploy pipeline"}}},
-        {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "add_memories", "arguments": {"text": 7}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "search_memory", "arguments": {"query": "deploy pipeline"}},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": 4,
+            "method": "tools/call",
+            "params": {"name": "add_memories", "arguments": {"text": 7}},
+        },
         {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "delete_all_memories", "arguments": {}}},
     ]
     env = dict(os.environ, **server_env())
@@ -329,10 +349,9 @@ def test_the_server_answers_initialize_quickly(home: Path, project: Path, report
     assert ready < 5.0
 
 
-def test_the_server_does_not_import_what_it_does_not_need_to_start(home: Path) -> None:
-    code = (
-        "import sys; from mem0_hooks import mcp_server; "
-        "print(sorted(m for m in ('httpx', 'yaml', 'mem0_hooks.backends.local', 'mem0_hooks.recall') if m in sys.modules))"
-    )
+def test_the_server_module_loads_nothing_before_it_serves(home: Path) -> None:
+    """The store, the config model and the SDK are imported when needed, not with the module."""
+    heavy = ("mcp", "yaml", "pydantic", "mem0_hooks.backends.local", "mem0_hooks.recall")
+    code = f"import sys; from mem0_hooks import mcp_server; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

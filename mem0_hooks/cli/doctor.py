@@ -154,7 +154,8 @@ def _check_mcp() -> tuple[bool, str]:
 
 
 def list_server_tools(timeout: float) -> list[str]:
-    """Start ``mem0-hooks mcp`` as Claude Code does, list its tools with the SDK's client; TimeoutError past ``timeout``."""
+    """Start ``mem0-hooks mcp`` as Claude Code does and list its tools with the SDK's client (TimeoutError past
+    ``timeout``)."""
     import sys
 
     import anyio

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+
 class ToolUse:
     """A reply that calls ``name`` (one of the request's ``tools``) with ``input``."""
 
