@@ -112,6 +112,16 @@ class Mem0Config(_Section):
         return value.rstrip("/") if value else value
 
 
+class McpConfig(_Section):
+    enabled: bool = Field(
+        True,
+        description=(
+            "Register the memory tools' MCP server (`mem0-hooks mcp`) with Claude Code at install; false: "
+            "install leaves it out (and removes a registration it made)."
+        ),
+    )
+
+
 class Config(_Section):
     backend: Literal["local", "platform", "openmemory", "server"] = "local"
     user_id: str = Field("", description="Stable user id; defaults to the login name.")
@@ -120,4 +130,5 @@ class Config(_Section):
     claude_code: ClaudeCodeConfig = Field(default_factory=ClaudeCodeConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
     mem0: Mem0Config = Field(default_factory=Mem0Config)
+    mcp: McpConfig = Field(default_factory=McpConfig)
     log_level: Literal["ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"

@@ -87,6 +87,53 @@ def guarded_search(backend: Any, config: dict[str, Any], query: str, project: st
     return found
 
 
+def load_embeddings() -> bool:
+    """Load the embedding model into this long-lived process (the warm process, the memory tools' server,
+    the CLI), so its searches rank by meaning as well as by words; never on a hook's own path. A model
+    that cannot be loaded is logged once per process; recall then ranks by words alone."""
+    from mem0_hooks import embedding
+
+    if embedding.loaded() is not None:
+        return True
+    try:
+        embedding.load()
+    except embedding.EmbeddingUnavailable as exc:
+        from mem0_hooks.log import log
+
+        log(f"recall is by words only: {exc}", level="WARNING")
+        return False
+    return True
+
+
+def search(query: str, *, project: str, config: dict[str, Any], limit: int) -> list[Memory]:
+    """Memories for ``query`` ranked as recall ranks them (this project's and user-wide ones), best
+    first: the search behind the memory tools (``mem0-hooks mcp``). BackendError when the store
+    cannot answer, including a remote one the breaker holds back."""
+    backend = recall_backend(config)
+    if backend is None:
+        from mem0_hooks import breaker
+        from mem0_hooks.errors import BackendUnavailable
+
+        state = breaker.status(config["backend"])
+        raise BackendUnavailable(
+            f"the {config['backend']} store failed recently and is skipped for {state['seconds_left']:.0f}s more",
+            server_message=state["last_failure"],
+        )
+    if backend.name == "local":
+        memory_cfg = config["memory"]
+        weight = memory_cfg["semantic_weight"] if memory_cfg["semantic"] else 0.0
+        if weight:
+            load_embeddings()
+        found = backend.search_turns(
+            query, project=project, limit=limit, min_share=memory_cfg["min_relevance"], semantic_weight=weight
+        )
+        return list(found.memories)
+    try:
+        return guarded_search(backend, config, query, project, limit)
+    finally:
+        backend.close()
+
+
 def for_prompt(
     prompt: str, *, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]
 ) -> tuple[str, list[str]]:

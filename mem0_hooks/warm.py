@@ -251,25 +251,11 @@ def _preload() -> None:
     if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
         recall.local_store().db  # noqa: B018 - opens the connection (and applies migrations) now
         if config["memory"]["semantic"]:
-            _load_embeddings()
+            recall.load_embeddings()
     if config["backend"] != "local":
         from mem0_hooks.backends import open_backend
 
         open_backend(config, for_recall=True)  # imports the HTTP client; no request is made
-
-
-def _load_embeddings() -> None:
-    """Load the embedding model, so that prompts served here are recalled by meaning as well as by words
-    (a hook that does its own work recalls by words only). A missing or damaged model is logged once
-    per warm process and recall stays by words; ``mem0-hooks doctor`` says how to fix it."""
-    from mem0_hooks import embedding
-
-    try:
-        embedding.load()
-    except embedding.EmbeddingUnavailable as exc:
-        from mem0_hooks.log import log
-
-        log(f"warm process: {exc}", level="WARNING")
 
 
 def _small_tail(raw: bytes) -> bool:

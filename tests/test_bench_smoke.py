@@ -53,3 +53,21 @@ def test_quick_bench_json(tmp_path: Path) -> None:
     assert stop["median_ms"] > 0 and stop["bare_median_ms"] > 0 and stop["ratio"] > 0
     assert 0 < stop["max_rss_mb"] < 200
     assert stop["problems"] == []
+
+
+def test_quick_mcp_bench(tmp_path: Path) -> None:
+    """``bench/mcp.py --quick`` starts the server, times initialize and searches a store of real text."""
+    bench = BENCH.parent / "mcp.py"
+    spec = subprocess.run([sys.executable, "-c", f"import runpy; m = runpy.run_path({str(bench)!r}); print(m['DEVMEM'], m['LOCOMO'])"], capture_output=True, text=True, check=True)
+    if not all(Path(p).exists() for p in spec.stdout.split()):
+        import pytest
+
+        pytest.skip(f"the DevMem / LoCoMo dev sets are not beside the checkout ({spec.stdout.strip()})")
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--quick", "--json"], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout)
+    assert figures["memories"] == 1000 and figures["errors"] == 0
+    assert figures["initialize"]["n"] == 3 and figures["initialize"]["median_ms"] > 0
+    assert figures["search_memory"]["n"] == 50 and figures["questions_without_results"] < 50
