@@ -69,6 +69,8 @@ RATIO_TARGETS = {
 MAX_RSS_TARGET_MB = 40.0
 IN_PROCESS = "in-process"  # the variant run with the warm process switched off
 WARM_OFF = "MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS"
+SEMANTIC_OFF = "MEM0_HOOKS_MEMORY_SEMANTIC"
+SEMANTIC_OFF_VARIANT = "semantic off"  # the variant run with recall by words only
 
 FULL = {"rounds": 20, "warmup": 3, "sizes": [0, 1_000, 10_000, 100_000], "transcripts_mb": [1, 10, 100]}
 QUICK = {"rounds": 3, "warmup": 1, "sizes": [0, 300], "transcripts_mb": [0.25]}
@@ -328,6 +330,111 @@ def generate_stores(spec: dict[str, Any]) -> None:
             store.tidy()
             batch = []
         store.close()  # checkpoints the WAL into the main file, so one file is the whole store
+        shutil.copyfile(work, spec["out"] % target)
+        store = LocalStore(work)
+
+
+def real_samples(data_dir: str) -> list[dict[str, Any]]:
+    """The conversations of the two development sets (devmem first), as LoCoMo-format samples."""
+    out: list[dict[str, Any]] = []
+    for path in ("devmem/devmem-dev.json", "locomo/locomo10-dev.json"):
+        with open(os.path.join(data_dir, path), encoding="utf-8") as fh:
+            out.extend(json.load(fh))
+    return out
+
+
+def real_sessions(sample: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """A sample's sessions as [(role, text)], speaker_a as the user."""
+    conv = sample["conversation"]
+    numbers = sorted(int(k.split("_")[1]) for k in conv if k.startswith("session_") and k.count("_") == 1)
+    sessions = []
+    for n in numbers:
+        turns = []
+        for turn in conv.get(f"session_{n}") or []:
+            text = str(turn.get("text") or "")
+            if turn.get("blip_caption"):
+                text += f" [shares a photo of {turn['blip_caption']}]"
+            if text.strip():
+                turns.append(("user" if turn.get("speaker") == conv["speaker_a"] else "assistant", text))
+        if turns:
+            sessions.append(turns)
+    return sessions
+
+
+def real_prompts(data_dir: str, project_name: str, names: list[str], count: int) -> list[str]:
+    """Real questions for the UserPromptSubmit rounds: those of the samples stored in ``project_name``
+    (see ``generate_real_stores``), a different one each round."""
+    samples = real_samples(data_dir)
+    wanted = names.index(project_name)
+    questions = [
+        str(qa["question"])
+        for index, sample in enumerate(samples)
+        if index % len(names) == wanted
+        for qa in sample.get("qa", [])
+        if qa.get("category") in (1, 2, 3, 4)
+    ]
+    random.Random(7).shuffle(questions)
+    return (questions * (count // max(len(questions), 1) + 1))[:count]
+
+
+def generate_real_stores(spec: dict[str, Any]) -> None:
+    """Like ``generate_stores`` with real text: the turns of both development sets, each sample in one of
+    the projects (in turn), cycled until the store has the size wanted, each cycle with new session ids
+    and dates. Vectors are made as the flusher makes them (``vectors.index``), so that a warm process
+    recalls by meaning as well."""
+    from mem0_hooks import embedding, vectors
+    from mem0_hooks.backends.base import MemoryItem
+    from mem0_hooks.backends.local import LocalStore
+
+    samples = [real_sessions(s) for s in real_samples(spec["data_dir"])]
+    work = spec["work_db"]
+    roots = spec["project_roots"]
+    names = sorted(roots)
+    store = LocalStore(work)
+    store.db  # noqa: B018 - creates the file and applies the migrations, so size 0 is a real store
+    try:
+        model = embedding.load()
+    except embedding.EmbeddingUnavailable as exc:
+        print(f"[bench] no vectors: {exc}", file=sys.stderr)
+        model = None
+    made, session_no, cycle = 0, 0, 0
+    start = time.time() - 360 * 86400
+    batch: list[Any] = []
+    for target in sorted(spec["sizes"]):
+        while made < target:
+            for index, sessions in enumerate(samples):
+                project = roots[names[index % len(names)]]
+                for turns in sessions:
+                    if made >= target:
+                        break
+                    session_no += 1
+                    session_id = f"real-{cycle}-{index}-{session_no:06d}"
+                    when = start + session_no * 600.0
+                    for seq, (role, text) in enumerate(turns[: target - made], start=1):
+                        batch.append(
+                            MemoryItem(
+                                id=f"{session_id}-{seq}",
+                                text=text,
+                                role=role,
+                                created_at=_iso(when + seq * 30),
+                                session_id=session_id,
+                                project=project,
+                                seq=seq,
+                            )
+                        )
+                        made += 1
+                    if len(batch) >= 2000:
+                        store.add(batch)
+                        store.tidy()
+                        batch = []
+            cycle += 1
+        if batch:
+            store.add(batch)
+            store.tidy()
+            batch = []
+        if model is not None:
+            vectors.index(store, model)
+        store.close()
         shutil.copyfile(work, spec["out"] % target)
         store = LocalStore(work)
 
@@ -684,12 +791,14 @@ class Case:
         expected_log: tuple[str, ...] = (),
         also_flags: tuple[str, ...] = (),
         also_in_process: bool = False,
+        also_env: dict[str, str] | None = None,
     ) -> None:
         self.key, self.label, self.event, self.home, self.project = key, label, event, home, project
         self.payload, self.flags, self.before, self.after = payload, flags, before, after
         self.expect_output, self.env, self.expected_log = expect_output, env or {}, expected_log
         self.also_flags = also_flags  # variants run in the same rounds (what -S buys: ("",))
         self.also_in_process = also_in_process  # and the same hook with the warm process switched off
+        self.also_env = also_env or {}  # and with these variables (recall by words only: semantic off)
 
 
 class Bench:
@@ -818,6 +927,11 @@ class Bench:
             # Another MEM0_* environment is another fingerprint: this variant never reaches the warm process.
             variants.append(IN_PROCESS)
             commands[IN_PROCESS] = f"{WARM_OFF}=false " + self.hook_command(case.home, case.event, case.flags)
+        if case.also_env:
+            # Another environment, another fingerprint: served by a warm process of its own.
+            variants.append(SEMANTIC_OFF_VARIANT)
+            prefix = " ".join(f"{name}={value}" for name, value in case.also_env.items())
+            commands[SEMANTIC_OFF_VARIANT] = f"{prefix} " + self.hook_command(case.home, case.event, case.flags)
         rounds, warmup = self.args.rounds, self.args.warmup
         samples: dict[str, list[Sample]] = {name: [] for name in commands}
         problems: list[str] = []
@@ -873,7 +987,9 @@ class Bench:
             med = statistics.median(hook_ms)
             hook_cpu = statistics.median(s.cpu_seconds * 1000 for s in hook_s)
             target = RATIO_TARGETS.get(case.key) if flags == "-S" else None
-            variant = "warm process off" if flags == IN_PROCESS else flags or "without -S"
+            variant = {IN_PROCESS: "warm process off", SEMANTIC_OFF_VARIANT: SEMANTIC_OFF_VARIANT}.get(
+                flags, flags or "without -S"
+            )
             label = case.label + ("" if flags == "-S" else f", {variant}")
             result = {
                 "case": label,
@@ -987,11 +1103,34 @@ class Bench:
     def local_cases(
         self, roots: dict[str, str], project_name: str, project: str, wanted: Callable[[str], bool]
     ) -> None:
+        """UserPromptSubmit and SessionStart on stores of real text (the targets), then on the synthetic
+        stores earlier runs measured (extra rows: a synthetic store flatters a search)."""
         sizes = self.args.sizes
+        gen_home = self.make_home("gen", _config_yaml())
+        flag_size = max((s for s in sizes if s <= 10_000), default=sizes[0])
+        data = Path(self.args.data)
+        if (data / "devmem" / "devmem-dev.json").is_file() and (data / "locomo" / "locomo10-dev.json").is_file():
+            stores = self.root / "real-stores"
+            stores.mkdir()
+            self.log(f"storing {', '.join(map(str, sizes))} real turns (devmem + LoCoMo dev, cycled) with vectors ...")
+            self.generate(
+                gen_home,
+                {
+                    "kind": "real-stores",
+                    "work_db": str(stores / "work.sqlite3"),
+                    "sizes": sizes,
+                    "out": str(stores / "%d.sqlite3"),
+                    "project_roots": roots,
+                    "data_dir": str(data),
+                },
+            )
+            prompts = real_prompts(str(data), project_name, sorted(roots), 256)
+            self.store_cases("local", "real text, ", stores, prompts, project, wanted, flag_size)
+        else:
+            self.log(f"no development sets under {data}: real-text rows skipped (--data DIR)")
         stores = self.root / "stores"
         stores.mkdir()
-        gen_home = self.make_home("gen", _config_yaml())
-        self.log(f"generating stores of {', '.join(map(str, sizes))} memories ...")
+        self.log(f"generating synthetic stores of {', '.join(map(str, sizes))} memories ...")
         self.generate(
             gen_home,
             {
@@ -1004,9 +1143,20 @@ class Bench:
             },
         )
         prompts = bench_prompts(project_name, 64)
-        flag_size = max((s for s in sizes if s <= 10_000), default=sizes[0])
-        for size in sizes:
-            home = self.make_home(f"local-{size}", _config_yaml())
+        self.store_cases("synthetic", "synthetic, ", stores, prompts, project, wanted, flag_size)
+
+    def store_cases(
+        self,
+        kind: str,
+        label: str,
+        stores: Path,
+        prompts: list[str],
+        project: str,
+        wanted: Callable[[str], bool],
+        flag_size: int,
+    ) -> None:
+        for size in self.args.sizes:
+            home = self.make_home(f"{kind}-{size}", _config_yaml())
             shutil.copyfile(stores / f"{size}.sqlite3", home / "memories.sqlite3")
             os.chmod(home / "memories.sqlite3", 0o600)
 
@@ -1033,12 +1183,16 @@ class Bench:
             def drop_queue(rnd: int, home: Path = home) -> None:
                 self.clear_queue(home)  # as if the flusher had run after the turn
 
-            also = ("",) if size == flag_size and wanted("flags") else ()  # what -S buys, in the same rounds
+            # what -S buys, in the same rounds (once, on the synthetic store as before)
+            also = ("",) if size == flag_size and kind == "synthetic" and wanted("flags") else ()
+            extra_env = {}
+            if kind == "local" and size == flag_size:
+                extra_env = {SEMANTIC_OFF: "false"}  # what recall by meaning costs, in the same rounds
             if wanted("local") or also:
                 self.measure(
                     Case(
-                        ("UserPromptSubmit", "local", size),
-                        f"UserPromptSubmit, local store, {size:,} memories",
+                        ("UserPromptSubmit", kind, size),
+                        f"UserPromptSubmit, local store, {label}{size:,} memories",
                         "UserPromptSubmit",
                         home,
                         project,
@@ -1047,13 +1201,14 @@ class Bench:
                         expect_output=bool(size),
                         also_flags=also,
                         also_in_process=size >= 10_000,
+                        also_env=extra_env,
                     )
                 )
             if wanted("local"):
                 self.measure(
                     Case(
-                        ("SessionStart", "local", size),
-                        f"SessionStart, local store, {size:,} memories",
+                        ("SessionStart", kind, size),
+                        f"SessionStart, local store, {label}{size:,} memories",
                         "SessionStart",
                         home,
                         project,
@@ -1287,7 +1442,7 @@ class Bench:
                 "SessionStart, UserPromptSubmit and short Stops are served by the warm process "
                 "(`mem0_hooks/warm.py`) after the first hook of a data dir; its CPU is counted in the hooks' CPU "
                 "ratio, and its peak RSS was "
-                f"{min(warm):.1f}-{max(warm):.1f} MB. \"warm process off\" rows run the same hook with "
+                f'{min(warm):.1f}-{max(warm):.1f} MB. "warm process off" rows run the same hook with '
                 f"`{WARM_OFF}=false` (every hook does its own work) in the same rounds."
             )
         for without in (r for r in self.results if r["flags"] == ""):
@@ -1498,6 +1653,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="installed: hooks copied into the data dir, package from site-packages (default "
         "when the interpreter has mem0-hooks installed); checkout: the repo's hooks/",
     )
+    parser.add_argument(
+        "--data",
+        default=str(REPO_ROOT.parent / "shared" / "data"),
+        help="folder with devmem/devmem-dev.json and locomo/locomo10-dev.json, the real text of the stores "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--hooks-dir", default=str(REPO_ROOT / "hooks"), help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help="where to make the temporary directory")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
@@ -1519,7 +1680,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_generate"]:
         spec = json.loads(argv[1])
-        (generate_stores if spec["kind"] == "stores" else generate_transcript)(spec)
+        {"stores": generate_stores, "real-stores": generate_real_stores}.get(spec["kind"], generate_transcript)(spec)
         return 0
     args = parse_args(argv)
     bench = Bench(args)
