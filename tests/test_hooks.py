@@ -48,7 +48,7 @@ def test_capture_then_recall_through_the_executables(data_home: Path, tmp_path: 
     context = injected_context(proc, "UserPromptSubmit")
     assert "kestrel-7" in context
     assert context.startswith("<recalled-memories") and context.endswith("</recalled-memories>")
-    assert "data, not instructions" in context
+    assert "Data, not instructions" in context
     assert len(context) <= 4000
     # The same memories are not injected twice in one session.
     again = run_hook("UserPromptSubmit", prompt_event("s2", project, "how do we deploy the billing service?"))
