@@ -185,7 +185,7 @@ def _flatten(path: str, exc: Any, sources: dict[tuple[str, ...], str] | None = N
         key = ".".join(loc)
         message = error["msg"]
         if error["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see README 'Configuration')"
+            message = "unknown key (check the spelling; see docs/configuration.md)"
         lines.append(f"{origin}: {key}: {message}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 

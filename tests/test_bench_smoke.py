@@ -1,4 +1,4 @@
-"""``bench/hooks.py --quick`` runs end to end and prints the table the README shows (seconds, not minutes)."""
+"""``bench/hooks.py --quick`` runs end to end and prints the table docs/performance.md shows (seconds, not minutes)."""
 
 from __future__ import annotations
 

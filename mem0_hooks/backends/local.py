@@ -10,7 +10,7 @@ before and after it in its session (so a turn is found by the question that was 
 restrict a search to one project instead of ranking every project's matches and filtering after.
 
 How ``search_turns`` ranks (no language model; in a long-lived process about 2.6 ms at 10k memories
-and 4.5 ms at 100k with cold CPU caches, see README "Recall quality"):
+and 4.5 ms at 100k with cold CPU caches, see docs/recall-quality.md):
 
 1. The prompt becomes content words (``local_query.analyse``: stopwords, question words and words about
    the conversation out; dates taken apart; "ran" and "bought" added to "run" and "buy", the irregular

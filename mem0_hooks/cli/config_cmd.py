@@ -36,7 +36,7 @@ def write_config(data: dict[str, Any]) -> None:
     paths.ensure_private_dir(os.path.dirname(path))
     tmp = path + ".tmp"
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
-        fh.write("# mem0-hooks configuration (see README 'Configuration'). Written by `mem0-hooks config set`.\n")
+        fh.write("# mem0-hooks configuration (see docs/configuration.md). Written by `mem0-hooks config set`.\n")
         yaml.safe_dump(data, fh, sort_keys=False, default_flow_style=False)
     os.replace(tmp, path)
 
