@@ -581,6 +581,32 @@ def _refresh_recall_limits(layout: Layout, config: dict[str, Any], report: Repor
         )
 
 
+def _consent_path(layout: Layout) -> str:
+    return os.path.join(layout.data, "consent.json")
+
+
+def _consent_decision(layout: Layout, config: dict[str, Any] | None) -> bool | None:
+    """The consent decision already made: config.yaml's ``privacy.consent_given`` when it sets one (in
+    either spelling), else what consent.json records, else None."""
+    for section in (config or {}).get("privacy"), ((config or {}).get("mem0") or {}).get("privacy"):
+        if isinstance(section, dict) and isinstance(section.get("consent_given"), bool):
+            return bool(section["consent_given"])
+    try:
+        with open(_consent_path(layout), encoding="utf-8") as fh:
+            recorded = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    given = recorded.get("consent_given") if isinstance(recorded, dict) else None
+    return given if isinstance(given, bool) else None
+
+
+def _record_consent(layout: Layout, given: bool, source: str) -> None:
+    """``config.record_consent`` into this layout's data dir."""
+    os.makedirs(layout.data, mode=0o700, exist_ok=True)
+    record = {"consent_given": given, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "source": source}
+    atomic_write(_consent_path(layout), json.dumps(record) + "\n", 0o600)
+
+
 def _hook_timeout(config: dict[str, Any] | None) -> int:
     try:
         value = int((config or {}).get("claude_code", {}).get("hook_timeout_seconds", DEFAULT_TIMEOUT))
@@ -682,9 +708,10 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
     elif not all(os.path.isfile(layout.hook_script(e)) for e in EVENTS) and not dry:
         raise InstallError(f"no hook files in {layout.hooks}: run ./install.sh from a mem0-hooks checkout")
 
-    # 3. config.yaml, asking for consent once
+    # 3. config.yaml, and consent (asked once, recorded in consent.json, not in config.yaml)
     config = _existing_config(layout)
-    if config is None:
+    consent = _consent_decision(layout, config)
+    if consent is None:
         if opts.yes:
             consent = True
         elif _is_tty() and not dry:
@@ -696,12 +723,17 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
             consent = _ask("Store conversations?", True)
         else:
             consent = False
+        source = "./install.sh --yes" if opts.yes else "the installer's question"
+        if not dry:
+            _record_consent(layout, consent, source)
+        say(f"==> {_did(dry, 'recorded', 'record')} consent ({'yes' if consent else 'no'}) in {_consent_path(layout)}")
+    if config is None:
         from mem0_hooks.config import default_yaml
 
-        text = default_yaml(backend=opts.backend or "local", consent=consent, user_id=opts.user_id or "", url=opts.url)
+        text = default_yaml(backend=opts.backend or "local", user_id=opts.user_id or "", url=opts.url)
         if not dry:
             write_new_config(layout.config, text)
-        config = {"backend": opts.backend or "local", "privacy": {"consent_given": consent}}
+        config = {"backend": opts.backend or "local"}
         capture = "on" if consent else "off"
         say(f"==> {_did(dry, 'wrote', 'write')} {layout.config} (backend {config['backend']}, capture {capture})")
         report.done.append(f"{_did(dry, 'wrote', 'write')} {layout.config}")
@@ -723,7 +755,9 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
                 "use `mem0-hooks config set KEY VALUE`"
             )
     backend = str(config.get("backend") or "local")
-    consent_given = bool((config.get("privacy") or {}).get("consent_given"))
+    if backend == "local" and ((config.get("mem0") or {}).get("mcp") or {}).get("enabled") is True:
+        backend = "openmemory"  # the original design's spelling (config_aliases)
+    consent_given = consent
 
     # 4. the API key: only ever from the environment
     key = os.environ.get("MEM0_API_KEY", "").strip()
@@ -926,23 +960,20 @@ def dependencies_importable() -> bool:
         return False
 
 
+PLUGIN_CONSENT = "installing the mem0-hooks Claude Code plugin"
+
+
 def record_plugin_consent() -> bool:
-    """Write config.yaml with consent given, unless one exists: installing the plugin is the opt-in.
-
-    Returns True when this call created it. The comment at its top says where the consent came from.
-    """
+    """Record consent in consent.json unless a decision is recorded already: installing the plugin is the
+    opt-in. No config.yaml is written (the defaults apply, and need no dependency to read). True when
+    this call recorded it."""
     from mem0_hooks import paths
-    from mem0_hooks.config import default_yaml
 
-    path = paths.config_file()
-    if os.path.exists(path):
-        return False
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    header = (
-        f"# Consent recorded {stamp}: installing the mem0-hooks Claude Code plugin is the opt-in to storing\n"
-        "# conversations. To stop capture set privacy.consent_given to false, or disable the plugin.\n"
-    )
-    return write_new_config(path, header + default_yaml(consent=True))
+    if os.path.exists(paths.consent_file()):
+        return False  # given or withdrawn before: that decision stands
+    layout = Layout(os.path.dirname(paths.consent_file()))
+    _record_consent(layout, True, PLUGIN_CONSENT)
+    return True
 
 
 def start_plugin_bootstrap(root: str, data: str) -> bool:

@@ -28,6 +28,11 @@ def config_cache() -> str:
     return os.path.join(home(), "config.cache.json")
 
 
+def consent_file() -> str:
+    """Where the consent decision is recorded (``config.record_consent``), outside config.yaml."""
+    return os.path.join(home(), "consent.json")
+
+
 def api_key_file() -> str:
     return os.path.join(home(), "api_key")
 

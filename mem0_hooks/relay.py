@@ -260,7 +260,7 @@ def start_warm(home: str, fp: str, path: str) -> None:
     from mem0_hooks import paths
 
     config = config_mod.load()
-    if not config["claude_code"]["warm_process"]:
+    if not config["claude_code"]["warm_process"] or not config["claude_code"]["memory_integration"]:
         return
     paths.ensure_private_dir(run_dir(home))
     stamp = start_stamp(home, fp)

@@ -87,9 +87,9 @@ def plugin_data(home: Path, plugin_id: str) -> Path:
 
 
 def assert_consent_recorded(data: Path) -> None:
-    config = (data / "config.yaml").read_text()
-    assert "installing the mem0-hooks Claude Code plugin is the opt-in" in config
-    assert "consent_given: true" in config
+    consent = json.loads((data / "consent.json").read_text())
+    assert consent["consent_given"] is True and consent["source"] == inst.PLUGIN_CONSENT
+    assert not (data / "config.yaml").exists()  # the defaults apply: nothing to parse before the dependencies
 
 
 # -- manifests ---------------------------------------------------------------------------------------
@@ -149,9 +149,10 @@ def test_first_run_without_dependencies_degrades_quietly(tmp_path: Path) -> None
 
 def test_consent_file_is_never_overwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEM0_HOOKS_HOME", str(tmp_path))
-    (tmp_path / "config.yaml").write_text("privacy:\n  consent_given: false\n")
+    withdrawn = json.dumps({"consent_given": False, "at": "2026-01-01T00:00:00Z", "source": "config set"})
+    (tmp_path / "consent.json").write_text(withdrawn)
     assert inst.record_plugin_consent() is False
-    assert (tmp_path / "config.yaml").read_text() == "privacy:\n  consent_given: false\n"
+    assert (tmp_path / "consent.json").read_text() == withdrawn
 
 
 def test_the_plugins_first_run_lets_the_recall_limits_an_earlier_version_wrote_follow_the_defaults(
@@ -160,8 +161,7 @@ def test_the_plugins_first_run_lets_the_recall_limits_an_earlier_version_wrote_f
     from mem0_hooks import config
 
     monkeypatch.setenv("MEM0_HOOKS_HOME", str(tmp_path))
-    assert inst.record_plugin_consent() is True
-    text = (tmp_path / "config.yaml").read_text()
+    text = config.default_yaml(consent=True).replace(config._GENERATED, config._GENERATED_BEFORE[0])
     (tmp_path / "config.yaml").write_text(text.replace(config._RECALL_DEFAULTS, config._OLD_RECALL_LINES))
     monkeypatch.setattr(inst, "dependencies_importable", lambda: True)
     monkeypatch.setattr(inst, "start_plugin_bootstrap", lambda root, data: True)  # no venv built here

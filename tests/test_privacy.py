@@ -1110,7 +1110,7 @@ def test_files_are_private_even_under_a_permissive_umask(isolated_home: Path, tm
             "memories.sqlite3-wal",
             "memories.sqlite3-shm",
             "mem0-hooks.log",
-            "config.yaml",
+            "consent.json",  # `config set privacy.consent_given` records consent beside config.yaml
             "api_key",
             "sessions/s.json",
             "state/flush.json",
