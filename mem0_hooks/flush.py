@@ -719,10 +719,15 @@ def tidy_local(*stores: Any) -> None:
 
 def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
     """Drain until the queue is empty (or only long backoffs remain); one flusher at a time."""
-    from filelock import FileLock, Timeout
-
     from mem0_hooks import config as config_mod
     from mem0_hooks.log import log
+
+    try:
+        from filelock import FileLock, Timeout
+    except ImportError:
+        # The plugin before its setup installed the dependencies: the items wait; the setup flushes them.
+        log("the flusher waits for the plugin's setup to install its dependencies; the queue keeps the items")
+        return 0
 
     os.umask(0o077)
     config = config_mod.load()

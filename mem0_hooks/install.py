@@ -1,8 +1,8 @@
-"""Wiring mem0-hooks into Claude Code: the settings merge, install, uninstall, and the plugin's first run.
+"""Wiring mem0-hooks into Claude Code: the settings merge, install and uninstall.
 
 ``install.sh`` only makes the virtualenv and pip-installs the package; everything else is here so it can
 be tested. This module is stdlib only: the preflight, ``--dry-run`` and ``--uninstall`` run under a bare
-``python3`` from the checkout, and the plugin's first run under whatever ``python3`` Claude Code finds.
+``python3`` from the checkout, and the plugin (``mem0_hooks.plugin``) under whatever ``python3`` Claude Code finds.
 
 The settings route (``install``) writes one handler per event::
 
@@ -12,9 +12,8 @@ A handler is *ours* when its command has exactly that shape, ``<D>/venv/bin/pyth
 for one directory ``D`` and one of :data:`HOOK_FILES`. The shape is what upgrade and uninstall look for,
 so a move of the data dir is still recognised, and a user's own ``~/.claude/hooks/stop.py`` never is.
 
-The plugin route (``hooks/hooks.json``) runs the hooks with the system ``python3``. ``hooks/_bootstrap.py``
-re-executes them with ``${CLAUDE_PLUGIN_DATA}/venv/bin/python`` once that exists; until the venv is ready
-it calls :func:`plugin_first_run`, which records consent and starts :func:`plugin_bootstrap` detached.
+The plugin route (``hooks/hooks.json``) shares the data dir, the venv and the command with this one; its
+first run and one-time setup are in :mod:`mem0_hooks.plugin`.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -51,8 +49,6 @@ BACKENDS = ("local", "platform", "openmemory", "server")
 REMOTE_BACKENDS = ("platform", "openmemory", "server")
 BACKUP_SUFFIX = ".mem0-hooks-backup."
 BACKUPS_KEPT = 5
-PLUGIN_DEPENDENCY_MODULES = ("httpx", "pydantic", "pydantic_core", "yaml", "filelock")
-PLUGIN_RETRY_AFTER = 3600.0  # a failed plugin bootstrap is retried after this long (or on a new version)
 
 Say = Callable[[str], None]
 
@@ -69,8 +65,8 @@ class InstallError(Mem0HooksError):
 def data_dir() -> str:
     """The settings-route data dir: ``$MEM0_HOOKS_HOME``, else ``${XDG_DATA_HOME:-~/.local/share}/mem0-hooks``.
 
-    Unlike :func:`mem0_hooks.paths.home` this never uses ``$CLAUDE_PLUGIN_DATA``: the plugin keeps
-    its own data, and install.sh computes the same directory in bash.
+    The same directory as :func:`mem0_hooks.paths.home` (shared with the plugin), made absolute;
+    install.sh and hooks/plugin-hook.sh compute it in the shell.
     """
     explicit = os.environ.get("MEM0_HOOKS_HOME")
     if explicit:
@@ -901,245 +897,3 @@ def uninstall(
         )
     _summary(report, say, dry=dry_run, next_step=None)
     return 0
-
-
-# -- the plugin --------------------------------------------------------------------------------------
-def plugin_venv(data: str) -> str:
-    return os.path.join(data, "venv")
-
-
-def plugin_ready_marker(data: str, version: str) -> str:
-    """Present once the plugin venv holds the dependencies of ``version``."""
-    return os.path.join(plugin_venv(data), f".mem0-hooks-ready-{version}")
-
-
-def _plugin_status_file(data: str) -> str:
-    return os.path.join(data, "state", "plugin-venv.json")
-
-
-def plugin_status(data: str) -> dict[str, Any]:
-    """The last plugin bootstrap's outcome: ``{"state": "running"|"ready"|"failed", "at", "version", "error"?}``."""
-    try:
-        with open(_plugin_status_file(data), encoding="utf-8") as fh:
-            status = json.load(fh)
-        return status if isinstance(status, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _set_plugin_status(data: str, **status: Any) -> None:
-    path = _plugin_status_file(data)
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    atomic_write(path, json.dumps(dict(status, at=time.time())) + "\n", 0o600)
-
-
-def plugin_requirements(root: str) -> list[str]:
-    """The ``[project] dependencies`` of the plugin's pyproject.toml (tomllib when there is one)."""
-    path = os.path.join(root, "pyproject.toml")
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10: the list is simple enough to read directly
-        text = raw.decode("utf-8")
-        block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.M | re.S)
-        if not block:
-            raise InstallError(f"{path}: no dependencies list") from None
-        return re.findall(r"[\"']([^\"']+)[\"']", block.group(1))
-    deps = tomllib.loads(raw.decode("utf-8")).get("project", {}).get("dependencies", [])
-    return [str(d) for d in deps]
-
-
-def dependencies_importable() -> bool:
-    """Whether this interpreter can already import everything the hooks need."""
-    import importlib.util
-
-    try:
-        return all(importlib.util.find_spec(name) is not None for name in PLUGIN_DEPENDENCY_MODULES)
-    except (ImportError, ValueError):
-        return False
-
-
-PLUGIN_CONSENT = "installing the mem0-hooks Claude Code plugin"
-
-
-def record_plugin_consent() -> bool:
-    """Record consent in consent.json unless a decision is recorded already: installing the plugin is the
-    opt-in. No config.yaml is written (the defaults apply, and need no dependency to read). True when
-    this call recorded it."""
-    from mem0_hooks import paths
-
-    if os.path.exists(paths.consent_file()):
-        return False  # given or withdrawn before: that decision stands
-    layout = Layout(os.path.dirname(paths.consent_file()))
-    _record_consent(layout, True, PLUGIN_CONSENT)
-    return True
-
-
-def start_plugin_bootstrap(root: str, data: str) -> bool:
-    """Start :func:`plugin_bootstrap` detached unless one runs; True when one is running now.
-
-    The lock is taken here and handed to the child (an inherited descriptor keeps a ``flock``), so
-    whoever waits on ``venv.lock`` waits for the whole job.
-    """
-    import fcntl
-
-    os.makedirs(data, mode=0o700, exist_ok=True)
-    fd = os.open(os.path.join(data, "venv.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return True  # another hook started it already
-    try:
-        os.set_inheritable(fd, True)
-        code = (
-            f"import sys; sys.path.insert(0, {root!r}); "
-            "from mem0_hooks.install import plugin_bootstrap_main; raise SystemExit(plugin_bootstrap_main())"
-        )
-        env = dict(os.environ)
-        env.pop("MEM0_HOOKS_PLUGIN_EXEC", None)
-        os.posix_spawn(
-            sys.executable,
-            [sys.executable, "-c", code, root, data, str(fd)],
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
-            ],
-            setsid=True,
-        )
-        return True
-    finally:
-        os.close(fd)
-
-
-def plugin_first_run(root: str, data: str, version: str) -> bool:
-    """Called by a plugin hook while the venv for ``version`` is not ready; True when the hook can run here.
-
-    Records consent (first run). When this python3 already has every dependency and there is no venv,
-    that is all: the hooks run here. Otherwise it starts the one-time venv bootstrap (or, for a new
-    version, the upgrade of the venv) unless one runs or failed less than an hour ago for this version.
-    Never blocks: the bootstrap is detached.
-    """
-    try:
-        record_plugin_consent()
-    except OSError:
-        pass
-    try:
-        from mem0_hooks import paths
-        from mem0_hooks.config import refresh_generated_defaults
-
-        if refresh_generated_defaults(paths.config_file()):
-            _log("plugin: the recall limits an earlier version wrote in config.yaml now follow the defaults")
-    except OSError as exc:
-        _log(f"plugin: could not update the recall limits in config.yaml: {exc}")
-    importable = dependencies_importable()
-    if importable and not os.path.exists(os.path.join(plugin_venv(data), "bin", "python")):
-        return True
-    status = plugin_status(data)
-    recently_failed = (
-        status.get("state") == "failed"
-        and status.get("version") == version
-        and time.time() - float(status.get("at") or 0) < PLUGIN_RETRY_AFTER
-    )
-    if not recently_failed:
-        try:
-            start_plugin_bootstrap(root, data)
-        except OSError as exc:
-            _log(f"plugin: could not start the venv bootstrap: {exc}")
-    return importable
-
-
-def plugin_notice(data: str) -> str:
-    """What a degraded SessionStart tells the user while the venv is not ready."""
-    status = plugin_status(data)
-    if status.get("state") == "failed":
-        return (
-            f"mem0-hooks could not set up its Python environment ({status.get('error', 'unknown error')}); "
-            f"memory is off. It retries within the hour; details in {os.path.join(data, 'mem0-hooks.log')}."
-        )
-    return (
-        f"mem0-hooks: first run, installing its Python dependencies into {plugin_venv(data)} in the "
-        "background. Memory starts working once that finishes (usually under a minute)."
-    )
-
-
-def _run(argv: list[str], timeout: float) -> None:
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise InstallError(f"{os.path.basename(argv[0])} {' '.join(argv[1:3])} failed: {' | '.join(tail)}")
-
-
-def plugin_bootstrap(root: str, data: str, *, python: str | None = None) -> None:
-    """Create ``<data>/venv`` (if needed) and pip-install the plugin's dependencies into it.
-
-    The code itself is not installed: hooks import it from ``${CLAUDE_PLUGIN_ROOT}``, so a plugin
-    update takes effect at once and only a change of version re-runs pip.
-    """
-    from mem0_hooks import __version__
-
-    venv = plugin_venv(data)
-    vpython = os.path.join(venv, "bin", "python")
-    _set_plugin_status(data, state="running", version=__version__)
-    try:
-        if os.path.exists(vpython):
-            probe = subprocess.run([vpython, "-c", "pass"], capture_output=True, timeout=60, check=False)
-            if probe.returncode != 0:
-                shutil.rmtree(venv)  # its interpreter is gone (the system python was upgraded)
-        if not os.path.exists(vpython):
-            _run([python or sys.executable, "-m", "venv", venv], timeout=300)
-        _run(
-            [
-                vpython,
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--quiet",
-                *plugin_requirements(root),
-            ],
-            timeout=1800,
-        )
-        _run([vpython, "-c", "import " + ", ".join(PLUGIN_DEPENDENCY_MODULES)], timeout=120)
-        for name in os.listdir(venv):
-            if name.startswith(".mem0-hooks-ready-"):
-                os.unlink(os.path.join(venv, name))
-        with open(plugin_ready_marker(data, __version__), "w", encoding="utf-8") as fh:
-            fh.write(json.dumps({"version": __version__, "python": sys.version.split()[0]}) + "\n")
-    except Exception as exc:  # noqa: BLE001 - recorded for the next SessionStart and doctor
-        _set_plugin_status(data, state="failed", version=__version__, error=str(exc)[:300])
-        _log(f"plugin: setting up {venv} failed: {exc}")
-        raise
-    _set_plugin_status(data, state="ready", version=__version__)
-    _log(f"plugin: {venv} is ready")
-
-
-def plugin_bootstrap_main(argv: list[str] | None = None) -> int:
-    """Entry point of the detached bootstrap: ``<root> <data> <lock fd>``."""
-    args = sys.argv[1:] if argv is None else argv
-    root, data = args[0], args[1]
-    lock_fd = int(args[2]) if len(args) > 2 else None
-    try:
-        plugin_bootstrap(root, data)
-        return 0
-    except Exception:  # noqa: BLE001 - already recorded
-        return 1
-    finally:
-        if lock_fd is not None:
-            try:
-                os.close(lock_fd)
-            except OSError:
-                pass
-
-
-def _log(message: str) -> None:
-    try:
-        from mem0_hooks.log import log
-
-        log(message, level="WARNING" if "fail" in message else "INFO")
-    except Exception:  # noqa: BLE001
-        pass

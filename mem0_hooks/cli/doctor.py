@@ -136,14 +136,22 @@ def _check_wiring() -> tuple[bool, str]:
     plugin = [k for k, on in (settings.get("enabledPlugins") or {}).items() if on and k.startswith("mem0-hooks@")]
     if handlers and plugin:
         return False, (
-            f"both the settings hooks ({path}) and the plugin ({plugin[0]}) are active: every turn is "
-            "captured twice; remove one (./install.sh --uninstall, or disable the plugin)"
+            f"both the settings hooks ({path}) and the plugin ({plugin[0]}) are active: every hook runs twice "
+            "(each turn is stored once); remove one (./install.sh --uninstall, or claude plugin uninstall)"
         )
     if plugin and not handlers:
-        status = install.plugin_status(paths.home()) if os.environ.get("CLAUDE_PLUGIN_DATA") else {}
+        from mem0_hooks import __version__
+        from mem0_hooks.plugin import plugin_ready_marker, plugin_status
+
+        status = plugin_status(paths.home())
         if status.get("state") == "failed":
-            return False, f"plugin {plugin[0]} enabled but its setup failed: {status.get('error', '')}"
-        return True, f"plugin {plugin[0]} is enabled"
+            return False, (
+                f"plugin {plugin[0]} enabled, but setting up {paths.home()}/venv failed: {status.get('error', '')}; "
+                "captured turns wait in the queue. It retries within the hour (at the next hook)"
+            )
+        if not os.path.exists(plugin_ready_marker(paths.home(), __version__)):
+            return True, f"plugin {plugin[0]} is enabled; its setup runs in the background (capture works meanwhile)"
+        return True, f"plugin {plugin[0]} is enabled and set up ({paths.home()}/venv)"
     wired = {event for event, _ in handlers}
     missing = [e for e in HOOK_FILES if e not in wired]
     if not handlers:
