@@ -638,10 +638,25 @@ def apply_retention(config: dict[str, Any]) -> None:
     if days:
         cutoff = time.time() - days * 86400
         queue.expire(cutoff)
+        iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff))
         if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
             from mem0_hooks.backends.local import LocalStore
 
-            LocalStore().delete_older_than(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff)))
+            LocalStore().delete_older_than(iso)
+        if config["backend"] == "openmemory":  # no expiration there (the other stores get expiration_date)
+            from mem0_hooks.backends import open_backend
+
+            try:
+                forgotten = open_backend(config).delete_older_than(iso)  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001 - retention must not stop delivery
+                from mem0_hooks.log import log
+
+                log(f"retention: could not forget old memories in OpenMemory: {exc}", level="WARNING")
+                return  # tried again by the next flusher
+            if forgotten:
+                from mem0_hooks.log import log
+
+                log(f"retention: forgot {forgotten} memories older than {days} days in OpenMemory")
     ledger_path = os.path.join(paths.queue_dir(), "delivered.sqlite3")
     if os.path.exists(ledger_path):
         ledger = Ledger("", ledger_path)

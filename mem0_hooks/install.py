@@ -722,7 +722,9 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
         source = "./install.sh --yes" if opts.yes else "the installer's question"
         if not dry:
             _record_consent(layout, consent, source)
-        say(f"==> {_did(dry, 'recorded', 'record')} consent ({'yes' if consent else 'no'}) in {_consent_path(layout)}")
+        done = f"{_did(dry, 'recorded', 'record')} consent ({'yes' if consent else 'no'}) in {_consent_path(layout)}"
+        say(f"==> {done}")
+        report.done.append(done)
     if config is None:
         from mem0_hooks.config import default_yaml
 

@@ -275,3 +275,13 @@ def test_slow_mcp_leaves_time_for_the_rest_fallback(fake):
     found = b.search("postgres database", project="/repo", limit=3)
     assert time.monotonic() - start < 2.0
     assert found and found[0].text == "We use postgres for the database"
+
+
+def test_retention_forgets_only_our_memories_older_than_the_cutoff(fake):
+    md = {"mem0_hooks_id": "x", "user_id": "alice", "project": "/repo"}
+    old = fake.seed("an old turn", metadata=dict(md, created_at="2020-01-01T00:00:00Z"))
+    foreign = fake.seed("written by another app", metadata={"created_at": "2020-01-01T00:00:00Z"})
+    new = fake.seed("a new turn", metadata=dict(md, created_at="2026-12-01T00:00:00Z"))
+    assert backend(fake).delete_older_than("2026-01-01T00:00:00Z") == 1
+    assert old not in fake.memories or fake.memories[old]["state"] != "active"
+    assert fake.memories[foreign]["state"] == "active" and fake.memories[new]["state"] == "active"

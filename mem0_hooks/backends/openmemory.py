@@ -28,7 +28,9 @@ the deadline allows; a hit whose project could not be read is treated as user-wi
 Identity: OpenMemory stores only ``user_id`` and ``app``; ``agent_id``, ``run_id`` (the session), the
 project and ``mem0_hooks_id`` go in ``metadata``, which OpenMemory keeps in SQL (``metadata_``), not in
 the vector store. ``already_stored`` pages the REST listing for ``metadata_.mem0_hooks_id``.
-Retention (``auto_delete_after_days``) cannot be expressed: OpenMemory has no expiration.
+OpenMemory has no expiration, so retention (``auto_delete_after_days``) is applied from here: the flusher
+calls ``delete_older_than`` (hourly at most), which pages the user's memories oldest first and deletes
+the ones mem0-hooks wrote whose turn is older than the cutoff.
 
 Health: ``GET /openapi.json`` (there is no ``/health`` route), then a listing for the user, then one
 MCP search to report whether semantic recall works.
@@ -413,6 +415,42 @@ class OpenMemoryBackend(_http.HttpBackend):
             raise
         match = re.search(r"(\d+)", str((answer or {}).get("message", "")))
         return int(match.group(1)) if match else len(ids)
+
+    def delete_older_than(self, iso_cutoff: str) -> int:
+        """Retention: forget the memories mem0-hooks wrote whose turn happened before ``iso_cutoff``."""
+        cutoff = _http.parse_time(iso_cutoff)
+
+        def run() -> int:
+            doomed = []
+            for page in range(1, MAX_PAGES + 1):
+                answer = self.api.call_json(
+                    "GET",
+                    MEMORIES,
+                    params={
+                        "user_id": self.user_id,
+                        "page": page,
+                        "size": PAGE_SIZE,
+                        "sort_column": "created_at",
+                        "sort_direction": "asc",
+                    },
+                    hints={404: self.user_hint},
+                )
+                rows = (answer or {}).get("items") or []
+                for row in rows:
+                    memory = self._memory(row)
+                    when = _http.parse_time(memory.created_at) if memory is not None else None
+                    if memory is not None and self._ours(memory) and when is not None and cutoff and when < cutoff:
+                        doomed.append(memory.id)
+                stored = _http.parse_time(rows[-1].get("created_at")) if rows else None
+                if (
+                    not rows
+                    or (stored and cutoff and stored >= cutoff)
+                    or page >= int((answer or {}).get("pages") or page)
+                ):
+                    break  # oldest first: the rest was stored after the cutoff (a turn is stored after it happened)
+            return sum(self._delete_ids(doomed[i : i + 100]) for i in range(0, len(doomed), 100))
+
+        return self._guarded(run)
 
     def delete_all(self, *, project: str | None = None) -> int:
         def run() -> int:
