@@ -12,7 +12,9 @@ Cases: UserPromptSubmit and SessionStart with the local store at several sizes; 
 transcripts that were captured before (only the new tail is read; one new user + assistant pair is
 appended before every round); UserPromptSubmit against a remote store on 127.0.0.1 that answers at
 once, and against one that is down (the first call, and calls while the circuit breaker is open);
-and one case without ``-S`` to show what it buys. Peak memory is the max RSS of each hook process
+one case without ``-S`` to show what it buys; and the Claude Code plugin's route to the same hook
+(``sh hooks/plugin-hook.sh <file>`` in exec form, as hooks/hooks.json has Claude Code run it, with the data
+dir's venv set up), in the same rounds as the install.sh route's. Peak memory is the max RSS of each hook process
 (``wait4``). Everything happens in a temporary directory; nothing touches ``$HOME``.
 
     python bench/hooks.py                     # the full run (a few minutes; builds a 100k store)
@@ -68,6 +70,8 @@ RATIO_TARGETS = {
 }
 MAX_RSS_TARGET_MB = 40.0
 IN_PROCESS = "in-process"  # the variant run with the warm process switched off
+PLUGIN = "plugin"  # the variant run as the Claude Code plugin runs it
+PLUGIN_MARGIN = 0.1  # the plugin route's ratio may exceed the install.sh route's by this much
 WARM_OFF = "MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS"
 SEMANTIC_OFF = "MEM0_HOOKS_MEMORY_SEMANTIC"
 SEMANTIC_OFF_VARIANT = "semantic off"  # the variant run with recall by words only
@@ -655,8 +659,9 @@ while True:
     out_r, out_w = os.pipe()
     actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
                (os.POSIX_SPAWN_OPEN, 2, req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)]
+    argv = req["argv"] or ["/bin/sh", "-c", req["cmd"]]  # exec form (plugin hooks), else shell form
     t0 = time.perf_counter()
-    pid = os.posix_spawn("/bin/sh", ["/bin/sh", "-c", req["cmd"]], req["env"], file_actions=actions)
+    pid = os.posix_spawn(argv[0], argv, req["env"], file_actions=actions)
     os.close(in_r)
     os.close(out_w)
     try:
@@ -744,9 +749,14 @@ class Launcher:
         size = int.from_bytes(self.proc.stdout.read(4), "little")
         return marshal.loads(self.proc.stdout.read(size))
 
-    def run(self, command: str, stdin: bytes, env: dict[str, str], cwd: str) -> Sample:
+    def run(self, command: str | list[str], stdin: bytes, env: dict[str, str], cwd: str) -> Sample:
+        """Run ``command``: a string through ``/bin/sh -c`` (shell form), a list as it is (exec form)."""
         assert self.proc.stdin is not None
-        req = marshal.dumps({"cmd": command, "stdin": stdin, "env": env, "cwd": cwd, "stderr": self.stderr_path})
+        argv = command if isinstance(command, list) else None
+        cmd = "" if argv is not None else command
+        req = marshal.dumps(
+            {"cmd": cmd, "argv": argv, "stdin": stdin, "env": env, "cwd": cwd, "stderr": self.stderr_path}
+        )
         self.proc.stdin.write(len(req).to_bytes(4, "little") + req)
         self.proc.stdin.flush()
         reply = self._receive()
@@ -792,6 +802,7 @@ class Case:
         also_flags: tuple[str, ...] = (),
         also_in_process: bool = False,
         also_env: dict[str, str] | None = None,
+        also_plugin: bool = False,
     ) -> None:
         self.key, self.label, self.event, self.home, self.project = key, label, event, home, project
         self.payload, self.flags, self.before, self.after = payload, flags, before, after
@@ -799,6 +810,7 @@ class Case:
         self.also_flags = also_flags  # variants run in the same rounds (what -S buys: ("",))
         self.also_in_process = also_in_process  # and the same hook with the warm process switched off
         self.also_env = also_env or {}  # and with these variables (recall by words only: semantic off)
+        self.also_plugin = also_plugin  # and the same hook as the Claude Code plugin runs it
 
 
 class Bench:
@@ -892,6 +904,26 @@ class Bench:
         hooks = home / "hooks" if self.layout == "installed" else Path(self.args.hooks_dir)
         return f"{q(self.python)} {flags} {q(hooks / HOOK_FILES[event])}".replace("  ", " ")
 
+    def plugin_command(self, home: Path, event: str, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The plugin's exec-form command for ``event`` and its environment, with ``home/venv`` set up as the
+        plugin's setup leaves it: the measured interpreter (a symlink, as a venv has), its site-packages,
+        and the ready marker. The hooks run from this checkout, as from ``${CLAUDE_PLUGIN_ROOT}``."""
+        venv = home / "venv"
+        if not venv.exists():
+            (venv / "bin").mkdir(parents=True)
+            os.symlink(self.python, venv / "bin" / "python")
+            (venv / "pyvenv.cfg").write_text(f"home = {os.path.dirname(self.python)}\n")
+            lib = venv / "lib" / f"python{'.'.join(self.info['python'].split('.')[:2])}"
+            lib.mkdir(parents=True)
+            os.symlink(self.info["purelib"], lib / "site-packages")
+            (venv / f".mem0-hooks-ready-{_repo_version()}").write_text("{}\n")
+        sh = shutil.which("sh") or "/bin/sh"  # exec form: Claude Code looks the command up on PATH
+        argv = [sh, str(REPO_ROOT / "hooks" / "plugin-hook.sh"), HOOK_FILES[event]]
+        plugin_env = dict(
+            env, CLAUDE_PLUGIN_ROOT=str(REPO_ROOT), CLAUDE_PLUGIN_DATA=str(self.root / "claude-plugin-data")
+        )
+        return argv, plugin_env
+
     def gen_env(self, home: Path) -> dict[str, str]:
         env = dict(self.base_env, MEM0_HOOKS_HOME=str(home))
         if self.layout == "checkout":
@@ -921,17 +953,23 @@ class Bench:
         """Run the case's rounds; one result per hook variant (``case.flags``, then ``case.also_flags``)."""
         env = dict(self.base_env, MEM0_HOOKS_HOME=str(case.home), CLAUDE_PROJECT_DIR=case.project, **case.env)
         variants = [case.flags, *case.also_flags]
-        commands = {"bare": f"{q(self.python)} -c pass"}
+        commands: dict[str, str | list[str]] = {"bare": f"{q(self.python)} -c pass"}
         commands.update({flags: self.hook_command(case.home, case.event, flags) for flags in variants})
+        envs = {name: env for name in commands}
         if case.also_in_process:
             # Another MEM0_* environment is another fingerprint: this variant never reaches the warm process.
             variants.append(IN_PROCESS)
             commands[IN_PROCESS] = f"{WARM_OFF}=false " + self.hook_command(case.home, case.event, case.flags)
+            envs[IN_PROCESS] = env
         if case.also_env:
             # Another environment, another fingerprint: served by a warm process of its own.
             variants.append(SEMANTIC_OFF_VARIANT)
             prefix = " ".join(f"{name}={value}" for name, value in case.also_env.items())
             commands[SEMANTIC_OFF_VARIANT] = f"{prefix} " + self.hook_command(case.home, case.event, case.flags)
+            envs[SEMANTIC_OFF_VARIANT] = env
+        if case.also_plugin:
+            variants.append(PLUGIN)
+            commands[PLUGIN], envs[PLUGIN] = self.plugin_command(case.home, case.event, env)
         rounds, warmup = self.args.rounds, self.args.warmup
         samples: dict[str, list[Sample]] = {name: [] for name in commands}
         problems: list[str] = []
@@ -948,7 +986,7 @@ class Bench:
             shift = rnd % len(names)  # who goes first rotates, so no variant always runs on a warmer cache
             for name in names[shift:] + names[:shift]:
                 warm_cpu = warm_cpu_seconds(case.home)
-                sample = self.launcher.run(commands[name], stdin, env, case.project)
+                sample = self.launcher.run(commands[name], stdin, envs[name], case.project)
                 if warm_cpu is not None and name != IN_PROCESS:
                     # The hook's CPU includes what the warm process spent serving it (not a child of the hook).
                     sample.cpu_seconds += max((warm_cpu_seconds(case.home) or warm_cpu) - warm_cpu, 0.0)
@@ -987,8 +1025,16 @@ class Bench:
             med = statistics.median(hook_ms)
             hook_cpu = statistics.median(s.cpu_seconds * 1000 for s in hook_s)
             target = RATIO_TARGETS.get(case.key) if flags == "-S" else None
-            variant = {IN_PROCESS: "warm process off", SEMANTIC_OFF_VARIANT: SEMANTIC_OFF_VARIANT}.get(
-                flags, flags or "without -S"
+            if flags == PLUGIN:  # within PLUGIN_MARGIN of the install.sh route's ratio, same rounds
+                target = round(results[0]["ratio"] + PLUGIN_MARGIN, 3)
+            variant = (
+                {
+                    IN_PROCESS: "warm process off",
+                    PLUGIN: "plugin route",
+                    SEMANTIC_OFF_VARIANT: SEMANTIC_OFF_VARIANT,
+                }.get(flags)
+                or flags
+                or "without -S"
             )
             label = case.label + ("" if flags == "-S" else f", {variant}")
             result = {
@@ -1093,7 +1139,7 @@ class Bench:
         def wanted(kind: str) -> bool:
             return not only or kind in only
 
-        if wanted("local") or wanted("flags"):
+        if wanted("local") or wanted("flags") or wanted("plugin"):
             self.local_cases(roots, project_name, project, wanted)
         if wanted("stop"):
             self.stop_cases(roots, project_name, project)
@@ -1188,7 +1234,8 @@ class Bench:
             extra_env = {}
             if kind == "local" and size == flag_size:
                 extra_env = {SEMANTIC_OFF: "false"}  # what recall by meaning costs, in the same rounds
-            if wanted("local") or also:
+            plugin_too = size == flag_size and kind == "local" and wanted("plugin")
+            if wanted("local") or also or plugin_too:
                 self.measure(
                     Case(
                         ("UserPromptSubmit", kind, size),
@@ -1202,6 +1249,7 @@ class Bench:
                         also_flags=also,
                         also_in_process=size >= 10_000,
                         also_env=extra_env,
+                        also_plugin=plugin_too,
                     )
                 )
             if wanted("local"):
@@ -1445,6 +1493,13 @@ class Bench:
                 f'{min(warm):.1f}-{max(warm):.1f} MB. "warm process off" rows run the same hook with '
                 f"`{WARM_OFF}=false` (every hook does its own work) in the same rounds."
             )
+        for r in (r for r in self.results if r["flags"] == PLUGIN):
+            lines.append(
+                f'"plugin route" rows run the hook as the Claude Code plugin does: `sh <plugin>/hooks/plugin-hook.sh '
+                f"<file>` in exec form (no shell around it), which starts the data dir's venv interpreter with `-S`; "
+                f"its target is the install.sh route's ratio of the same rounds plus {PLUGIN_MARGIN:g}x "
+                f"({r['case']}: {r['ratio']:.2f}x against {r['ratio_target'] - PLUGIN_MARGIN:.2f}x)."
+            )
         for without in (r for r in self.results if r["flags"] == ""):
             with_s = next(
                 (
@@ -1637,7 +1692,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["local", "stop", "remote", "flags"],
+        choices=["local", "stop", "remote", "flags", "plugin"],
         help="run only these groups of cases (repeatable)",
     )
     parser.add_argument(

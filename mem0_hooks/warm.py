@@ -255,7 +255,7 @@ def _preload() -> None:
     config = config_mod.load()
     if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
         recall.local_store().db  # noqa: B018 - opens the connection (and applies migrations) now
-        if config["memory"]["semantic"] and recall.load_embeddings():
+        if recall.semantic_weight(config) and recall.load_embeddings():
             from mem0_hooks import flush, vectors
 
             if vectors.needed(recall.local_store()):

@@ -603,8 +603,6 @@ def test_private_spans_never_leave_the_hook_process(corpus_run: CorpusRun) -> No
     assert not found, f"{len(found)} private span(s) kept or sent:\n" + "\n".join(found[:30])
 
 
-
-
 def test_search_requests_carry_no_secret_or_private_text(corpus_run: CorpusRun, request: pytest.FixtureRequest) -> None:
     """Recall sends the prompt to a remote store as its search query: it must be scrubbed first."""
     if corpus_run.backend == "local":
@@ -911,8 +909,6 @@ def test_retention_runs_in_the_flusher_a_hook_starts(
     assert flush.read_status().get("retention_at"), "apply_retention recorded its run"
 
 
-
-
 def test_retention_applies_even_when_nothing_new_is_captured(
     data_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1110,7 +1106,7 @@ def test_files_are_private_even_under_a_permissive_umask(isolated_home: Path, tm
             "memories.sqlite3-wal",
             "memories.sqlite3-shm",
             "mem0-hooks.log",
-            "config.yaml",
+            "consent.json",  # `config set privacy.consent_given` records consent beside config.yaml
             "api_key",
             "sessions/s.json",
             "state/flush.json",
