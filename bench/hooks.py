@@ -365,10 +365,16 @@ def real_sessions(sample: dict[str, Any]) -> list[list[tuple[str, str]]]:
     return sessions
 
 
+def project_order(names: list[str], first: str) -> list[str]:
+    """The projects samples are stored in, in turn: ``first`` first, so a small store has its turns."""
+    return [first] + [name for name in sorted(names) if name != first]
+
+
 def real_prompts(data_dir: str, project_name: str, names: list[str], count: int) -> list[str]:
     """Real questions for the UserPromptSubmit rounds: those of the samples stored in ``project_name``
     (see ``generate_real_stores``), a different one each round."""
     samples = real_samples(data_dir)
+    names = project_order(names, project_name)
     wanted = names.index(project_name)
     questions = [
         str(qa["question"])
@@ -393,7 +399,7 @@ def generate_real_stores(spec: dict[str, Any]) -> None:
     samples = [real_sessions(s) for s in real_samples(spec["data_dir"])]
     work = spec["work_db"]
     roots = spec["project_roots"]
-    names = sorted(roots)
+    names = project_order(list(roots), spec["first_project"])
     store = LocalStore(work)
     store.db  # noqa: B018 - creates the file and applies the migrations, so size 0 is a real store
     try:
@@ -1091,7 +1097,7 @@ class Bench:
             return  # switched off, or a hook this path does not serve
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if any(run.glob("warm-*.sock")) and _warm_pids(home):
+            if _warm_pids(home):  # (its pid file is written once it listens; the socket may be elsewhere)
                 return
             time.sleep(0.02)
         self.notes.append(f"{home.name}: no warm process was listening {timeout:.0f}s after the warm-up rounds")
@@ -1167,6 +1173,7 @@ class Bench:
                     "sizes": sizes,
                     "out": str(stores / "%d.sqlite3"),
                     "project_roots": roots,
+                    "first_project": project_name,
                     "data_dir": str(data),
                 },
             )
@@ -1262,7 +1269,8 @@ class Bench:
                         project,
                         ss_payload,
                         after=drop_queue,
-                        expect_output=bool(size),
+                        # (an empty store may hold the prompts the UserPromptSubmit rounds captured by now)
+                        expect_output=True if size else None,
                         also_in_process=size >= 10_000,
                     )
                 )

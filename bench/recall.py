@@ -77,6 +77,7 @@ MODULES = {
     "lexical": "mem0_hooks.ranking.lexical",
     "turns": "mem0_hooks.ranking.turns",
     "speakers": "mem0_hooks.ranking.speakers",
+    "semantic": "mem0_hooks.ranking.semantic",
     "context": "mem0_hooks.context",
     "recall": "mem0_hooks.recall",
 }
@@ -145,7 +146,7 @@ def sessions_of(sample: dict[str, Any]) -> list[tuple[int, datetime.datetime, li
 class Hooks:
     """Runs ``python -S hooks/<event>.py`` with JSON on stdin, with optional ``--set`` overrides."""
 
-    def __init__(self, python: str, repo: Path, home: Path, sets: list[str]) -> None:
+    def __init__(self, python: str, repo: Path, home: Path, sets: list[str], in_process: bool = False) -> None:
         self.python = python
         self.repo = repo
         self.home = home
@@ -165,7 +166,7 @@ class Hooks:
             if not k.startswith(("MEM0_", "CLAUDE_", "XDG_")) and k != "PYTHONDONTWRITEBYTECODE"
         }
         self.env.update(HOME=str(home.parent / "user-home"), MEM0_HOOKS_HOME=str(home), PYTHONPATH=purelib)
-        self.overrides = parse_sets(sets)
+        self.overrides = parse_sets(sets) if not in_process else []
         if self.overrides:
             # The overrides patch modules in the hook process: the hooks must do their own work, not
             # hand it to a warm process that never saw them.
@@ -418,7 +419,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from mem0_hooks.config import default_yaml
 
         (home / "config.yaml").write_text(default_yaml(consent=True))
-        hooks = Hooks(args.python, repo, home, args.set)
+        hooks = Hooks(args.python, repo, home, args.set, args.in_process)
         transcripts = root / "user-home" / ".claude" / "projects"
         hooks.cli("config", "show")  # validate once, so the -S hooks find the config cache
 
@@ -456,54 +457,72 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         hooks.cli("config", "show", env=ask_env)
         budget = int(hooks.cli("config", "get", "memory.context_budget_chars", env=ask_env).stdout.strip())
         min_relevance = float(hooks.cli("config", "get", "memory.min_relevance", env=ask_env).stdout.strip())
+        ask_here = in_process(repo, ask_env, args.set) if args.in_process else None
         categories = DEVMEM_CATEGORIES if is_devmem(samples) else CATEGORIES
-        by_category: dict[int, list[float]] = {}
-        first_by_category: dict[int, list[float]] = {}
-        complete = 0
-        chars: list[int] = []
-        latency: list[float] = []
-        bare: list[float] = []
-        skipped = 0
-        over_budget = 0
-        for sample, project in plan:
-            captured = sample["_captured"]
-            for qa in sample["qa"]:
-                category = qa.get("category")
-                if category not in CATEGORIES:
-                    continue
-                evidence = list(dict.fromkeys(e for raw in qa.get("evidence") or [] for e in evidence_ids(raw)))
-                evidence = [e for e in evidence if e in captured]
-                if not evidence:
-                    skipped += 1
-                    continue
-                session_id = str(uuid.uuid4())
-                out, elapsed = hooks.run(
-                    "user_prompt_submit.py",
-                    {
+
+        def ask_all() -> dict[str, Any]:
+            """Every category 1-4 question once: per-category recall, in the first characters, sizes, times."""
+            by_category: dict[int, list[float]] = {}
+            first_by_category: dict[int, list[float]] = {}
+            complete = skipped = over_budget = 0
+            chars: list[int] = []
+            latency: list[float] = []
+            bare: list[float] = []
+            for sample, project in plan:
+                captured = sample["_captured"]
+                for qa in sample["qa"]:
+                    category = qa.get("category")
+                    if category not in CATEGORIES:
+                        continue
+                    evidence = list(dict.fromkeys(e for raw in qa.get("evidence") or [] for e in evidence_ids(raw)))
+                    evidence = [e for e in evidence if e in captured]
+                    if not evidence:
+                        skipped += 1
+                        continue
+                    session_id = str(uuid.uuid4())
+                    payload = {
                         "session_id": session_id,
                         "cwd": str(project),
                         "permission_mode": "default",
                         "transcript_path": str(transcripts / project_dir_name(str(project)) / f"{session_id}.jsonl"),
                         "hook_event_name": "UserPromptSubmit",
                         "prompt": str(qa["question"]),
-                    },
-                    env=ask_env,
-                )
-                latency.append(elapsed)
-                if len(latency) % 10 == 1:
-                    bare.append(hooks.bare_start())
-                context = ""
-                if out.strip():
-                    context = json.loads(out)["hookSpecificOutput"]["additionalContext"]
-                chars.append(len(context))
-                over_budget += len(context) > budget
-                flat = normalise(context)
-                where = [flat.find(normalise(captured[e])) for e in evidence]
-                found = sum(1 for at in where if at >= 0)
-                early = sum(1 for at in where if 0 <= at < FIRST_CHARS)
-                by_category.setdefault(category, []).append(found / len(evidence))
-                first_by_category.setdefault(category, []).append(early / len(evidence))
-                complete += found == len(evidence)
+                    }
+                    if ask_here is not None:
+                        out, elapsed = ask_here(payload)
+                    else:
+                        out, elapsed = hooks.run("user_prompt_submit.py", payload, env=ask_env)
+                        if len(latency) % 10 == 0:
+                            bare.append(hooks.bare_start())
+                    latency.append(elapsed)
+                    context = ""
+                    if out.strip():
+                        context = json.loads(out)["hookSpecificOutput"]["additionalContext"]
+                    chars.append(len(context))
+                    over_budget += len(context) > budget
+                    flat = normalise(context)
+                    where = [flat.find(normalise(captured[e])) for e in evidence]
+                    found = sum(1 for at in where if at >= 0)
+                    early = sum(1 for at in where if 0 <= at < FIRST_CHARS)
+                    by_category.setdefault(category, []).append(found / len(evidence))
+                    first_by_category.setdefault(category, []).append(early / len(evidence))
+                    complete += found == len(evidence)
+            return {
+                "by_category": by_category,
+                "first_by_category": first_by_category,
+                "complete": complete,
+                "skipped": skipped,
+                "over_budget": over_budget,
+                "chars": chars,
+                "latency": latency,
+                "bare": bare,
+            }
+
+        asked = ask_all()
+        ablations = ablate(ask_all, ask_env) if args.ablate else []
+        by_category, first_by_category = asked["by_category"], asked["first_by_category"]
+        complete, skipped, over_budget = asked["complete"], asked["skipped"], asked["over_budget"]
+        chars, latency, bare = asked["chars"], asked["latency"], asked["bare"]
         if queue_depth(home):
             raise SystemExit("error: a question was captured (the queue is not empty): capture was not off")
         everything = [r for values in by_category.values() for r in values]
@@ -538,6 +557,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             },
             "bare_python_start_ms": round(statistics.median(bare) * 1000, 1) if bare else 0.0,
             "overrides": args.set + [f"config {c}" for c in args.config],
+            "ablations": ablations,
         }
     finally:
         stop_warm_processes(root)
@@ -545,6 +565,102 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"kept {root}", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+# What each ranking rule buys (``--ablate``): the rule switched off, or its knob at its neutral value.
+ABLATIONS: list[tuple[str, list[str]]] = [
+    ("recall by meaning (memory.semantic_weight 0)", ["config:memory.semantic_weight=0"]),
+    ("by meaning: no floor (turns.SEMANTIC_FLOOR 0)", ["turns.SEMANTIC_FLOOR=0.0"]),
+    ("by meaning: candidates read (turns.SEMANTIC_CANDIDATES 0)", ["turns.SEMANTIC_CANDIDATES=0"]),
+    ("neighbours read and shown (turns.WINDOW 0)", ["turns.WINDOW=0"]),
+    ("neighbours' scores (turns.NEIGHBOUR_WEIGHTS 0, 0)", ["turns.NEIGHBOUR_WEIGHTS=(0.0, 0.0)"]),
+    ("an answer takes its question's score (turns.QUESTION_WEIGHT 0.5)", ["turns.QUESTION_WEIGHT=0.5"]),
+    ("the session's score (turns.SESSION_WEIGHT 0)", ["turns.SESSION_WEIGHT=0.0"]),
+    ('"when" prompts favour turns that say when (turns.TIME_BOOST 0)', ["turns.TIME_BOOST=0.0"]),
+    ("named dates (turns.DATE_BOOST 0, DATE_BASE 0)", ["turns.DATE_BOOST=0.0", "turns.DATE_BASE=0.0"]),
+    ('"now" prompts favour the newest turns (turns.NOW_BOOST 0)', ["turns.NOW_BOOST=0.0"]),
+    ("who the prompt is about (turns.SPEAKER_BOOST 0)", ["turns.SPEAKER_BOOST=0.0"]),
+    ("session openings (turns.OPENINGS 0)", ["turns.OPENINGS=0"]),
+    ("newer wins ties (turns.RECENCY 0)", ["turns.RECENCY=0.0"]),
+    ("squared IDF (lexical.IDF_POWER 1)", ["lexical.IDF_POWER=1.0"]),
+    ("bonus per extra word matched (lexical.COORDINATION 0)", ["lexical.COORDINATION=0.0"]),
+    ("neighbours' words in the index (turns.CONTEXT_WEIGHT 0)", ["turns.CONTEXT_WEIGHT=0.0"]),
+    ("first exchanges start and end with a match (context.LEAD_GROUPS 0)", ["context.LEAD_GROUPS=0"]),
+    ("the relevance cut (memory.min_relevance 0)", ["config:memory.min_relevance=0"]),
+]
+
+
+def ablate(ask_all: Any, env: dict[str, str]) -> list[dict[str, Any]]:
+    """Each ``ABLATIONS`` row: the questions asked again with that rule off (``--in-process`` only)."""
+    import importlib
+
+    rows = []
+    for label, changes in ABLATIONS:
+        saved: list[tuple[Any, str, Any]] = []
+        saved_env: dict[str, str | None] = {}
+        for change in changes:
+            if change.startswith("config:"):
+                key, _, value = change[len("config:") :].partition("=")
+                name = "MEM0_HOOKS_" + key.replace(".", "_").upper()
+                saved_env[name] = os.environ.get(name)
+                os.environ[name] = value
+                continue
+            ((module, name, value),) = parse_sets([change])
+            target = importlib.import_module(MODULES[module])
+            saved.append((target, name, getattr(target, name)))
+            setattr(target, name, value)
+        try:
+            asked = ask_all()
+        finally:
+            for target, name, value in saved:
+                setattr(target, name, value)
+            for name, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+        every = [r for values in asked["by_category"].values() for r in values]
+        early = [r for values in asked["first_by_category"].values() for r in values]
+        rows.append(
+            {
+                "without": label,
+                "recall": round(statistics.mean(every), 4),
+                "first_chars": round(statistics.mean(early), 4),
+                "mean_chars": round(statistics.mean(asked["chars"]), 1),
+            }
+        )
+        print(f"  without {label}: {rows[-1]}", file=sys.stderr)
+    return rows
+
+
+def in_process(repo: Path, env: dict[str, str], sets: list[str]) -> Any:
+    """A function answering a UserPromptSubmit payload in this process as the warm process answers it
+    (the embedding model loaded, the same handler and runner), with ``--set`` overrides applied: what
+    ``--in-process`` measures. Returns (output, seconds)."""
+    os.environ.update({k: v for k, v in env.items() if k.startswith("MEM0_HOOKS_")})
+    for key in [k for k in os.environ if k.startswith("MEM0_HOOKS_") and k not in env]:
+        del os.environ[key]
+    sys.path.insert(0, str(repo))
+    import importlib
+
+    from mem0_hooks import recall
+    from mem0_hooks.events import runner
+    from mem0_hooks.events.user_prompt_submit import user_prompt_submit
+
+    recall.load_embeddings()
+    for module, name, value in parse_sets(sets):
+        setattr(importlib.import_module(MODULES[module]), name, value)
+
+    def ask(payload: dict[str, Any]) -> tuple[str, float]:
+        os.chdir(payload["cwd"])
+        started = time.perf_counter()
+        try:
+            out = runner.respond("UserPromptSubmit", user_prompt_submit, json.dumps(payload).encode(), seconds=10)
+        finally:
+            runner.finish()
+        return out, time.perf_counter() - started
+
+    return ask
 
 
 def stop_warm_processes(root: Path) -> None:
@@ -578,10 +694,27 @@ def report(result: dict[str, Any]) -> str:
         f"  all evidence recalled          {result['all_evidence_recalled']:.4f}",
         f"  mean injected characters       {result['mean_injected_chars']:.0f} (max {result['max_injected_chars']}, "
         f"{result['over_budget']} over budget)",
-        f"  UserPromptSubmit hook          median {result['ups_hook_ms']['median']} ms, "
-        f"p90 {result['ups_hook_ms']['p90']} ms "
-        f"(bare `python -S -c pass`: {result['bare_python_start_ms']} ms)",
+        (
+            f"  UserPromptSubmit hook          median {result['ups_hook_ms']['median']} ms, "
+            f"p90 {result['ups_hook_ms']['p90']} ms "
+            f"(bare `python -S -c pass`: {result['bare_python_start_ms']} ms)"
+            if result["bare_python_start_ms"]
+            else f"  answered in this process (--in-process): median {result['ups_hook_ms']['median']} ms a question"
+        ),
     ]
+    if result.get("ablations"):
+        lines += [
+            "",
+            "  without the rule                                                 recall   first 1k   mean chars",
+        ]
+        lines.append(
+            f"  {'(all rules)':<64} {result['recall']:.4f}   {result['recall_first_chars']:.4f}   "
+            f"{result['mean_injected_chars']:8.0f}"
+        )
+        for row in result["ablations"]:
+            lines.append(
+                f"  {row['without']:<64} {row['recall']:.4f}   {row['first_chars']:.4f}   {row['mean_chars']:8.0f}"
+            )
     return "\n".join(lines)
 
 
@@ -598,6 +731,17 @@ def main(argv: list[str] | None = None) -> int:
         "--crowded",
         action="store_true",
         help="every sample in one project directory, sessions replayed in date order (a long-lived busy repo)",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="answer the questions in this process as the warm process does (the turns are still captured "
+        "through the real hooks): seconds instead of a minute, and --set overrides apply with recall by meaning",
+    )
+    parser.add_argument(
+        "--ablate",
+        action="store_true",
+        help="with --in-process: ask every question again with each ranking rule off, and print what each buys",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
@@ -618,6 +762,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", default=str(REPO_ROOT), help="checkout whose hooks/ and mem0_hooks/ are measured")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
+    if args.ablate and not args.in_process:
+        parser.error("--ablate needs --in-process (the rules are switched off inside this process)")
     if not Path(args.data).is_file():
         parser.error(f"no LoCoMo-format file at {args.data}")
     result = run(args)

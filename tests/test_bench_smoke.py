@@ -32,8 +32,9 @@ def test_quick_bench_prints_the_markdown_table(tmp_path: Path) -> None:
     assert "`-S`" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "ms |" not in line]
     for case in (
-        "UserPromptSubmit, local store, 0 memories",
-        "SessionStart, local store, 300 memories",
+        "UserPromptSubmit, local store, real text, 0 memories",
+        "UserPromptSubmit, local store, real text, 300 memories",
+        "SessionStart, local store, synthetic, 300 memories",
         "Stop, 0.25 MB transcript",
         "without -S",
     ):
