@@ -605,18 +605,17 @@ class LocalStore:
         ).fetchone()
         return int(found), reach
 
-    def ranked_matches(
-        self, match: str, *, context_weight: float, from_rowid: int, limit: int, project: str
-    ) -> list[Row]:
-        """The ``limit`` best memories of ``project`` (or user-wide) for the full-text query ``match`` by
-        BM25 over text and (at ``context_weight``) context, from ``from_rowid`` on; best first."""
+    def ranked_matches(self, match: str, *, from_rowid: int, limit: int, project: str) -> list[Row]:
+        """The ``limit`` best memories of ``project`` (or user-wide) for the full-text query ``match``, from
+        ``from_rowid`` on, best first: by BM25 over their own text (a turn the query finds only through
+        its neighbours' words, in the context column, comes after those)."""
         return (
             self._reader()
             .execute(
-                f"SELECT {JOINED_COLUMNS} FROM (SELECT rowid, bm25(memories_fts, 1.0, ?, 0.0) AS rank"
+                f"SELECT {JOINED_COLUMNS} FROM (SELECT rowid, bm25(memories_fts, 1.0, 0.0, 0.0) AS rank"
                 " FROM memories_fts WHERE memories_fts MATCH ? AND rowid >= ? ORDER BY rank LIMIT ?) c"
                 " JOIN memories m ON m.rowid = c.rowid WHERE m.project = ? OR m.scope = 'user' ORDER BY c.rank",
-                (context_weight, match, from_rowid, limit, project),
+                (match, from_rowid, limit, project),
             )
             .fetchall()
         )

@@ -4,12 +4,15 @@ Two pieces, both kept for the life of the process (the warm process serves every
 
 * ``WordCounts``: how many memories of one scope hold each word (by stem), counted through the
   full-text index up to ``COUNT_LIMIT`` matches and estimated beyond, reused until the store has grown
-  by ``STALE_SHARE``. A word's weight is its IDF squared (``IDF_POWER``): sharper than BM25's own, so a
-  name or a word that is all over a project counts for little next to the rare word that says what
-  the prompt is about.
+  by ``STALE_SHARE``. A word's weight is its IDF in this project, so a name or a word that is all over
+  a project counts for little next to the rare word that says what the prompt is about.
 * ``Stems``: Porter stems exactly as the index makes them (from a private in-memory FTS5 table with
   the store's tokenizer: the standard library has no stemmer), and BM25 of each turn's own text
-  against the prompt's weighted stems, with a bonus per extra distinct prompt word matched.
+  against the prompt's weighted stems.
+
+(Squaring the IDF, and a bonus for each extra prompt word a turn matches, each recalled a little more
+on LoCoMo before recall by meaning, and less on the coding conversations since: both went. See
+docs/recall-quality.md.)
 
 Which words are searched at all (``searched_words``): the rarer ones, while FTS5 has few enough matches
 to rank quickly (a word in more than ``COMMON_SHARE`` of the project is not searched for, nor the
@@ -37,9 +40,7 @@ MAX_POSTINGS = 200  # nor are the commoner words once the rarer ones already mat
 COUNT_LIMIT = 50  # a word's memories are counted up to this many; beyond, estimated from where the last falls
 CACHED_COUNT_MIN = 50  # word counts below this are counted on every search (cheap, and never stale)
 RANK_POSTINGS = 300  # when the searched words are in more memories than this, only the newest are ranked
-IDF_POWER = 2.0
 K1, B = 1.2, 0.75
-COORDINATION = 0.2  # bonus per extra distinct prompt word in one turn
 STALE_SHARE = 0.05  # word counts are reused until the store grew by this share of the scope ...
 STALE_SECONDS = 600.0  # ... or for this long
 STALE_WORDS = 20_000  # ... or until this many words were counted
@@ -122,7 +123,7 @@ class Weights:
     __slots__ = ("of_stems", "searched", "postings")
 
     def __init__(self, of_stems: dict[str, float], searched: list[str], postings: int) -> None:
-        self.of_stems = of_stems  # stem -> IDF ** IDF_POWER, for the stems some memory has
+        self.of_stems = of_stems  # stem -> IDF, for the stems some memory has
         self.searched = searched  # the words to ask FTS5 for, rarest first
         self.postings = postings  # how many memories those words are in (counted or estimated)
 
@@ -157,7 +158,7 @@ def weigh(store: LocalStore, counts: WordCounts, in_scope: str, words: list[str]
         postings += frequency[stem]
     for stem in present:
         df = frequency[stem]
-        weights[stem] = math.log(1.0 + (total - df + 0.5) / (df + 0.5)) ** IDF_POWER
+        weights[stem] = math.log(1.0 + (total - df + 0.5) / (df + 0.5))
     return Weights(weights, searched, postings)
 
 
@@ -214,11 +215,10 @@ class Stems:
         weights: dict[str, float],
         unweighted: Mapping[int, Collection[str]] | None = None,
     ) -> dict[int, float]:
-        """BM25 of each row's own text against the weighted stems, with a bonus per extra stem matched.
+        """BM25 of each row's own text against the weighted stems.
 
-        ``unweighted`` names, for some rows, words that add no weight there but still count as matched
-        for the bonus (a name the turn addresses: "Thanks, Sam! The pottery class..."). Other words of
-        the same stem ("Rose" and "roses") still count.
+        ``unweighted`` names, for some rows, words that add no weight there (a name the turn addresses:
+        "Thanks, Sam! The pottery class..."). Other words of the same stem ("Rose" and "roses") still count.
         """
         scores = dict.fromkeys(words_of, 0.0)
         if not weights:
@@ -255,10 +255,7 @@ class Stems:
                 if word in found:
                     counts[matching[word]] = max(counts[matching[word]] - words.count(word), 0)
             norm = K1 * (1.0 - B + B * len(words) / average)
-            score = sum(weights[stem] * tf * (K1 + 1.0) / (tf + norm) for stem, tf in counts.items())
-            if len(counts) > 1:
-                score *= 1.0 + COORDINATION * (len(counts) - 1)
-            scores[rowid] = score
+            scores[rowid] = sum(weights[stem] * tf * (K1 + 1.0) / (tf + norm) for stem, tf in counts.items())
         return scores
 
 

@@ -1,29 +1,36 @@
 """From a prompt to ranked turns of one project: candidates, the turns around them, one score each.
 
 1. Candidates. ``query.analyse`` turns the prompt into content words, named dates and whether it asks
-   *when*; ``lexical.weigh`` weighs the words in this project. FTS5 BM25 over text and (at
-   ``CONTEXT_WEIGHT``) the neighbours' text ranks the turns that have the rarer words (when even the
-   rarest is in more than ``lexical.RANK_POSTINGS`` turns, only the newest of them are ranked: this is
-   what keeps a 100k store fast). The turns of a time the prompt names join them (``DATE_ROWS``), and so
-   do the first turns of the newest ``OPENINGS`` sessions. The best ``WINDOWED`` candidates are widened
-   to the ``WINDOW`` turns on each side, read in seq order, which also says which turns are adjacent.
-2. Scores. Every turn read is scored again in Python: BM25 with the squared IDF (every prompt word this
-   time, common ones included) over its own text (``lexical.Stems.scores``); plus half the score of each
-   direct neighbour and a fifth of the next ones (an answer rarely repeats the question's words, so a
-   turn after a question gets all of it, ``QUESTION_WEIGHT``); plus a quarter of its session's share of
-   the best session score (a session about the topic holds more of it). A prompt that asks *when*
-   doubles the score of turns that say when ("yesterday", "last week", a date); a prompt that names a
-   date favours the turns of that time, even without a matching word. A prompt about someone the turns
-   address by name doubles that person's own turns (``speakers``). A session's first turn says what
-   the session was for: it scores half as much again, and gets a small share of the best score even
-   without a matching word (below the default cut of step 3: it only fills the end of a block when
-   there is no cut). A prompt that matches nothing, or only turns the search is told to skip (the
-   current session's, those already injected), still gets nothing. Newer turns win ties.
+   *when* or how things stand *now*; ``lexical.weigh`` weighs the words in this project. FTS5 BM25 over
+   a turn's text (found through its neighbours' words too: the index's context column) ranks the turns
+   that have the rarer words (when even the rarest is in more than ``lexical.RANK_POSTINGS`` turns,
+   only the newest of them are ranked: this is what keeps a 100k store fast). Where the embedding model
+   is loaded, the ``SEMANTIC_CANDIDATES`` turns closest in meaning join them (``semantic.similar``). The
+   turns of a time the prompt names join them (``DATE_ROWS``), and so do the first turns of the newest
+   ``OPENINGS`` sessions. The best ``WINDOWED`` candidates by words and ``SEMANTIC_WINDOWED`` by meaning
+   are widened to the ``WINDOW`` turns on each side, read in seq order, which also says which turns are
+   adjacent.
+2. Scores. Every turn read is scored again in Python: BM25 with the project's IDF (every prompt word
+   this time, common ones included) over its own text (``lexical.Stems.scores``), plus its closeness in
+   meaning (``_fuse``: from ``SEMANTIC_FLOOR`` standard deviations above the project's mean similarity
+   to the closest turn read, worth up to ``memory.semantic_weight`` times the best word score). Then:
+   half the score of each direct neighbour and a fifth of the next ones (an answer rarely repeats the
+   question's words); a quarter of its session's share of the best session score (a session about the
+   topic holds more of it). A prompt that asks *when* doubles the score of turns that say when
+   ("yesterday", "last week", a date); a prompt that names a date favours the turns of that time, even
+   without a matching word; one that asks how things stand *now* favours the newest turns. A prompt
+   about someone the turns address by name doubles that person's own turns (``speakers``). A session's
+   first turn says what the session was for: it scores half as much again, and gets a small share of
+   the best score even without a matching word (below the default cut of step 3: it only fills the end
+   of a block when there is no cut). A prompt that matches nothing, or only turns the search is told to
+   skip (the current session's, those already injected), still gets nothing. Newer turns win ties.
 3. The cut. With ``min_share`` (recall passes ``memory.min_relevance``, 0.2), turns scoring below that
    share of the best are left out: a prompt with one clear answer gets a short block, one with many
-   good matches a full one.
+   good matches a full one. Turns that are in only for their neighbours are marked (``Found.context``),
+   so the block can lead with matches.
 
-bench/recall.py measures what each of these buys (``--set turns.WINDOW=0`` and the like).
+``bench/recall.py --in-process --ablate`` measures what each of these buys on both development sets
+(docs/recall-quality.md has the table).
 """
 
 from __future__ import annotations
@@ -55,15 +62,12 @@ TIME_BOOST = 1.0  # on a "when" prompt, turns that say when score (1 + this) tim
 NOW_BOOST = 0.5  # on a prompt about how things stand now, the newest turn read scores (1 + this) times more
 DATE_BOOST = 1.0  # turns from the named time score up to (1 + this) times more ...
 DATE_BASE = 0.5  # ... plus this share of the best score, so they count even without a matching word
-QUESTION_WEIGHT = 1.0  # share of the turn before when that turn asked a question (this one answers it)
 SPEAKER_BOOST = 1.0  # on a prompt about someone the turns address by name, their own turns score (1 + this) times more
 OPENINGS = 40  # the first turns of this many of the newest sessions are read with every search ...
 OPENING_BOOST = 0.5  # ... a session's first turn scores (1 + this) times more ...
 OPENING_BASE = 0.15  # ... plus this share of the best score, so it counts even without a matching word
 SESSION_DIVERSITY = 1.0  # < 1: each further turn of a session ranks this much lower (off: it costs recall)
-RECENCY = 0.02  # the newest turn read scores up to this much more: a tie-breaker, not a ranking
 SCORE_CHARS = 4000  # only this much of a long turn is tokenised for scoring
-CONTEXT_WEIGHT = 0.5  # weight of the context column in the FTS5 ranking
 WORDS_CACHED = 2048  # turns whose words are kept between searches (about 1 KB each)
 # -- fusion with the ranking by meaning (ranking.semantic; only where the model is loaded) --
 SEMANTIC_WEIGHT = 1.0  # a turn as close in meaning as the closest gets this share of the best word score
@@ -126,7 +130,6 @@ def search_turns(
         match = f"({{text context}} : ({words})) AND {in_scope}"
         for row in store.ranked_matches(
             match,
-            context_weight=CONTEXT_WEIGHT,
             from_rowid=counts.recent_from(weights.postings),
             limit=CANDIDATES,
             project=project,
@@ -169,19 +172,20 @@ def search_turns(
         best_in_session.setdefault(row[SESSION_ID] or f"\0{rowid}", []).append(own[rowid])
     session_score = {k: sum(sorted(v, reverse=True)[:SESSION_TOP]) for k, v in best_in_session.items()}
     top_session = max(session_score.values(), default=0.0) or 1.0
-    by_time = sorted(rows, key=lambda r: rows[r][CREATED_AT])
-    newness = {rowid: index / max(len(by_time) - 1, 1) for index, rowid in enumerate(by_time)}
+    newness: dict[int, float] = {}
+    if asked.about_now:
+        by_time = sorted(rows, key=lambda r: rows[r][CREATED_AT])
+        newness = {rowid: index / max(len(by_time) - 1, 1) for index, rowid in enumerate(by_time)}
     scored: list[tuple[float, str, int]] = []
     for rowid, row in rows.items():
         score = own[rowid]
         back: int | None = rowid
         fwd: int | None = rowid
-        for distance, share in enumerate(NEIGHBOUR_WEIGHTS):
+        for share in NEIGHBOUR_WEIGHTS:
             back = follows.get(back) if back is not None else None
             fwd = after.get(fwd) if fwd is not None else None
             if back is not None:
-                asked_here = distance == 0 and QUESTION_WEIGHT and "?" in rows[back][TEXT][-300:]
-                score += (QUESTION_WEIGHT if asked_here else share) * own[back]
+                score += share * own[back]
             if fwd is not None:
                 score += share * own[fwd]
         score += SESSION_WEIGHT * top * session_score[row[SESSION_ID] or f"\0{rowid}"] / top_session
@@ -199,8 +203,7 @@ def search_turns(
             if speaker is None or row[ROLE] == speaker:
                 score += OPENING_BASE * top
         if score > 0 and rowid not in skipped:
-            score *= 1.0 + RECENCY * newness[rowid]
-            scored.append((score, row[CREATED_AT], rowid))
+            scored.append((score, row[CREATED_AT], rowid))  # (newer wins ties)
     scored.sort(reverse=True)
 
     # 3. the cut
