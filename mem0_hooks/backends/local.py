@@ -442,8 +442,9 @@ class LocalStore:
 
     def vectors_after(self, project: str, after_rowid: int) -> list[tuple[int, bytes]]:
         """(rowid, vector) of ``project``'s memories and the user-wide ones past ``after_rowid``, in order."""
+        # CROSS JOIN: walk the vectors past ``after_rowid`` (usually none), not every memory of the project
         return self.db.execute(
-            "SELECT v.rowid, v.vector FROM vectors v JOIN memories m ON m.rowid = v.rowid"
+            "SELECT v.rowid, v.vector FROM vectors v CROSS JOIN memories m ON m.rowid = v.rowid"
             " WHERE v.rowid > ? AND (m.project = ? OR m.scope = 'user') ORDER BY v.rowid",
             (after_rowid, project),
         ).fetchall()

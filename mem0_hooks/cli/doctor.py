@@ -19,7 +19,7 @@ HOOK_FILES = {
 
 
 # Checks that read the config: with an invalid config they are skipped (the config check says why).
-NEEDS_CONFIG = ("consent", "store")
+NEEDS_CONFIG = ("consent", "store", "semantic", "memory tools")
 
 
 def _check_config() -> tuple[bool, str]:
@@ -177,6 +177,42 @@ def _check_wiring() -> tuple[bool, str]:
 MCP_CHECK_SECONDS = 15.0  # the SDK's import alone takes most of a second on a busy machine
 
 
+def _check_semantic() -> tuple[bool, str]:
+    """Recall by meaning: the model loads, and the store's vectors are this model's and (nearly) complete."""
+    from mem0_hooks import config as config_mod
+    from mem0_hooks import embedding, flush, recall
+    from mem0_hooks.backends.local import LocalStore
+
+    cfg = config_mod.load()
+    if not recall.semantic_weight(cfg):
+        return True, "recall by meaning is off (memory.semantic / semantic_weight / cache_embeddings): by words only"
+    if cfg["backend"] != "local" and cfg["claude_code"]["fallback_mode"] != "local":
+        return True, f"recall by meaning: done by the {cfg['backend']} store"
+    try:
+        model = embedding.load()
+    except embedding.EmbeddingUnavailable as exc:
+        return False, str(exc)
+    store = LocalStore()
+    try:
+        state, total, missing = store.vector_state(), store.count(), store.missing_vectors()
+    finally:
+        store.close()
+    failing = flush.read_status().get("vectors_error")
+    if failing:
+        return False, f"{failing}. Recall is by words until this is fixed; then run `mem0-hooks reindex`"
+    if state.get("model") and state["model"] != model.id:
+        return False, (
+            "the store's vectors were made by another version of the model: until they are made again recall is "
+            "by words. The flusher does it in the background; `mem0-hooks reindex` does it now"
+        )
+    if missing:
+        return True, (
+            f"recall by meaning: {total - missing:,} of {total:,} memories embedded; the rest are recalled by words "
+            "until the flusher embeds them (`mem0-hooks reindex` does it now)"
+        )
+    return True, f"recall by meaning: all {total:,} memories embedded ({model.id})"
+
+
 def _check_mcp() -> tuple[bool, str]:
     """The memory tools' server starts and lists its five tools (bounded), and whether Claude Code has it."""
     from mem0_hooks import config, install
@@ -244,6 +280,7 @@ CHECKS: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
     ("data dir", _check_home),
     ("consent", _check_consent),
     ("store", _check_store),
+    ("semantic", _check_semantic),
     ("queue", _check_queue),
     ("claude code", _check_wiring),
     ("memory tools", _check_mcp),

@@ -50,6 +50,7 @@ def collect() -> dict[str, Any]:
         info["capture"] = f"on, paused in {len(pauses['projects'])} project(s)"
     try:
         info["memories"] = open_store(config).count()
+        info["semantic"] = _semantic_line(config)
     except BackendError as exc:
         info["store_error"] = str(exc)
     from mem0_hooks.cli.doctor import store_size_line
@@ -99,6 +100,8 @@ def status(*, as_json: bool) -> int:
     print(f"data          {info['home']}")
     print(f"capture       {info['capture']}")
     print(f"memories      {memories}")
+    if info.get("semantic"):
+        print(f"by meaning    {info['semantic']}")
     if info.get("store_size"):
         print(f"store size    {info['store_size']}")
     print(
@@ -136,3 +139,27 @@ def status(*, as_json: bool) -> int:
     if breaker and breaker.get("open"):
         print(f"breaker       open: recall skips {info['backend']} until it recovers ({breaker.get('reason', '')})")
     return 0
+
+
+def _semantic_line(config: dict[str, Any]) -> str | None:
+    """How far the local store's vectors are (recall by meaning): None when it is not ours to do."""
+    from mem0_hooks import recall
+    from mem0_hooks.backends.local import LocalStore
+
+    if config["backend"] != "local" and config["claude_code"]["fallback_mode"] != "local":
+        return None
+    if not recall.semantic_weight(config):
+        return "off (memory.semantic): recall is by words only"
+    store = LocalStore()
+    try:
+        total, missing = store.count(), store.missing_vectors()
+    finally:
+        store.close()
+    error = flush.read_status().get("vectors_error")
+    if error:
+        return f"{total - missing:,} of {total:,} memories embedded; failing: {error}"
+    if missing:
+        return (
+            f"{total - missing:,} of {total:,} memories embedded (the flusher does the rest; `mem0-hooks reindex` now)"
+        )
+    return f"all {total:,} memories embedded"
