@@ -165,6 +165,9 @@ _TEMPORAL_WORDS = frozenset(
 )
 
 
+_YEARS = frozenset(str(year) for year in range(1900, 2100))
+
+
 def content_words(text: str) -> list[str]:
     return [w for w in split_words(text) if w not in _TRIVIAL]
 
@@ -405,7 +408,6 @@ def is_temporal(text: str) -> bool:
 
 
 def mentions_time(words: Sequence[str]) -> bool:
-    """``is_temporal`` for text already split into lower-case words."""
-    if not _TEMPORAL_WORDS.isdisjoint(words):
-        return True
-    return any(len(w) == 4 and w[:2] in ("19", "20") and w.isdigit() for w in words)
+    """``is_temporal`` for text already split into lower-case words (a set test in C: it runs on every
+    turn a "when" prompt reads)."""
+    return not (_TEMPORAL_WORDS.isdisjoint(words) and _YEARS.isdisjoint(words))

@@ -33,12 +33,14 @@ class Similar:
 
     __slots__ = ("rowids", "scores", "position", "mean", "spread")
 
-    def __init__(self, rowids: np.ndarray, scores: np.ndarray, position: dict[int, int]) -> None:
+    def __init__(
+        self, rowids: np.ndarray, scores: np.ndarray, position: dict[int, int], mean: float, spread: float
+    ) -> None:
         self.rowids = rowids
         self.scores = scores
         self.position = position
-        self.mean = float(scores.mean()) if len(scores) else 0.0
-        self.spread = float(scores.std()) if len(scores) else 0.0
+        self.mean = mean  # of ``scores``
+        self.spread = spread  # their standard deviation
 
     def of(self, rowid: int) -> float | None:
         at = self.position.get(rowid)
@@ -61,7 +63,7 @@ class _Matrix:
     """One project's vectors as read so far, in buffers with room to grow (a search that brings a few new
     vectors appends them in place instead of copying the matrix)."""
 
-    __slots__ = ("model", "generation", "last", "size", "ids", "buffer", "position")
+    __slots__ = ("model", "generation", "last", "size", "ids", "buffer", "position", "total", "second")
 
     def __init__(self, model: str, generation: str) -> None:
         import numpy as np
@@ -73,6 +75,19 @@ class _Matrix:
         self.ids = np.zeros(0, dtype=np.int64)
         self.buffer = np.zeros((0, 0), dtype=np.float32)
         self.position: dict[int, int] = {}
+        # The sum of the vectors and of their outer products: a prompt's mean similarity and its spread
+        # come from these in O(dimensions^2), whatever the number of memories.
+        self.total: np.ndarray | None = None
+        self.second: np.ndarray | None = None
+
+    def moments(self, vector: np.ndarray) -> tuple[float, float]:
+        """The mean and standard deviation of ``vector``'s similarity to every row."""
+        if not self.size or self.total is None or self.second is None:
+            return 0.0, 0.0
+        query = vector.astype("float64")
+        mean = float(query @ self.total) / self.size
+        square = float(query @ (self.second @ query)) / self.size
+        return mean, max(square - mean * mean, 0.0) ** 0.5
 
     @property
     def rowids(self) -> np.ndarray:
@@ -99,6 +114,12 @@ class _Matrix:
             self.ids, self.buffer = ids, buffer
         self.ids[start:end] = [rowid for rowid, _ in rows]
         self.buffer[start:end] = new
+        wide = new.astype(np.float64)
+        if self.total is None or self.second is None or self.total.shape[0] != wide.shape[1]:
+            self.total = np.zeros(wide.shape[1])
+            self.second = np.zeros((wide.shape[1], wide.shape[1]))
+        self.total += wide.sum(axis=0)
+        self.second += wide.T @ wide
         self.position.update((rowid, start + n) for n, (rowid, _) in enumerate(rows))
         self.size = end
         self.last = rows[-1][0]
@@ -130,7 +151,8 @@ def similar(store: LocalStore, query: str, project: str) -> Similar | None:
     vector = model.query_vector(query, idf)
     if vector is None:
         return None
-    return Similar(matrix.rowids, matrix.vectors @ vector, matrix.position)
+    mean, spread = matrix.moments(vector)
+    return Similar(matrix.rowids, matrix.vectors @ vector, matrix.position, mean, spread)
 
 
 def _matrix(store: LocalStore, project: str, model_id: str, generation: str) -> _Matrix:
