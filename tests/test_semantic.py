@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from mem0_hooks import embedding, vectors
+from mem0_hooks import embedding, relay, vectors
 from mem0_hooks.backends.base import MemoryItem
 from mem0_hooks.backends.local import LocalStore
 from mem0_hooks.errors import BackendUnavailable
 from mem0_hooks.ranking import semantic
+from tests.support.hooks import injected_context, prompt_event, run_hook
 
 PROJECT = "/work/vectorland"
 REPO = Path(__file__).resolve().parents[1]
@@ -259,3 +262,59 @@ def test_the_vectors_table_is_created_by_a_migration_on_an_older_store(isolated_
     store = LocalStore(path)
     assert store.vector_state() == {} and store.missing_vectors() == 0
     store.close()
+
+
+# -- through the real hooks and the warm process -----------------------------------------------------
+def _remember_talk(project: Path) -> None:
+    from mem0_hooks.cli.main import main
+
+    off = {"MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS": "false"}  # the test decides when a warm process starts
+    for n, text in enumerate(TALK):
+        event = prompt_event(f"talk-{n}", project, text)
+        assert run_hook("UserPromptSubmit", event, env=off).returncode == 0
+    assert main(["replay"]) == 0  # stores the turns and, as the flusher does, their vectors
+
+
+def _served_context(project: Path, prompt: str, env: dict[str, str] | None = None) -> tuple[str, bytes]:
+    """A prompt through the real hook once a warm process serves it: (context, the hook's stderr)."""
+    run_hook("UserPromptSubmit", prompt_event("start", project, "just warming up the process"), env=env)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(p["alive"] for p in relay.describe(os.environ["MEM0_HOOKS_HOME"])):
+        time.sleep(0.05)
+    time.sleep(0.5)  # (its socket opens once the model is loaded)
+    proc = run_hook("UserPromptSubmit", prompt_event("asking", project, prompt), env=env)
+    assert proc.returncode == 0
+    return injected_context(proc, "UserPromptSubmit"), proc.stderr
+
+
+def test_a_hook_served_by_the_warm_process_recalls_by_meaning(data_home: Path, tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    (project / ".git").mkdir(parents=True)
+    _remember_talk(project)
+    direct = run_hook(
+        "UserPromptSubmit", prompt_event("alone", project, PROMPT), env={"MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS": "false"}
+    )
+    assert ANSWER not in injected_context(direct, "UserPromptSubmit")  # a hook on its own: by words only
+    context, stderr = _served_context(project, PROMPT)
+    assert ANSWER in context and not stderr
+
+
+def test_a_damaged_model_leaves_recall_by_words_and_says_so_once(data_home: Path, tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    (project / ".git").mkdir(parents=True)
+    _remember_talk(project)
+    fake = tmp_path / "shadow" / "wordllama"  # found before the real package: its weights are damaged
+    (fake / "weights").mkdir(parents=True)
+    (fake / "tokenizers").mkdir()
+    (fake / "__init__.py").write_text("")
+    (fake / "weights" / "l2_supercat_256.safetensors").write_bytes(b"\x00" * 100)
+    shutil.copy(Path(embedding.package_dir("wordllama")) / embedding.WORDLLAMA[2], fake / embedding.WORDLLAMA[2])
+    env = {"PYTHONPATH": f"{fake.parent}{os.pathsep}{REPO}"}
+    context, stderr = _served_context(project, "what did we do about the lockfile cache key?", env=env)
+    assert "lockfile hash" in context and not stderr  # words still find what words can find
+    context, _ = _served_context(project, PROMPT, env=env)
+    assert ANSWER not in context
+    lines = (data_home / "mem0-hooks.log").read_text().splitlines()
+    served = [line for line in lines if "recall is by words only: the embedding model's file" in line]
+    flushed = [line for line in lines if "could not embed memories" in line]
+    assert len(served) == 1 and len(flushed) <= 1, lines  # one line each, not one per prompt
