@@ -572,6 +572,7 @@ ABLATIONS: list[tuple[str, list[str]]] = [
     ("recall by meaning (memory.semantic_weight 0)", ["config:memory.semantic_weight=0"]),
     ("by meaning: no floor (turns.SEMANTIC_FLOOR 0)", ["turns.SEMANTIC_FLOOR=0.0"]),
     ("by meaning: candidates read (turns.SEMANTIC_CANDIDATES 0)", ["turns.SEMANTIC_CANDIDATES=0"]),
+    ("by meaning: the closest read with neighbours (turns.SEMANTIC_WINDOWED 0)", ["turns.SEMANTIC_WINDOWED=0"]),
     ("neighbours read and shown (turns.WINDOW 0)", ["turns.WINDOW=0"]),
     ("neighbours' scores (turns.NEIGHBOUR_WEIGHTS 0, 0)", ["turns.NEIGHBOUR_WEIGHTS=(0.0, 0.0)"]),
     ("the session's score (turns.SESSION_WEIGHT 0)", ["turns.SESSION_WEIGHT=0.0"]),

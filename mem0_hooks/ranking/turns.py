@@ -72,7 +72,7 @@ WORDS_CACHED = 2048  # turns whose words are kept between searches (about 1 KB e
 # -- fusion with the ranking by meaning (ranking.semantic; only where the model is loaded) --
 SEMANTIC_WEIGHT = 1.0  # a turn as close in meaning as the closest gets this share of the best word score
 SEMANTIC_CANDIDATES = 30  # the turns closest in meaning join the candidates ...
-SEMANTIC_WINDOWED = 10  # ... and the closest of those are widened to their neighbours too
+SEMANTIC_WINDOWED = 5  # ... and the closest of those are widened to their neighbours too
 SEMANTIC_FLOOR = 0.5  # closeness counts from this many standard deviations above the project's mean
 SEMANTIC_POWER = 1.0  # how sharply it grows from there to the closest turn read
 CONTEXT_SHARE = 0.1  # a turn whose own score is below this share of the best is there for its neighbours
