@@ -44,6 +44,19 @@ MINILM_DIMS = 128  # MiniLM's 384-dimension token vectors, projected onto their 
 MINILM_OFFSET = 32768  # MiniLM token ids are stored after WordLlama's (both fit in 16 bits)
 
 
+WORDLLAMA_DIMS = 256
+TABLE_DIMS = (WORDLLAMA_DIMS, MINILM_DIMS)  # a vector is both tables' parts side by side, in this order
+
+
+def table_columns(dims: int, widths: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(first column, width) of the first ``widths[i]`` dimensions of each table's part of a ``dims``-long
+    vector: each table's main directions come first (WordLlama's by its training, MiniLM's by projection)."""
+    if dims != sum(TABLE_DIMS):
+        return [(0, min(dims, sum(widths)))]
+    starts = [sum(TABLE_DIMS[:i]) for i in range(len(TABLE_DIMS))]
+    return [(start, min(width, size)) for start, size, width in zip(starts, TABLE_DIMS, widths, strict=True)]
+
+
 class EmbeddingUnavailable(Mem0HooksError):
     """The embedding model cannot be loaded (a package missing, files damaged); recall stays lexical."""
 

@@ -68,7 +68,7 @@ OPENING_BOOST = 0.5  # ... a session's first turn scores (1 + this) times more .
 OPENING_BASE = 0.15  # ... plus this share of the best score, so it counts even without a matching word
 SESSION_DIVERSITY = 1.0  # < 1: each further turn of a session ranks this much lower (off: it costs recall)
 SCORE_CHARS = 4000  # only this much of a long turn is tokenised for scoring
-WORDS_CACHED = 2048  # turns whose words are kept between searches (about 1 KB each)
+WORDS_CACHED = 16384  # turns whose words are kept between searches (about 0.3 KB each)
 # -- fusion with the ranking by meaning (ranking.semantic; only where the model is loaded) --
 SEMANTIC_WEIGHT = 1.0  # a turn as close in meaning as the closest gets this share of the best word score
 SEMANTIC_CANDIDATES = 30  # the turns closest in meaning join the candidates ...
@@ -231,7 +231,7 @@ def _fuse(own: dict[int, float], similar: semantic.Similar, skipped: set[int], w
     if spread <= 0:
         return
     mean = similar.mean
-    close = {rowid: (similarity - mean) / spread for rowid in own if (similarity := similar.of(rowid)) is not None}
+    close = {rowid: (similarity - mean) / spread for rowid, similarity in similar.of(own).items()}
     best = max((z for rowid, z in close.items() if rowid not in skipped), default=0.0)
     if best <= SEMANTIC_FLOOR:
         return
