@@ -77,3 +77,21 @@ def test_quick_mcp_bench(tmp_path: Path) -> None:
     assert figures["memories"] == 1000 and figures["errors"] == 0
     assert figures["initialize"]["n"] == 3 and figures["initialize"]["median_ms"] > 0
     assert figures["search_memory"]["n"] == 50 and figures["questions_without_results"] < 50
+
+
+def test_quick_embed_bench(tmp_path: Path) -> None:
+    """``bench/embed.py`` runs the flusher and a reindex on real turns and prints their rates."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MEM0_"))}
+    proc = subprocess.run(
+        [sys.executable, str(BENCH.parent / "embed.py"), "--flush", "200", "--reindex", "500", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["flusher"]["turns"] >= 190 and report["flusher"]["turns_per_second"] > 0
+    assert report["reindex"]["turns"] == 500 and report["reindex"]["turns_per_second"] > 0
+    assert 0 < report["model_and_one_project"]["peak_rss_mb"] < 400
