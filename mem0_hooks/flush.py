@@ -278,6 +278,7 @@ class Ledger:
         # target, every delivery to it is known here.
         self.path = path or os.path.join(paths.queue_dir(), "delivered.sqlite3")
         queue.ensure_dirs()
+        paths.ensure_private_dir(os.path.dirname(self.path))
         if not os.path.exists(self.path):
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         self.db: sqlite3.Connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)

@@ -34,8 +34,8 @@ from typing import IO, Any
 
 from mem0_hooks import capture, gates, paths, queue
 from mem0_hooks import fastjson as json
+from mem0_hooks import project as projects
 from mem0_hooks.errors import BackendError, Mem0HooksError, QueueError
-from mem0_hooks.project import project_of
 from mem0_hooks.transcript import Turn, parse_lines
 
 READ_BYTES = 4 * 1024 * 1024  # one read of a transcript
@@ -338,7 +338,7 @@ class Rules:
     def project_of(self, cwd: str) -> str:
         found = self._projects.get(cwd)
         if found is None:
-            found = self._projects[cwd] = project_of(cwd)
+            found = self._projects[cwd] = projects.project_of(cwd)  # the hooks' own identity, always
         return found
 
     def refusal(self, project: str, created_at: str) -> str | None:

@@ -54,6 +54,8 @@ def run_import(
     """``mem0-hooks import``: transcripts, or ``source`` (an export file, ``-`` for stdin)."""
     from mem0_hooks import history
 
+    if source is not None and projects_dir is not None:
+        raise FatalError("--from reads an export file, --projects-dir transcripts: give one of them")
     config = load_config()
     only = current_project(project) if project is not None else None
     _yield_to_hooks()
@@ -113,9 +115,10 @@ def _import_file(
         raise FatalError(f"cannot read {source}: {exc.strerror or exc}") from None
     import stat
 
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FatalError(f"{source} is not a file (`mem0-hooks export -o FILE` writes one)")
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise FatalError(f"{source} is not a file (`mem0-hooks export -o FILE` writes one)")
         return history.import_export_file(
             config, fh, name=source, project=only, since=start, dry_run=dry_run, progress=report
         )
