@@ -355,8 +355,18 @@ class Rules:
         return None
 
 
-def transcript_items(transcript: Transcript, rules: Rules, tally: Tally) -> Iterator[dict[str, Any]]:
-    """Queue items for the turns of one transcript that the rules let through."""
+def transcript_items(
+    transcript: Transcript, rules: Rules, tally: Tally, stored: dict[str, int] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Queue items for the turns of one transcript that the rules let through.
+
+    ``stored`` maps the ids of this session's turns already in the store to their seq; when there
+    are any, the new turns are numbered around them (``fit_seqs``)."""
+    if stored:
+        items = list(transcript_items(transcript, rules, tally))
+        fit_seqs(items, stored)
+        yield from items
+        return
     session_id = transcript.session_id
     fallback_time = _iso(transcript.mtime)  # a line without a time: when the file was last written
     config = rules.config
@@ -391,6 +401,41 @@ def transcript_items(transcript: Transcript, rules: Rules, tally: Tally) -> Iter
             tally.skip(EMPTY)
             continue
         yield item
+
+
+def fit_seqs(items: list[dict[str, Any]], stored: dict[str, int]) -> None:
+    """Number the new turns of a session the store already holds turns of, so they sort among them
+    in transcript order (a store orders a session by seq).
+
+    A turn's seq is its place in the transcript, and so is the seq of a turn an earlier import
+    stored; the hooks number from where they started capturing (a session that was already under way,
+    more than they read at once). Stored turns are anchors (the first turn with each id): a new turn
+    before the first anchor counts back from it, one after the last counts on from it, and one
+    between two anchors takes the seq of the one before it (the store then orders by rowid, which is
+    insertion order). For a session an interrupted import left half stored, this gives exactly the
+    numbers a clean run gives."""
+    anchors: list[tuple[int, int]] = []  # (place in the transcript, stored seq)
+    seen: set[str] = set()
+    for item in items:
+        if item["id"] in stored and item["id"] not in seen:
+            anchors.append((item["seq"], stored[item["id"]]))
+        seen.add(item["id"])
+    if not anchors:
+        return
+    import bisect
+
+    places = [place for place, _ in anchors]
+    for item in items:
+        if item["id"] in stored:
+            continue
+        place = item["seq"]
+        before = bisect.bisect_left(places, place) - 1
+        if before < 0:
+            item["seq"] = anchors[0][1] - (anchors[0][0] - place)
+        elif before == len(anchors) - 1:
+            item["seq"] = anchors[-1][1] + (place - anchors[-1][0])
+        else:
+            item["seq"] = anchors[before][1]
 
 
 # -- reading an export ------------------------------------------------------------------------------------
@@ -507,6 +552,20 @@ class LocalSink:
         for item in batch:
             self._count(item, present=item["id"] in known or item["id"] in counted)
             counted.add(item["id"])
+
+    def stored_seqs(self, session_id: str) -> dict[str, int]:
+        """``{id: seq}`` of the session's turns in the store (one indexed read per transcript; a session
+        is one transcript, so none of its turns waits in the batch)."""
+        db = self.store.db if self.store is not None else _read_only(self.path)
+        if db is None:
+            return {}
+        try:
+            return {
+                row[0]: row[1] for row in db.execute("SELECT id, seq FROM memories WHERE session_id = ?", (session_id,))
+            }
+        finally:
+            if self.store is None:
+                db.close()
 
     def _count(self, item: dict[str, Any], *, present: bool) -> None:
         project = self.tally.project(item["project"] or "(user-wide)")
@@ -696,6 +755,10 @@ class QueueSink:
         if result.stopped == "queue":
             raise Stopped(f"the queue cannot be written: {result.errors[-1]}; run the same command again")
 
+    def stored_seqs(self, session_id: str) -> dict[str, int]:
+        """A remote store orders nothing by seq: its items keep their place in the transcript."""
+        return {}
+
     def _delivering(self, result: Any, _remaining: int) -> None:
         self.tally.sending = result.delivered + result.duplicates
         self.tally.tick()
@@ -768,19 +831,23 @@ def import_transcripts(
     tally.bytes_total = sum(t.size for t in transcripts)
     since_unix = _unix(since) if since else None
     sink = open_sink(config, tally, dry_run=dry_run)
-    _run(sink, tally, progress, _transcripts_items(transcripts, rules, tally, since_unix))
+    _run(sink, tally, progress, _transcripts_items(transcripts, rules, tally, since_unix, sink.stored_seqs))
     return tally
 
 
 def _transcripts_items(
-    transcripts: list[Transcript], rules: Rules, tally: Tally, since_unix: float | None
+    transcripts: list[Transcript],
+    rules: Rules,
+    tally: Tally,
+    since_unix: float | None,
+    stored_seqs: Callable[[str], dict[str, int]],
 ) -> Iterator[dict[str, Any]]:
     for transcript in transcripts:
         if since_unix is not None and transcript.mtime and transcript.mtime < since_unix:
             tally.files_unchanged += 1  # nothing written since: every line is older
             tally.bytes_total -= transcript.size
             continue
-        yield from transcript_items(transcript, rules, tally)
+        yield from transcript_items(transcript, rules, tally, stored_seqs(transcript.session_id))
 
 
 def import_export_file(

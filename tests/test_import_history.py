@@ -165,9 +165,31 @@ def test_turns_the_hooks_captured_are_not_stored_twice(
     assert after[: len(captured)] == captured
     assert [r[2] for r in after] == [text for _, text, _ in claude_session(projects, "s-live", repo, EXCHANGES)[1]]
 
+    by_place = sorted(after, key=lambda r: (r[8], r[0]))  # how the store orders a session: seq, then rowid
+    assert [r[2] for r in by_place] == [r[2] for r in after]  # the new turns sort after the hooks' ones
+
     again = summary_of(capsys)
     assert again["stored"] == 0 and again["already_present"] == len(after)
     assert rows() == after
+
+
+def _items(*ids: str) -> list[dict[str, Any]]:
+    return [{"id": name, "seq": place} for place, name in enumerate(ids, start=1)]
+
+
+def test_new_turns_are_numbered_around_the_ones_already_stored() -> None:
+    # the hooks started capturing late (a long session: they read only its tail), numbering from 1
+    items = _items("a", "b", "c", "d", "e")
+    history.fit_seqs(items, {"d": 1, "e": 2})
+    assert [i["seq"] for i in items] == [-2, -1, 0, 4, 5]
+    # turns the hooks missed between two they stored: after the one before them (then by rowid)
+    items = _items("a", "b", "c", "d", "a")
+    history.fit_seqs(items, {"a": 1, "d": 7})
+    assert [i["seq"] for i in items] == [1, 1, 1, 4, 5]
+    # an import that was killed halfway: the rest is numbered as a clean run numbers it
+    items = _items("a", "b", "c", "d")
+    history.fit_seqs(items, {"a": 1, "b": 2})
+    assert [i["seq"] for i in items] == [1, 2, 3, 4]
 
 
 def test_each_turn_keeps_its_session_project_and_time_and_projects_go_through_project_of(
