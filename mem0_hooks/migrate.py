@@ -50,7 +50,8 @@ def migrate(
     if not os.path.exists(tally.source):
         tally.missing_source = True
         return tally, 0
-    target = dict(config, backend=to)
+    # (No local mirror for this delivery, whatever fallback_mode says: the memories come from the local store.)
+    target = dict(config, backend=to, claude_code=dict(config["claude_code"], fallback_mode="skip"))
     _check_ready(target)
     from mem0_hooks.backends.local import LocalStore
 

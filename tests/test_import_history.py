@@ -670,8 +670,8 @@ def test_dry_run_writes_nothing_and_lists_projects(
     code, out, err = run(capsys, "import", "--dry-run")
     assert code == 0, err
     assert out.startswith(f"would import {len(kept) + 3} turn(s)") and "dry run: nothing was written" in out
-    assert f"    {repo}  {len(kept)} new, 0 there, 1 sessions, 2026-11-20 .. 2026-11-20" in out
-    assert f"    {other}  3 new, 0 there, 1 sessions, 2026-01-05 .. 2026-01-05" in out
+    assert f"    {repo}  {len(kept)} new, 0 there, 1 session, 2026-11-20 .. 2026-11-20" in out
+    assert f"    {other}  3 new, 0 there, 1 session, 2026-01-05 .. 2026-01-05" in out
     assert not os.path.exists(paths.store_db()) and not os.path.exists(paths.queue_dir())
 
     assert main(["import", "--project", str(other)]) == 0
@@ -775,7 +775,7 @@ class _Terminal(io.StringIO):
 def test_progress_line_on_a_terminal_only(projects: Path) -> None:
     tally = history.Tally()
     tally.files, tally.files_read, tally.bytes_total, tally.bytes_read = 40, 10, 80_000_000, 20_000_000
-    tally.stored, tally.present = 1200, 34
+    tally.turns, tally.stored, tally.present = 1234, 1200, 34
     tally.started -= 2.0
     terminal = _Terminal()
     progress = import_cmd.ImportProgress(terminal)

@@ -167,7 +167,8 @@ def summary(tally: Any, *, where: str, dry_run: bool, project: str | None, since
         ranked = sorted(tally.projects.items(), key=lambda kv: (-kv[1].stored, kv[0]))
         for name, p in ranked:
             span = f"{p.first[:10]} .. {p.last[:10]}" if p.first else ""
-            lines.append(f"    {name}  {p.stored:,} new, {p.present:,} there, {len(p.sessions):,} sessions, {span}")
+            sessions = f"{len(p.sessions):,} session{'' if len(p.sessions) == 1 else 's'}"
+            lines.append(f"    {name}  {p.stored:,} new, {p.present:,} there, {sessions}, {span}")
     return lines
 
 
@@ -201,9 +202,11 @@ class ImportProgress:
         eta = f", ~{left / rate:.0f}s left" if rate > 0 and left else ""
         files = f"{tally.files_read:,}/{tally.files:,} files, " if tally.files > 1 else ""
         total = f"/{_mb(tally.bytes_total)}" if tally.bytes_total else ""
-        turns = tally.stored + tally.present + tally.sending
+        sent = tally.stored + tally.sending
+        sending = f" ({sent:,} delivered)" if tally.destination and "local store" not in tally.destination else ""
         self.stream.write(
-            f"\r  {files}{turns:,} turns, {tally.bytes_read / 1e6:,.1f}{total}, {rate / 1e6:.1f} MB/s{eta}\x1b[K"
+            f"\r  {files}{tally.turns:,} turns{sending}, {tally.bytes_read / 1e6:,.1f}{total}, "
+            f"{rate / 1e6:.1f} MB/s{eta}\x1b[K"
         )
         self.stream.flush()
         self.shown = True
