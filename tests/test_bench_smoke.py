@@ -53,3 +53,25 @@ def test_quick_bench_json(tmp_path: Path) -> None:
     assert stop["median_ms"] > 0 and stop["bare_median_ms"] > 0 and stop["ratio"] > 0
     assert 0 < stop["max_rss_mb"] < 200
     assert stop["problems"] == []
+
+
+def test_import_bench_runs_the_floor_and_the_import(tmp_path: Path) -> None:
+    """``bench/import.py`` on a small corpus: the figures are there, the rerun adds nothing, nothing is left."""
+    bench = Path(__file__).resolve().parents[1] / "bench" / "import.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MEM0_"))}
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--mb", "8", "--hook-rounds", "3", "--workdir", str(tmp_path), "--json"]
+        + ["--data", str(bench.parents[1].parent / "shared" / "data" / "devmem" / "devmem-dev.json")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["searchable"] and report["rerun_stored"] == 0
+    assert report["turns_stored"] > 1000 and 7 < report["corpus_mb"] < 12  # (tool output has a floor per call)
+    assert report["import_seconds"] > 0 and report["floor_seconds"] > 0 and report["ratio"] > 0
+    assert report["hook_ms_idle"]["runs"] == 3 and report["hook_ms_during_import"]["runs"] >= 1
+    assert list(tmp_path.iterdir()) == []
