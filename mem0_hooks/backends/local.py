@@ -312,10 +312,10 @@ class LocalStore:
             self._db = None
 
     # -- writes ------------------------------------------------------------------------------------
-    def add(self, items: list[MemoryItem]) -> int:
-        """Store items in one transaction; ids already stored are skipped. Returns how many were new."""
+    def add(self, items: list[MemoryItem]) -> None:
+        """Store items in one transaction; ids already stored are skipped."""
         if not items:
-            return 0
+            return
         db = self.db
         now = time.time()
         try:
@@ -346,7 +346,6 @@ class LocalStore:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise BackendUnavailable(f"local store write failed: {exc}") from exc
-        return len(new)
 
     def _index(self, db: sqlite3.Connection, new: dict[int, MemoryItem]) -> None:
         """Index the turns just stored (``{rowid: item}``), each with its neighbours' text as context,
