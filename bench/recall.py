@@ -33,7 +33,7 @@ whose config.yaml has consent given):
     python bench/recall.py                          # the dev split, default config
     python bench/recall.py --limit-conversations 1  # a quick run
     python bench/recall.py --budget 2000 --json     # machine-readable
-    python bench/recall.py --set local.WINDOW=0     # ablation: override a ranking knob inside the hooks
+    python bench/recall.py --set turns.WINDOW=0     # ablation: override a ranking knob inside the hooks
     python bench/recall.py --config memory.max_context_memories=30   # a config key, for the questions
     python bench/recall.py --repo /path/to/other/checkout            # measure another tree's hooks
 
@@ -68,9 +68,18 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "locomo" / "locomo10-dev.json"
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+DEVMEM_CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "inference", 4: "single-hop"}
+FIRST_CHARS = 1000  # "the best evidence first": a reader of this much of a block should have the answer
 TURN_SECONDS = 30
 CLAUDE_VERSION = "2.1.330"
-MODULES = {"local": "mem0_hooks.backends.local", "context": "mem0_hooks.context", "recall": "mem0_hooks.recall"}
+MODULES = {
+    "local": "mem0_hooks.backends.local",
+    "lexical": "mem0_hooks.ranking.lexical",
+    "turns": "mem0_hooks.ranking.turns",
+    "speakers": "mem0_hooks.ranking.speakers",
+    "context": "mem0_hooks.context",
+    "recall": "mem0_hooks.recall",
+}
 _MONTHS = {
     m: i
     for i, m in enumerate(
@@ -303,44 +312,77 @@ def drain(hooks: Hooks, home: Path) -> None:
     raise SystemExit(f"error: {queue_depth(home)} items still queued after replay")
 
 
-def ingest(
-    hooks: Hooks, sample: dict[str, Any], project: Path, transcripts: Path
+def ingest_session(
+    hooks: Hooks,
+    conv: dict[str, Any],
+    start: datetime.datetime,
+    raw_turns: list[dict[str, Any]],
+    project: Path,
+    transcripts: Path,
 ) -> tuple[dict[str, tuple[str, int]], int]:
-    """Write and capture every session; returns {dia_id: (session_id, index among distinct turns)}, turns."""
-    conv = sample["conversation"]
+    """Write and capture one session; returns {dia_id: (session_id, index among distinct turns)}, turns."""
+    session_id = str(uuid.uuid4())
     places: dict[str, tuple[str, int]] = {}
-    turns_total = 0
-    for _number, start, raw_turns in sessions_of(sample):
-        session_id = str(uuid.uuid4())
-        turns = []
-        distinct: dict[tuple[str, str], int] = {}
-        for index, turn in enumerate(raw_turns):
-            role = "user" if turn.get("speaker") == conv["speaker_a"] else "assistant"
-            stamp = (start + datetime.timedelta(seconds=TURN_SECONDS * index)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-            text = turn_text(turn)
-            if not text:
-                continue
-            turns.append((role, text, stamp))
-            key = (role, normalise(text))
-            if key not in distinct:
-                distinct[key] = len(distinct)
-            places[str(turn.get("dia_id"))] = (session_id, distinct[key])
-        turns_total += len(distinct)
-        path = transcripts / project_dir_name(str(project)) / f"{session_id}.jsonl"
-        last_reply = write_transcript(path, session_id, str(project), turns)
-        hooks.run(
-            "stop.py",
-            {
-                "session_id": session_id,
-                "transcript_path": str(path),
-                "cwd": str(project),
-                "permission_mode": "default",
-                "hook_event_name": "Stop",
-                "stop_hook_active": False,
-                "last_assistant_message": last_reply,
-            },
-        )
-    return places, turns_total
+    turns = []
+    distinct: dict[tuple[str, str], int] = {}
+    for index, turn in enumerate(raw_turns):
+        role = "user" if turn.get("speaker") == conv["speaker_a"] else "assistant"
+        stamp = (start + datetime.timedelta(seconds=TURN_SECONDS * index)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        text = turn_text(turn)
+        if not text:
+            continue
+        turns.append((role, text, stamp))
+        key = (role, normalise(text))
+        if key not in distinct:
+            distinct[key] = len(distinct)
+        places[str(turn.get("dia_id"))] = (session_id, distinct[key])
+    path = transcripts / project_dir_name(str(project)) / f"{session_id}.jsonl"
+    last_reply = write_transcript(path, session_id, str(project), turns)
+    hooks.run(
+        "stop.py",
+        {
+            "session_id": session_id,
+            "transcript_path": str(path),
+            "cwd": str(project),
+            "permission_mode": "default",
+            "hook_event_name": "Stop",
+            "stop_hook_active": False,
+            "last_assistant_message": last_reply,
+        },
+    )
+    return places, len(distinct)
+
+
+def project_name(sample: dict[str, Any]) -> str:
+    """A sample's project directory: devmem names its project, LoCoMo its conversation."""
+    return re.sub(r"[^A-Za-z0-9._-]", "-", str(sample.get("project") or sample["sample_id"]))
+
+
+def ingest_all(
+    hooks: Hooks, samples: list[dict[str, Any]], root: Path, transcripts: Path, crowded: bool
+) -> list[tuple[dict[str, Any], Path]]:
+    """Capture every session of every sample; sets each sample's ``_places`` ({dia_id: (session, index)}).
+
+    Per project (default), each sample is a project directory of its own, its sessions in order. Crowded,
+    every sample shares one directory, a long-lived busy repository: all sessions are replayed in date
+    order, so the samples interleave.
+    """
+    sessions = []
+    plan = []
+    for order, sample in enumerate(samples):
+        project = root / "projects" / ("crowded" if crowded else project_name(sample))
+        project.mkdir(parents=True, exist_ok=True)
+        sample["_places"] = {}
+        sample["_turns"] = 0
+        plan.append((sample, project))
+        for number, start, raw_turns in sessions_of(sample):
+            sessions.append((start.timestamp() if crowded else order, number, order, start, raw_turns))
+    for _, _, order, start, raw_turns in sorted(sessions, key=lambda s: s[:3]):
+        sample, project = plan[order]
+        places, turns = ingest_session(hooks, sample["conversation"], start, raw_turns, project, transcripts)
+        sample["_places"].update(places)
+        sample["_turns"] += turns
+    return plan
 
 
 def captured_texts(home: Path, project: Path) -> dict[str, list[str]]:
@@ -355,6 +397,10 @@ def captured_texts(home: Path, project: Path) -> dict[str, list[str]]:
         return out
     finally:
         db.close()
+
+
+def is_devmem(samples: list[dict[str, Any]]) -> bool:
+    return all(s.get("conversation", {}).get("speaker_a") == "user" for s in samples)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -377,25 +423,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         hooks.cli("config", "show")  # validate once, so the -S hooks find the config cache
 
         started = time.perf_counter()
-        plan = []
-        for sample in samples:
-            project = root / "projects" / sample["sample_id"]
-            project.mkdir(parents=True)
-            places, turns = ingest(hooks, sample, project, transcripts)
-            plan.append((sample, project, places, turns))
+        plan = ingest_all(hooks, samples, root, transcripts, args.crowded)
         drain(hooks, home)
         ingest_seconds = time.perf_counter() - started
 
         # capture check: one memory per distinct turn, texts as captured
-        stored_total = turns_total = 0
-        for sample, project, places, turns in plan:
+        stored_total = 0
+        for project in dict.fromkeys(project for _, project in plan):
+            sent = sum(sample["_turns"] for sample, where in plan if where == project)
             held = captured_texts(home, project)
             stored = sum(len(v) for v in held.values())
             stored_total += stored
-            turns_total += turns
-            if stored != turns:
-                raise SystemExit(f"error: {sample['sample_id']}: {turns} distinct turns sent, {stored} stored")
-            sample["_captured"] = {d: held[s][i] for d, (s, i) in places.items() if s in held and i < len(held[s])}
+            if stored != sent:
+                raise SystemExit(f"error: {project.name}: {sent} distinct turns sent, {stored} stored")
+            for sample, where in plan:
+                if where == project:
+                    sample["_captured"] = {
+                        d: held[s][i] for d, (s, i) in sample["_places"].items() if s in held and i < len(held[s])
+                    }
 
         # questions: a new session each, capture off
         ask_env = dict(hooks.env, MEM0_HOOKS_MEMORY_AUTO_STORE="false")
@@ -411,14 +456,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         hooks.cli("config", "show", env=ask_env)
         budget = int(hooks.cli("config", "get", "memory.context_budget_chars", env=ask_env).stdout.strip())
         min_relevance = float(hooks.cli("config", "get", "memory.min_relevance", env=ask_env).stdout.strip())
+        categories = DEVMEM_CATEGORIES if is_devmem(samples) else CATEGORIES
         by_category: dict[int, list[float]] = {}
+        first_by_category: dict[int, list[float]] = {}
         complete = 0
         chars: list[int] = []
         latency: list[float] = []
         bare: list[float] = []
         skipped = 0
         over_budget = 0
-        for sample, project, _, _ in plan:
+        for sample, project in plan:
             captured = sample["_captured"]
             for qa in sample["qa"]:
                 category = qa.get("category")
@@ -451,14 +498,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 chars.append(len(context))
                 over_budget += len(context) > budget
                 flat = normalise(context)
-                found = sum(1 for e in evidence if normalise(captured[e]) in flat)
+                where = [flat.find(normalise(captured[e])) for e in evidence]
+                found = sum(1 for at in where if at >= 0)
+                early = sum(1 for at in where if 0 <= at < FIRST_CHARS)
                 by_category.setdefault(category, []).append(found / len(evidence))
+                first_by_category.setdefault(category, []).append(early / len(evidence))
                 complete += found == len(evidence)
         if queue_depth(home):
             raise SystemExit("error: a question was captured (the queue is not empty): capture was not off")
         everything = [r for values in by_category.values() for r in values]
+        early_all = [r for values in first_by_category.values() for r in values]
         return {
             "data": str(data_path),
+            "mode": "crowded" if args.crowded else "per project",
             "conversations": len(plan),
             "turns_captured": stored_total,
             "ingest_seconds": round(ingest_seconds, 1),
@@ -467,8 +519,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "budget": budget,
             "min_relevance": min_relevance,
             "recall": round(statistics.mean(everything), 4) if everything else 0.0,
+            "recall_first_chars": round(statistics.mean(early_all), 4) if early_all else 0.0,
             "recall_by_category": {
-                f"{c} {CATEGORIES[c]}": {"recall": round(statistics.mean(v), 4), "questions": len(v)}
+                f"{c} {categories[c]}": {
+                    "recall": round(statistics.mean(v), 4),
+                    "first_chars": round(statistics.mean(first_by_category[c]), 4),
+                    "questions": len(v),
+                }
                 for c, v in sorted(by_category.items())
             },
             "all_evidence_recalled": round(complete / len(everything), 4) if everything else 0.0,
@@ -503,17 +560,20 @@ def stop_warm_processes(root: Path) -> None:
 
 def report(result: dict[str, Any]) -> str:
     lines = [
-        f"LoCoMo evidence recall through the real hooks ({result['data']})",
+        f"Evidence recall through the real hooks ({result['data']}, {result['mode']})",
         f"  {result['conversations']} conversations, {result['turns_captured']} turns captured in "
         f"{result['ingest_seconds']}s; {result['questions']} questions (categories 1-4; "
         f"{result['skipped_without_evidence']} without valid evidence skipped)",
         f"  blocks of at most {result['budget']} characters, turns scoring at least {result['min_relevance']} "
         "of the best" + (f"; overrides {' '.join(result['overrides'])}" if result["overrides"] else ""),
         "",
-        f"  recall (mean over questions)   {result['recall']:.4f}",
+        f"  recall (mean over questions)   {result['recall']:.4f}   in the first {FIRST_CHARS:,} characters: "
+        f"{result['recall_first_chars']:.4f}",
     ]
     for name, row in result["recall_by_category"].items():
-        lines.append(f"    category {name:<18} {row['recall']:.4f}  ({row['questions']} questions)")
+        lines.append(
+            f"    category {name:<18} {row['recall']:.4f}   {row['first_chars']:.4f}  ({row['questions']} questions)"
+        )
     lines += [
         f"  all evidence recalled          {result['all_evidence_recalled']:.4f}",
         f"  mean injected characters       {result['mean_injected_chars']:.0f} (max {result['max_injected_chars']}, "
@@ -534,13 +594,18 @@ def main(argv: list[str] | None = None) -> int:
         "--limit-conversations", type=int, default=0, metavar="N", help="only the first N conversations"
     )
     parser.add_argument("--budget", type=int, default=0, help="most characters per block (default: the config's, 6000)")
+    parser.add_argument(
+        "--crowded",
+        action="store_true",
+        help="every sample in one project directory, sessions replayed in date order (a long-lived busy repo)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="MODULE.NAME=VALUE",
-        help="override a constant inside the hooks (ablations), e.g. local.WINDOW=0",
+        help="override a constant inside the hooks (ablations), e.g. turns.WINDOW=0",
     )
     parser.add_argument(
         "--config",
@@ -554,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     if not Path(args.data).is_file():
-        parser.error(f"no LoCoMo file at {args.data}")
+        parser.error(f"no LoCoMo-format file at {args.data}")
     result = run(args)
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0

@@ -79,6 +79,11 @@ def _add_own_venv():
 
 
 def _exit_quietly(notice=None):
+    if sys.argv[0].rpartition("/")[2] == "mcp_server.py":
+        # The MCP server, not a hook: its stdin is the protocol and stays open, so do not read it; say
+        # why on stderr (Claude Code's MCP log) and stop, so the server shows as failed, not hung.
+        sys.stderr.write("mem0-hooks: the memory tools start once the plugin's Python environment is ready\n")
+        posix._exit(1)
     try:
         sys.stdin.buffer.read()  # Claude Code writes the event; take it before leaving
     except Exception:  # noqa: BLE001

@@ -64,3 +64,21 @@ def enqueue_items(items: list[dict[str, Any]], config: dict[str, Any], *, sync: 
     """Write items to the queue (QueueError when the disk or the cap refuses); ``sync`` as for
     ``queue.enqueue``."""
     return queue.enqueue(items, max_items=config["queue"]["max_items"], sync=sync)
+
+
+def note(text: str, *, project: str, user_wide: bool, config: dict[str, Any]) -> dict[str, Any] | None:
+    """Remember ``text`` on purpose (``mem0-hooks add``, the ``add_memories`` tool): scrubbed and
+    enqueued as a ``note`` like any captured turn, so the flusher delivers it exactly once. Returns the
+    queued item, or None when nothing was left after scrubbing. The same text gets the same id."""
+    item = make_item(
+        text=text,
+        role="note",
+        session_id="",
+        project="" if user_wide else project,
+        seq=0,
+        scope="user" if user_wide else "project",
+        config=config,
+    )
+    if item is not None:
+        enqueue_items([item], config)
+    return item

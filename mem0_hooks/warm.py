@@ -250,6 +250,8 @@ def _preload() -> None:
     config = config_mod.load()
     if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
         recall.local_store().db  # noqa: B018 - opens the connection (and applies migrations) now
+        if config["memory"]["semantic"]:
+            recall.load_embeddings()
     if config["backend"] != "local":
         from mem0_hooks.backends import open_backend
 

@@ -13,6 +13,7 @@ fi
 echo "==> installing mem0-hooks and test dependencies into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+.venv/bin/python -c 'from mem0_hooks.install import install_weights; install_weights()'
 
 echo "==> installing the Claude Code CLI for the end-to-end tests"
 bash scripts/install-claude-code.sh

@@ -57,11 +57,16 @@ def test_quick_bench_json(tmp_path: Path) -> None:
 
 def test_import_bench_runs_the_floor_and_the_import(tmp_path: Path) -> None:
     """``bench/import.py`` on a small corpus: the figures are there, the rerun adds nothing, nothing is left."""
-    bench = Path(__file__).resolve().parents[1] / "bench" / "import.py"
+    bench = BENCH.parent / "import.py"
+    devmem = BENCH.parents[2] / "shared" / "data" / "devmem" / "devmem-dev.json"
+    if not devmem.exists():
+        import pytest
+
+        pytest.skip(f"the DevMem dev set is not beside the checkout ({devmem})")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MEM0_"))}
     proc = subprocess.run(
         [sys.executable, str(bench), "--mb", "8", "--hook-rounds", "3", "--workdir", str(tmp_path), "--json"]
-        + ["--data", str(bench.parents[1].parent / "shared" / "data" / "devmem" / "devmem-dev.json")],
+        + ["--data", str(devmem)],
         capture_output=True,
         text=True,
         env=env,
@@ -75,3 +80,21 @@ def test_import_bench_runs_the_floor_and_the_import(tmp_path: Path) -> None:
     assert report["import_seconds"] > 0 and report["floor_seconds"] > 0 and report["ratio"] > 0
     assert report["hook_ms_idle"]["runs"] == 3 and report["hook_ms_during_import"]["runs"] >= 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_quick_mcp_bench(tmp_path: Path) -> None:
+    """``bench/mcp.py --quick`` starts the server, times initialize and searches a store of real text."""
+    bench = BENCH.parent / "mcp.py"
+    spec = subprocess.run([sys.executable, "-c", f"import runpy; m = runpy.run_path({str(bench)!r}); print(m['DEVMEM'], m['LOCOMO'])"], capture_output=True, text=True, check=True)
+    if not all(Path(p).exists() for p in spec.stdout.split()):
+        import pytest
+
+        pytest.skip(f"the DevMem / LoCoMo dev sets are not beside the checkout ({spec.stdout.strip()})")
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--quick", "--json"], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout)
+    assert figures["memories"] == 1000 and figures["errors"] == 0
+    assert figures["initialize"]["n"] == 3 and figures["initialize"]["median_ms"] > 0
+    assert figures["search_memory"]["n"] == 50 and figures["questions_without_results"] < 50

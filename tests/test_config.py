@@ -122,3 +122,15 @@ def test_api_key_comes_from_env_then_file(data_home: Path, monkeypatch: pytest.M
     assert config.api_key(cfg) == "m0-from-file"
     monkeypatch.setenv("MEM0_API_KEY", "m0-from-env")
     assert config.api_key(cfg) == "m0-from-env"
+
+
+def test_mcp_enabled_is_a_validated_switch(data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert config.load()["mcp"]["enabled"] is True
+    write(data_home, "mcp:\n  enabled: sometimes\n")
+    with pytest.raises(ConfigError) as err:
+        config.load()
+    assert "mcp.enabled" in str(err.value) and "boolean" in str(err.value)
+    write(data_home, "mcp:\n  enabled: false\n")
+    assert config.load()["mcp"]["enabled"] is False
+    monkeypatch.setenv("MEM0_HOOKS_MCP_ENABLED", "true")
+    assert config.load()["mcp"]["enabled"] is True

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
@@ -113,3 +114,54 @@ def test_settings_json_is_what_the_harness_wrote(isolated_home: Path) -> None:
     data = json.loads(Path(path).read_text())
     assert set(data["hooks"]) == {"SessionStart", "UserPromptSubmit", "Stop", "SessionEnd"}
     assert os.path.isabs(data["hooks"]["Stop"][0]["hooks"][0]["command"].split()[0].strip("'\""))
+
+
+# -- the memory tools (MCP) ----------------------------------------------------------------------------
+def test_the_model_searches_memory_through_the_mcp_tool(data_home: Path, isolated_home: Path, project: Path) -> None:
+    """Claude Code offers the tools; a tool_use of search_memory gets back a tool_result holding the memory."""
+    from mem0_hooks import capture
+    from mem0_hooks.backends.base import MemoryItem
+    from mem0_hooks.backends.local import LocalStore
+    from mem0_hooks.config_model import Config
+    from tests.support.claude_cli import register_mcp_server
+    from tests.support.mock_anthropic import ToolUse, offered_tool, tool_results
+
+    config = Config.model_validate({}).model_dump()
+    note = capture.make_item(text=FACT, role="note", session_id="", project=str(project), seq=0, config=config)
+    assert note is not None
+    LocalStore().add([MemoryItem.from_dict(note)])
+    register_mcp_server(
+        isolated_home,
+        "mem0-hooks",
+        {
+            "type": "stdio",
+            "command": sys.executable,
+            "args": ["-m", "mem0_hooks.cli.main", "mcp"],
+            "env": {"MEM0_HOOKS_HOME": str(data_home), "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        },
+    )
+    # What install writes: the read-only tools allowed (a -p session cannot ask).
+    settings = isolated_home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    allow = ["mcp__mem0-hooks__search_memory", "mcp__mem0-hooks__list_memories"]
+    settings.write_text(json.dumps({"permissions": {"allow": allow}}))
+
+    def reply(body: dict) -> str | ToolUse:
+        tool = offered_tool(body, "__search_memory")
+        if tool_results(body) or tool is None:
+            return "The staging database listens on port 6543."
+        return ToolUse(tool, {"query": "staging database port"})
+
+    with MockAnthropic(reply=reply) as api:
+        proc = run_claude(QUESTION, home=isolated_home, cwd=project, api=api)
+        requests = list(api.requests)
+
+    assert proc.returncode == 0, proc.stderr
+    first = json.dumps(requests[0])  # the five tools are offered (2.1.330 lists MCP tools as deferred ones)
+    for name in ("search_memory", "add_memories", "list_memories", "delete_memories", "delete_all_memories"):
+        assert f"mcp__mem0-hooks__{name}" in first
+    answered = [r for body in requests[1:] for r in tool_results(body)]
+    assert answered, "Claude Code never sent the tool's result back"
+    result = json.dumps(answered[0].get("content"))
+    assert not answered[0].get("is_error"), result
+    assert "aurora-blue" in result and "6543" in result and note["id"] in result

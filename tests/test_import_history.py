@@ -132,6 +132,22 @@ def test_import_stores_exactly_what_the_hooks_capture(
     assert {(r[5], r[6], r[7]) for r in imported} == {("s-payments", str(repo), "project")}  # project: the git root
     assert [r[8] for r in imported] == list(range(1, len(kept) + 1))
 
+    # Recall by meaning: the background flusher gives the new turns their vectors.
+    from mem0_hooks import vectors
+    from mem0_hooks.backends.local import LocalStore
+
+    if vectors.stamp():
+        assert "their vectors are being made in the background" in out
+
+        def embedded() -> bool:
+            store = LocalStore()
+            try:
+                return store.missing_vectors() == 0
+            finally:
+                store.close()
+
+        wait_for(embedded, timeout=60, what="the imported turns' vectors")
+
     # The hooks, given the same transcript at Stop, store the same memories.
     use_data_dir(monkeypatch, tmp_path / "hooks-data")
     from mem0_hooks.events.stop import capture_new_turns

@@ -268,7 +268,7 @@ def test_install_keeps_every_other_key_and_hook(home: Path, data: Path, capsys: 
     assert code == 0, err
     text = settings_file(home).read_text()
     settings = json.loads(text)
-    assert inst.remove_hooks(settings) == USER_SETTINGS  # everything of the user's, in order
+    assert inst.remove_permissions(inst.remove_hooks(settings)) == USER_SETTINGS  # everything of the user's, in order
     assert list(settings) == list(USER_SETTINGS)
     assert settings["hooks"]["Stop"][0] == USER_SETTINGS["hooks"]["Stop"][0]
     assert all(len(v) == 1 for v in ours_by_event(settings).values()) and len(ours_by_event(settings)) == 5
@@ -729,6 +729,7 @@ def test_install_sh_for_real(home: Path, tmp_path: Path) -> None:
     doctor = subprocess.run([str(link), "doctor", "--json"], capture_output=True, text=True, env=env, timeout=60)
     checks = {c["check"]: c for c in json.loads(doctor.stdout)}
     assert checks["claude code"]["ok"] and checks["config"]["ok"] and checks["consent"]["ok"], doctor.stdout
+    assert checks["memory tools"]["ok"] and "search_memory" in checks["memory tools"]["message"], doctor.stdout
 
     check_claude_remembers(home, data, str(data / "venv" / "bin" / "python"))
 
@@ -808,3 +809,162 @@ def test_an_interactive_install_asks_once_whether_to_import(
     code, out, _ = run_cli(capsys, "install", "--source", str(REPO))
     assert code == 0 and len(asked) == 3
     assert _stored() == turns
+
+
+# -- the memory tools' MCP server ---------------------------------------------------------------------
+READ_RULES = ["mcp__mem0-hooks__search_memory", "mcp__mem0-hooks__list_memories"]
+# What Claude Code keeps in ~/.claude.json besides MCP servers (abridged from a real 2.1.330 file).
+CLAUDE_STATE: dict[str, Any] = {
+    "numStartups": 12,
+    "theme": "dark",
+    "mcpServers": {"github": {"type": "stdio", "command": "npx", "args": ["-y", "gh-mcp"], "env": {}}},
+    "projects": {"/w/app": {"allowedTools": [], "mcpServers": {}, "hasTrustDialogAccepted": True}},
+}
+
+
+def claude_json(home: Path) -> Path:
+    return home / ".claude.json"
+
+
+def test_install_registers_the_memory_tools_at_user_scope(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = write_json(claude_json(home), CLAUDE_STATE)
+    claude_json(home).chmod(0o600)
+
+    code, out, err = install_here(capsys)
+
+    assert code == 0, err
+    state = json.loads(claude_json(home).read_text())
+    assert state["mcpServers"]["mem0-hooks"] == {
+        "type": "stdio",
+        "command": str(data / "venv" / "bin" / "python"),
+        "args": ["-m", "mem0_hooks.cli.main", "mcp"],
+        "env": {"MEM0_HOOKS_HOME": str(data)},
+    }
+    assert inst.remove_mcp_server(state) == CLAUDE_STATE  # everything of Claude Code's is kept
+    assert stat.S_IMODE(claude_json(home).stat().st_mode) == 0o600
+    assert [p.read_text() for p in backups(claude_json(home))] == [original]
+    settings = json.loads(settings_file(home).read_text())
+    assert settings["permissions"]["allow"] == READ_RULES  # reads without a prompt; writes and deletes still ask
+    assert "registered the memory tools" in out
+
+    assert install_here(capsys)[0] == 0  # again: nothing changes, no new backup
+    assert json.loads(claude_json(home).read_text()) == state
+    assert len(backups(claude_json(home))) == 1
+    assert json.loads(settings_file(home).read_text())["permissions"]["allow"] == READ_RULES
+
+
+def test_uninstall_takes_out_exactly_the_registration_and_the_rules(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_json(claude_json(home), CLAUDE_STATE)
+    write_json(settings_file(home), USER_SETTINGS)
+    assert install_here(capsys)[0] == 0
+
+    code, out, _ = run_cli(capsys, "uninstall")
+
+    assert code == 0
+    assert json.loads(claude_json(home).read_text()) == CLAUDE_STATE
+    assert json.loads(settings_file(home).read_text()) == USER_SETTINGS
+    assert "removed the memory tools' MCP server" in out
+
+
+def test_uninstall_drops_the_mcp_servers_key_it_alone_filled(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_json(claude_json(home), {"numStartups": 1})
+    assert install_here(capsys)[0] == 0
+    assert run_cli(capsys, "uninstall")[0] == 0
+    assert json.loads(claude_json(home).read_text()) == {"numStartups": 1}
+    assert "permissions" not in json.loads(settings_file(home).read_text())
+
+
+@pytest.mark.parametrize("broken", ['{"numStartups": 3,\n  "theme": }\n'])
+def test_an_invalid_claude_json_is_refused_with_line_and_column(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str], broken: str
+) -> None:
+    claude_json(home).write_text(broken)
+
+    code, _, err = install_here(capsys)
+
+    assert code == 1
+    assert str(claude_json(home)) in err and "line 2, column 12" in err and "Nothing was changed" in err
+    assert claude_json(home).read_text() == broken
+    assert not settings_file(home).exists() and not (data / "hooks").exists()  # refused before any change
+    assert backups(claude_json(home)) == []
+
+
+def test_mcp_enabled_false_registers_nothing_and_takes_back_a_registration(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_json(claude_json(home), CLAUDE_STATE)
+    assert install_here(capsys)[0] == 0
+    assert "mem0-hooks" in json.loads(claude_json(home).read_text())["mcpServers"]
+    with (data / "config.yaml").open("a") as fh:
+        fh.write("mcp:\n  enabled: false\n")
+
+    code, out, err = install_here(capsys)
+
+    assert code == 0, err
+    assert json.loads(claude_json(home).read_text()) == CLAUDE_STATE
+    assert "permissions" not in json.loads(settings_file(home).read_text())
+    assert len(ours_by_event(json.loads(settings_file(home).read_text()))) == 5  # the hooks stay
+    assert "mcp.enabled: false" in out
+
+
+def test_a_server_of_that_name_we_did_not_write_is_left_alone(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    theirs = {"mcpServers": {"mem0-hooks": {"type": "http", "url": "https://example.test/mcp"}}}
+    original = write_json(claude_json(home), theirs)
+
+    code, out, _ = install_here(capsys)
+
+    assert code == 0
+    assert claude_json(home).read_text() == original
+    assert "did not write" in out
+    assert run_cli(capsys, "uninstall")[0] == 0
+    assert claude_json(home).read_text() == original
+
+
+def test_project_install_registers_at_local_scope(home: Path, data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = home / "work" / "my project"
+    project.mkdir(parents=True)
+    write_json(claude_json(home), CLAUDE_STATE)
+
+    assert install_here(capsys, "--project", str(project))[0] == 0
+
+    state = json.loads(claude_json(home).read_text())
+    assert state["projects"][str(project)]["mcpServers"]["mem0-hooks"]["args"][-1] == "mcp"
+    assert "mem0-hooks" not in state["mcpServers"]  # not in every project
+    local = json.loads((project / ".claude" / "settings.local.json").read_text())
+    assert local["permissions"]["allow"] == READ_RULES
+    assert run_cli(capsys, "uninstall", "--project", str(project))[0] == 0
+    assert inst.registered_mcp_server(json.loads(claude_json(home).read_text()), str(project)) is None
+
+
+def test_claude_config_dir_holds_the_registration(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(home / "alt claude"))
+    assert install_here(capsys)[0] == 0
+    state = json.loads((home / "alt claude" / ".claude.json").read_text())
+    assert inst.registered_mcp_server(state) is not None
+    assert not claude_json(home).exists()
+
+
+@pytest.mark.e2e
+def test_claude_lists_the_installed_memory_server_as_connected(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The real CLI reads the registration and starts the server: ``claude mcp list`` connects to it."""
+    claude = require_claude()
+    assert install_here(capsys)[0] == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE", "MEM0_"))}
+    env.update(HOME=str(home), CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_AUTOUPDATER="1")
+    proc = subprocess.run(
+        [claude, "mcp", "list"], capture_output=True, text=True, env=env, cwd=home, timeout=120, check=False
+    )
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("mem0-hooks:")), "")
+    assert "Connected" in line, proc.stdout + proc.stderr

@@ -14,7 +14,8 @@ import pytest
 from mem0_hooks.backends import local
 from mem0_hooks.backends.base import MemoryItem
 from mem0_hooks.backends.local import MIGRATIONS, LocalStore, scope_token
-from mem0_hooks.local_query import analyse
+from mem0_hooks.ranking import lexical, speakers, turns
+from mem0_hooks.ranking.query import analyse, query_words, split_words
 
 PROJECT = "/work/kestrel"
 OTHER = "/work/osprey"
@@ -176,11 +177,11 @@ def test_word_counts_are_not_carried_over_to_a_replaced_store_file(isolated_home
 
 def test_common_words_are_estimated_past_the_count_limit(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """Counting stops at ``COUNT_LIMIT`` matches; the rest is estimated from how far those reach."""
-    monkeypatch.setattr(local, "COUNT_LIMIT", 10)
+    monkeypatch.setattr(lexical, "COUNT_LIMIT", 10)
     store.add([turn(n, "kestrel deploy" if n % 4 == 0 else f"note {n}") for n in range(200)])
-    counts = store._frequencies(store.db, f'scope : ("{scope_token(PROJECT)}" OR "0")')
+    counts = lexical.word_counts(store, store.scope_match(PROJECT))
     assert counts.total == 200
-    assert 35 <= counts.count(store.db, 'text : "kestrel"') <= 65  # 50 in truth
+    assert 35 <= counts.count(store, 'text : "kestrel"') <= 65  # 50 in truth
 
 
 def test_stemming_matches_other_forms_of_a_word(store: LocalStore) -> None:
@@ -265,7 +266,7 @@ def test_a_prompt_about_someone_ranks_what_they_said_over_what_was_said_to_them(
     _kayaking(store)
     answer = "I went kayaking on the lake with my brother."
     assert texts(store.search("Where did Sam go kayaking?", project=PROJECT, limit=3))[0] == answer
-    monkeypatch.setattr(local, "SPEAKER_BOOST", 0.0)  # without it, the turns that greet Sam win
+    monkeypatch.setattr(turns, "SPEAKER_BOOST", 0.0)  # without it, the turns that greet Sam win
     assert texts(store.search("Where did Sam go kayaking?", project=PROJECT, limit=3))[0] != answer
 
 
@@ -284,13 +285,13 @@ def test_a_name_only_mentioned_says_nothing_about_who_speaks() -> None:
         (5, "user", "Priya wants the index first."),
     ]
     rows = {rowid: (rowid, f"id{rowid}", text, role) + ("",) * 6 for rowid, role, text in said}
-    words_of = {rowid: tuple(local.split_words(rows[rowid][local.TEXT])) for rowid in rows}
-    assert local._spoken_of(["priya"], rows, words_of) == (None, {})
+    words_of = {rowid: tuple(split_words(rows[rowid][local.TEXT])) for rowid in rows}
+    assert speakers.spoken_of(["priya"], rows, words_of) == (None, {})
     greeted = {rowid: (rowid, f"id{rowid}", f"Thanks, Priya! ({rowid})", "user") + ("",) * 6 for rowid in range(6, 10)}
-    words_of.update({rowid: tuple(local.split_words(greeted[rowid][local.TEXT])) for rowid in greeted})
+    words_of.update({rowid: tuple(split_words(greeted[rowid][local.TEXT])) for rowid in greeted})
     expected = ("assistant", {rowid: ["priya"] for rowid in greeted})  # the turns that address her, not mentions
-    assert local._spoken_of(["priya"], rows | greeted, words_of) == expected
-    assert local._spoken_of(["priya", "tom"], rows | greeted, words_of) == expected
+    assert speakers.spoken_of(["priya"], rows | greeted, words_of) == expected
+    assert speakers.spoken_of(["priya", "tom"], rows | greeted, words_of) == expected
 
 
 def test_a_turn_that_only_greets_the_person_asked_about_does_not_match_their_name(
@@ -301,30 +302,30 @@ def test_a_turn_that_only_greets_the_person_asked_about_does_not_match_their_nam
     greeting = "Thanks, Sam, see you on the water."
     found = texts(store.search("Where did Sam go kayaking?", project=PROJECT, limit=10))
     assert "I went kayaking on the lake with my brother." in found and greeting not in found
-    spoken_of = local._spoken_of
-    monkeypatch.setattr(local, "_spoken_of", lambda *args: (spoken_of(*args)[0], {}))  # the name counts there
+    spoken_of = speakers.spoken_of
+    monkeypatch.setattr(speakers, "spoken_of", lambda *args: (spoken_of(*args)[0], {}))  # the name counts there
     assert greeting in texts(store.search("Where did Sam go kayaking?", project=PROJECT, limit=10))
 
 
 def test_a_name_a_turn_addresses_still_counts_towards_matching_several_words() -> None:
     # "Thanks, Sam! ... kayaking" is a reply in a talk with Sam about kayaking: it outranks the same
     # words said to someone else, though "Sam" itself adds no weight there.
-    tokens = local._tokens()
-    to_sam = tuple(local.split_words("Thanks, Sam! The kayaking was lovely."))
-    to_bob = tuple(local.split_words("Thanks, Bob! The kayaking was lovely."))
+    tokens = lexical.stems_of()
+    to_sam = tuple(split_words("Thanks, Sam! The kayaking was lovely."))
+    to_bob = tuple(split_words("Thanks, Bob! The kayaking was lovely."))
     weights = {"sam": 1.0, "kayak": 2.0}
     plain = tokens.scores({1: to_bob}, weights)[1]
     scored = tokens.scores({1: to_sam, 2: to_bob}, weights, {1: ["sam"]})
-    assert scored[1] == pytest.approx(plain * (1 + local.COORDINATION)) and scored[2] == pytest.approx(plain)
+    assert scored[1] == pytest.approx(plain * (1 + lexical.COORDINATION)) and scored[2] == pytest.approx(plain)
     assert tokens.scores({1: to_sam}, weights)[1] > scored[1]  # where it is not an address, the name weighs
 
 
 def test_only_the_addressed_name_loses_its_weight_not_other_words_of_its_stem() -> None:
-    tokens = local._tokens()
-    words = tuple(local.split_words("Thanks, Rose! The roses are out."))
+    tokens = lexical.stems_of()
+    words = tuple(split_words("Thanks, Rose! The roses are out."))
     weights = {"rose": 1.0}
     assert tokens.scores({1: words}, weights, {1: ["rose"]})[1] > 0  # "roses" still matches
-    greeting = tuple(local.split_words("Rose, Rose, Rose!"))
+    greeting = tuple(split_words("Rose, Rose, Rose!"))
     assert tokens.scores({1: greeting}, weights, {1: ["rose", "rose"]})[1] == 0  # never below nothing
 
 
@@ -353,7 +354,7 @@ def test_the_opening_of_a_recent_session_is_found_without_a_matching_word(
     assert TIDY_DOCS in found  # another session, not a word in common
     assert "Sure, starting with the README." not in found  # only openings come in on their own
     assert texts(store.search("anything about kubernetes?", project=PROJECT, limit=20)) == []  # nothing matched
-    monkeypatch.setattr(local, "OPENING_BASE", 0.0)
+    monkeypatch.setattr(turns, "OPENING_BASE", 0.0)
     assert TIDY_DOCS not in texts(store.search("what retry backoff did we settle on", project=PROJECT, limit=20))
 
 
@@ -634,7 +635,7 @@ def test_notes_are_read_by_index(store: LocalStore) -> None:
 
 # -- compatibility -----------------------------------------------------------------------------------
 def test_query_terms_keeps_content_words() -> None:
-    assert local.query_terms("What did we decide about the Postgres migration?") == ["decide", "postgres", "migration"]
+    assert query_words("What did we decide about the Postgres migration?") == ["decide", "postgres", "migration"]
 
 
 def test_recall_for_prompt_uses_the_local_ranking(store: LocalStore, isolated_home: Path) -> None:
@@ -751,7 +752,7 @@ def test_remembered_words_are_not_reused_for_a_new_turn_on_a_forgotten_turns_row
 def test_stems_forgotten_to_make_room_are_found_again(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
     store.add([turn(n, f"she adopted puppy number {n} from the shelter, then adopting more") for n in range(1, 9)])
     expected = ranking(store, "adopting puppies shelter")
-    monkeypatch.setattr(local, "_TOKENS", local._Tokens())
-    monkeypatch.setattr(local, "KNOWN_STEMS", 4)  # every search empties the stems it knew, halfway through
+    monkeypatch.setattr(lexical, "_STEMS", lexical.Stems())
+    monkeypatch.setattr(lexical, "KNOWN_STEMS", 4)  # every search empties the stems it knew, halfway through
     assert ranking(store, "adopting puppies shelter") == expected
-    assert local._TOKENS is not None and local._TOKENS.emptied
+    assert lexical._STEMS is not None and lexical._STEMS.emptied

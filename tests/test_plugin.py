@@ -118,7 +118,7 @@ def test_hooks_json_runs_each_event_with_python3_in_exec_form() -> None:
 
 def test_plugin_requirements_match_pyproject(monkeypatch: pytest.MonkeyPatch) -> None:
     deps = inst.plugin_requirements(str(REPO))
-    assert {d.split(">")[0].split("=")[0] for d in deps} == {"httpx", "pydantic", "pyyaml", "filelock"}
+    assert {d.split(">")[0].split("=")[0] for d in deps} == {"httpx", "pydantic", "pyyaml", "filelock", "mcp"}
     monkeypatch.setitem(sys.modules, "tomllib", None)  # Python 3.10 reads the list without tomllib
     assert inst.plugin_requirements(str(REPO)) == deps
 
@@ -322,3 +322,75 @@ def test_plugin_bootstrap_for_real(home: Path, tmp_path: Path) -> None:
     assert os.path.exists(inst.plugin_ready_marker(str(data), mem0_hooks.__version__))
 
     check_claude_remembers(home, data, sys.executable, env=env, extra_args=("--plugin-dir", str(REPO)))
+
+
+# -- the memory tools (MCP) from the plugin ------------------------------------------------------------
+def test_the_manifest_declares_the_memory_server() -> None:
+    plugin = json.loads((REPO / ".claude-plugin" / "plugin.json").read_text())
+    server = plugin["mcpServers"]["mem0-hooks"]
+    assert server == {"command": "python3", "args": ["${CLAUDE_PLUGIN_ROOT}/hooks/mcp_server.py"]}
+    assert (REPO / "hooks" / "mcp_server.py").is_file()
+
+
+def test_the_memory_server_without_its_environment_fails_fast_and_starts_the_setup(tmp_path: Path) -> None:
+    """A bare python3 (a fresh machine): the server must say why and exit, not hang on its open stdin."""
+    python, _ = bare_python3(tmp_path)
+    data = tmp_path / "plugin data"
+    data.joinpath("state").mkdir(parents=True)  # a failed bootstrap a moment ago: not retried, no pip here
+    data.joinpath("state", "plugin-venv.json").write_text(
+        json.dumps({"state": "failed", "version": mem0_hooks.__version__, "at": time.time(), "error": "no network"})
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MEM0_HOOKS_HOME"}
+    env.update(CLAUDE_PLUGIN_ROOT=str(REPO), CLAUDE_PLUGIN_DATA=str(data))
+    proc = subprocess.Popen(
+        [python, str(REPO / "hooks" / "mcp_server.py")],
+        stdin=subprocess.PIPE,  # held open, as Claude Code holds it
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = proc.stdout.read(), proc.stderr.read()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        stream.close()  # type: ignore[union-attr]
+    assert code == 1 and out == ""
+    assert "the memory tools start once the plugin's Python environment is ready" in err
+
+
+@pytest.mark.e2e
+def test_plugin_dir_offers_the_memory_tools(home: Path, tmp_path: Path) -> None:
+    """Claude Code starts the plugin's server and runs its search_memory for the model."""
+    from tests.support.mock_anthropic import ToolUse, offered_tool, tool_results
+
+    require_claude()
+    env = python3_with_dependencies(tmp_path)
+    project = tmp_path / "proj"
+    (project / ".git").mkdir(parents=True)
+
+    def reply(body: dict[str, Any]) -> Any:
+        tool = offered_tool(body, "__search_memory")
+        if tool_results(body) or tool is None:
+            return "done"
+        return ToolUse(tool, {"query": "deploy staging"})
+
+    with MockAnthropic(reply=reply) as api:
+        proc = run_claude(
+            "search your memory", home=home, cwd=project, api=api, env=env,
+            extra_args=["--plugin-dir", str(REPO), "--allowedTools", "mcp__plugin_mem0-hooks_mem0-hooks__search_memory"],
+        )
+        requests = list(api.requests)
+
+    assert proc.returncode == 0, proc.stderr
+    first = json.dumps(requests[0])
+    for name in ("search_memory", "add_memories", "list_memories", "delete_memories", "delete_all_memories"):
+        assert f"mcp__plugin_mem0-hooks_mem0-hooks__{name}" in first
+    answered = [r for body in requests[1:] for r in tool_results(body)]
+    assert answered and not answered[0].get("is_error"), answered
+    assert '\\"memories\\"' in json.dumps(answered[0]["content"])

@@ -193,7 +193,7 @@ class OpenMemoryBackend(_http.HttpBackend):
 
     def _keyword(self, query: str, limit: int, deadline: float | None) -> list[Memory]:
         """REST fallback: SQL ILIKE per content word, scored by how many of the prompt's words a memory has."""
-        from mem0_hooks.local_query import query_words  # only on the fallback path
+        from mem0_hooks.ranking.query import query_words  # only on the fallback path
 
         terms = query_words(query)
         if not terms:

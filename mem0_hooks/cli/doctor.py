@@ -123,6 +123,59 @@ def _check_wiring() -> tuple[bool, str]:
     return True, f"{path} wires {', '.join(sorted(wired))}"
 
 
+MCP_CHECK_SECONDS = 15.0  # the SDK's import alone takes most of a second on a busy machine
+
+
+def _check_mcp() -> tuple[bool, str]:
+    """The memory tools' server starts and lists its five tools (bounded), and whether Claude Code has it."""
+    from mem0_hooks import config, install
+
+    if not config.load()["mcp"]["enabled"]:
+        return True, "memory tools (MCP) are off (mcp.enabled: false)"
+    try:
+        tools = list_server_tools(MCP_CHECK_SECONDS)
+    except TimeoutError:
+        return False, f"the memory tools' server (mem0-hooks mcp) did not answer within {MCP_CHECK_SECONDS:.0f}s"
+    from mem0_hooks.mcp_server import TOOL_NAMES
+
+    missing = [t for t in TOOL_NAMES if t not in tools]
+    if missing:
+        return False, f"mem0-hooks mcp started but lacks the tool(s) {', '.join(missing)}: reinstall (./install.sh)"
+    where = install.claude_json_path()
+    try:
+        with open(where, encoding="utf-8") as fh:
+            registered = install.registered_mcp_server(json.load(fh)) is not None
+    except (OSError, ValueError):
+        registered = False
+    plugin = bool(os.environ.get("CLAUDE_PLUGIN_ROOT"))
+    if not registered and not plugin:
+        return False, f"mem0-hooks mcp serves {len(tools)} tools but {where} does not register it: ./install.sh --yes"
+    return True, f"mem0-hooks mcp serves {', '.join(tools)}" + (f" (registered in {where})" if registered else "")
+
+
+def list_server_tools(timeout: float) -> list[str]:
+    """Start ``mem0-hooks mcp`` as Claude Code does and list its tools with the SDK's client (TimeoutError past
+    ``timeout``)."""
+    import sys
+
+    import anyio
+    from mcp import Client, StdioServerParameters
+
+    server = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "mem0_hooks.cli.main", "mcp"],
+        env={"MEM0_HOOKS_HOME": paths.home()},
+        cwd=os.getcwd(),
+    )
+
+    async def run() -> list[str]:
+        with anyio.fail_after(timeout):
+            async with Client(server, mode="legacy") as client:
+                return [tool.name for tool in (await client.list_tools()).tools]
+
+    return anyio.run(run)
+
+
 def _check_log() -> tuple[bool, str]:
     try:
         with open(paths.log_file(), encoding="utf-8", errors="replace") as fh:
@@ -142,6 +195,7 @@ CHECKS: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
     ("store", _check_store),
     ("queue", _check_queue),
     ("claude code", _check_wiring),
+    ("memory tools", _check_mcp),
     ("log", _check_log),
 ]
 

@@ -162,6 +162,11 @@ def summary(tally: Any, *, where: str, dry_run: bool, project: str | None, since
         lines.append("  files skipped: " + _reasons(tally.bad_files))
     if tally.bad_lines:
         lines.append("  lines skipped: " + _reasons(tally.bad_lines))
+    if tally.vectors_pending:
+        lines.append(
+            "  recall by meaning: their vectors are being made in the background "
+            "(`mem0-hooks reindex` makes them now, with progress)"
+        )
     if dry_run and tally.projects:
         lines.append("  by project (new, already there, sessions, from .. to):")
         ranked = sorted(tally.projects.items(), key=lambda kv: (-kv[1].stored, kv[0]))

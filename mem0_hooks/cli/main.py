@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--to", required=True, choices=("platform", "openmemory", "server"), metavar="BACKEND")
 
+    p = sub.add_parser("reindex", help="embed now the memories without a vector (semantic recall), with progress")
+    p.add_argument("--rebuild", action="store_true", help="drop every vector and embed all memories again")
+
+    sub.add_parser("mcp", help="serve the memory tools to Claude Code (an MCP server on stdio)")
+
     p = sub.add_parser("doctor", help="check config, store, queue and Claude Code wiring")
     p.add_argument("--json", action="store_true")
 
@@ -153,6 +158,14 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from mem0_hooks.cli.migrate import migrate
 
         return migrate(to=args.to)
+    if command == "reindex":
+        from mem0_hooks.cli.reindex import reindex
+
+        return reindex(rebuild=args.rebuild)
+    if command == "mcp":
+        from mem0_hooks.cli.mcp_cmd import mcp
+
+        return mcp()
     if command == "doctor":
         from mem0_hooks.cli.doctor import doctor
 

@@ -23,9 +23,10 @@ def _print_memories(memories: list[Any]) -> None:
 
 
 def search(query: str, *, limit: int, project: str | None, as_json: bool) -> int:
+    from mem0_hooks import recall
+
     config = load_config()
-    store = open_store(config)
-    found = store.search(query, project=current_project(project), limit=limit)
+    found = recall.search(query, project=current_project(project), config=config, limit=limit)
     if as_json:
         print_json([memory_json(m) for m in found])
     elif not found:
@@ -56,18 +57,9 @@ def add(text: str, *, user_wide: bool, project: str | None) -> int:
 
     config = load_config()
     where = current_project(project)
-    item = capture.make_item(
-        text=text,
-        role="note",
-        session_id="",
-        project="" if user_wide else where,
-        seq=0,
-        scope="user" if user_wide else "project",
-        config=config,
-    )
+    item = capture.note(text, project=where, user_wide=user_wide, config=config)
     if item is None:
         raise FatalError("nothing left to remember after removing secrets and <private> spans")
-    capture.enqueue_items([item], config)
     result = drain_now(config, quiet=True)
     if result is not None and (result.delivered or result.duplicates):
         print(f"remembered {item['id'][:12]} ({'user-wide' if user_wide else where})")

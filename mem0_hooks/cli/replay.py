@@ -57,6 +57,7 @@ def drain_now(
         flush.record_result(result)
         if result.delivered or result.retried:  # (a retried item reached the local mirror, if any)
             flush.tidy_local(backend, mirror)
+            flush.embed_local(config, backend, mirror)  # as the flusher does: recall by meaning needs them
         result.revived, result.kept_dead = revived, kept
         return result
     finally:

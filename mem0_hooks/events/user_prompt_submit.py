@@ -89,6 +89,6 @@ def _trivial(prompt: str, config: dict[str, Any]) -> bool:
     ``recall.for_prompt`` makes the same test first; asking here skips even importing recall (and the
     store behind it) on the commonest prompts of a session.
     """
-    from mem0_hooks.local_query import is_trivial
+    from mem0_hooks.ranking.query import is_trivial
 
     return is_trivial(prompt, config["memory"]["min_prompt_words"])

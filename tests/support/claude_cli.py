@@ -76,6 +76,15 @@ def write_user_settings(home: Path | str, hooks_block: Mapping[str, Any]) -> Pat
     return settings
 
 
+def register_mcp_server(home: Path | str, name: str, entry: Mapping[str, Any]) -> Path:
+    """Add a user-scope MCP server to ``<home>/.claude.json`` (where ``claude mcp add -s user`` puts it)."""
+    path = Path(home) / ".claude.json"
+    state = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    state.setdefault("mcpServers", {})[name] = dict(entry)
+    path.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def claude_env(home: Path | str, api: MockAnthropic, env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The child environment: the caller's, minus anything Claude-related, plus the mock's endpoint."""
     child = {k: v for k, v in os.environ.items() if not k.startswith(_LEAKY_PREFIXES)}

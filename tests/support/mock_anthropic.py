@@ -7,7 +7,9 @@ Usage::
         assert api.requests[0]["messages"][-1]["role"] == "user"
 
 ``reply`` is either a string or a callable that receives the parsed request body and returns the
-reply text, so a test can script a conversation. The server binds 127.0.0.1 on an ephemeral port.
+reply text, so a test can script a conversation; the callable may also return a :class:`ToolUse`,
+which the mock sends as a ``tool_use`` block (``stop_reason: "tool_use"``): the CLI then runs the
+tool and posts again with its ``tool_result``. The server binds 127.0.0.1 on an ephemeral port.
 """
 
 from __future__ import annotations
@@ -19,8 +21,43 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Reply = str | Callable[[dict[str, Any]], str]
+
+class ToolUse:
+    """A reply that calls ``name`` (one of the request's ``tools``) with ``input``."""
+
+    def __init__(self, name: str, input: dict[str, Any]) -> None:
+        self.name = name
+        self.input = input
+
+
+Reply = str | Callable[[dict[str, Any]], "str | ToolUse"]
 _EMPTY_TEXT = {"type": "text", "text": ""}
+
+
+def offered_tool(body: dict[str, Any], suffix: str) -> str | None:
+    """The name of an MCP tool the request offers whose name ends with ``suffix`` (e.g. ``__search_memory``).
+
+    Claude Code 2.1.330 sends MCP tools "deferred": not in ``tools`` but named in a system reminder
+    (``ToolSearch`` loads their schemas); a ``tool_use`` of a listed name runs the tool all the same.
+    """
+    for tool in body.get("tools") or []:
+        if str(tool.get("name", "")).endswith(suffix):
+            return str(tool["name"])
+    import re
+
+    found = re.search(r"mcp__[A-Za-z0-9_-]+?" + re.escape(suffix), json.dumps(body))
+    return found.group(0) if found else None
+
+
+def tool_results(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every ``tool_result`` block in the request's messages, in order."""
+    return [
+        block
+        for message in body.get("messages") or []
+        if isinstance(message.get("content"), list)
+        for block in message["content"]
+        if isinstance(block, dict) and block.get("type") == "tool_result"
+    ]
 
 
 class MockAnthropic:
@@ -67,8 +104,8 @@ class MockAnthropic:
         with self._lock:
             self.log.append((method, path))
 
-    def _answer(self, body: dict[str, Any], raw: str, headers: dict[str, str]) -> tuple[str, str]:
-        """Record one Messages request; return the reply text and a fresh message id."""
+    def _answer(self, body: dict[str, Any], raw: str, headers: dict[str, str]) -> tuple[str | ToolUse, str]:
+        """Record one Messages request; return the reply (text or a tool call) and a fresh message id."""
         with self._lock:
             self.requests.append(body)
             self.raw_bodies.append(raw)
@@ -78,30 +115,40 @@ class MockAnthropic:
         return text, msg_id
 
 
-def _message(msg_id: str, model: str, text: str, input_tokens: int) -> dict[str, Any]:
+def _message(msg_id: str, model: str, reply: str | ToolUse, input_tokens: int) -> dict[str, Any]:
+    if isinstance(reply, ToolUse):
+        block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_{msg_id}", "name": reply.name, "input": reply.input}
+        stop, size = "tool_use", len(json.dumps(reply.input))
+    else:
+        block, stop, size = {"type": "text", "text": reply}, "end_turn", len(reply)
     return {
         "id": msg_id,
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
+        "content": [block],
+        "stop_reason": stop,
         "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": max(1, len(text) // 4)},
+        "usage": {"input_tokens": input_tokens, "output_tokens": max(1, size // 4)},
     }
 
 
 def _sse_events(message: dict[str, Any]) -> bytes:
     """Split a complete message into the event sequence the streaming API sends."""
-    text = message["content"][0]["text"]
+    block = message["content"][0]
     start = dict(message, content=[], stop_reason=None, usage=dict(message["usage"], output_tokens=0))
+    if block["type"] == "tool_use":
+        opening: dict[str, Any] = dict(block, input={})
+        kind, field, text = "input_json_delta", "partial_json", json.dumps(block["input"])
+    else:
+        opening, kind, field, text = _EMPTY_TEXT, "text_delta", "text", block["text"]
     events: list[tuple[str, dict[str, Any]]] = [
         ("message_start", {"type": "message_start", "message": start}),
-        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": _EMPTY_TEXT}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": opening}),
     ]
     # Several deltas, not one, so the client's reassembly is exercised as it is against the real API.
     for i in range(0, len(text), 16):
-        delta = {"type": "text_delta", "text": text[i : i + 16]}
+        delta = {"type": kind, field: text[i : i + 16]}
         events.append(("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}))
     events += [
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
@@ -109,7 +156,7 @@ def _sse_events(message: dict[str, Any]) -> bytes:
             "message_delta",
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
                 "usage": {"output_tokens": message["usage"]["output_tokens"]},
             },
         ),
@@ -153,8 +200,8 @@ def _make_handler(api: MockAnthropic) -> type[BaseHTTPRequestHandler]:
             if route == "/v1/messages/count_tokens":
                 self._send(200, json.dumps({"input_tokens": input_tokens}).encode())
             elif route == "/v1/messages":
-                text, msg_id = api._answer(body, raw, dict(self.headers.items()))
-                message = _message(msg_id, body.get("model", "mock-model"), text, input_tokens)
+                reply, msg_id = api._answer(body, raw, dict(self.headers.items()))
+                message = _message(msg_id, body.get("model", "mock-model"), reply, input_tokens)
                 if body.get("stream"):
                     self._send(200, _sse_events(message), "text/event-stream")
                 else:

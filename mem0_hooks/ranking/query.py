@@ -1,4 +1,4 @@
-"""Cheap prompt analysis shared by recall and the local store (stdlib only, hot path).
+"""What a prompt asks for: its content words, the dates it names, whether it asks when (stdlib only, hot path).
 
 ``analyse`` turns a prompt into what the local store searches with: the content words (stopwords,
 question words and words about the conversation itself dropped; dates taken out; the other forms of
@@ -134,6 +134,20 @@ _TIME_PHRASES = (
 )
 
 
+# A prompt asks how things stand *now* if it has one of these: what was said last about it is likelier
+# the answer ("which port does it use now?" after the port moved).
+_NOW_WORDS = frozenset("now currently current latest still anymore nowadays".split())
+_NOW_PHRASES = ("these days", "at this point", "at the moment", "as of today", "so far")
+
+
+def asks_now(words: list[str]) -> bool:
+    """Whether a prompt (split into lower-case words) asks how things stand now."""
+    if not _NOW_WORDS.isdisjoint(words):
+        return True
+    joined = " ".join(words)
+    return any(phrase in joined for phrase in _NOW_PHRASES)
+
+
 def asks_when(prompt: str) -> bool:
     """Whether the prompt asks when something happened ("when did...", "how long ago...", "what year...")."""
     lowered = " ".join(split_words(prompt)) + " "
@@ -198,10 +212,11 @@ def other_forms(word: str) -> tuple[str, ...]:
 
 
 class Query:
-    """What a prompt asks for: content ``words`` (in order, unique), ``dates`` it names, ``about_time``,
-    and the words it writes with a capital (``names``, lower-cased: maybe people it asks about)."""
+    """What a prompt asks for: content ``words`` (in order, unique), ``dates`` it names, ``about_time``
+    (when something happened), ``about_now`` (how things stand now), and the words it writes with a
+    capital (``names``, lower-cased: maybe people it asks about)."""
 
-    __slots__ = ("words", "dates", "about_time", "names")
+    __slots__ = ("words", "dates", "about_time", "names", "about_now")
 
     def __init__(
         self,
@@ -209,11 +224,13 @@ class Query:
         dates: list[tuple[int | None, int | None, int | None]],
         about_time: bool,
         names: list[str],
+        about_now: bool = False,
     ) -> None:
         self.words = words
         self.dates = dates
         self.about_time = about_time
         self.names = names
+        self.about_now = about_now
 
     def __repr__(self) -> str:
         return (
@@ -234,7 +251,7 @@ def analyse(prompt: str, limit: int = 24) -> Query:
         lowered = " ".join(pieces)
     words = query_words(lowered, limit)
     words = list(dict.fromkeys(words + [form for word in words for form in other_forms(word)]))[:limit]
-    return Query(words, dates, asks_when(prompt), capitalised(prompt, words))
+    return Query(words, dates, asks_when(prompt), capitalised(prompt, words), asks_now(split_words(prompt)))
 
 
 def capitalised(prompt: str, words: list[str]) -> list[str]:
