@@ -12,7 +12,9 @@ Cases: UserPromptSubmit and SessionStart with the local store at several sizes; 
 transcripts that were captured before (only the new tail is read; one new user + assistant pair is
 appended before every round); UserPromptSubmit against a remote store on 127.0.0.1 that answers at
 once, and against one that is down (the first call, and calls while the circuit breaker is open);
-and one case without ``-S`` to show what it buys. Peak memory is the max RSS of each hook process
+one case without ``-S`` to show what it buys; and the Claude Code plugin's route to the same hook
+(``sh hooks/plugin-hook.sh <file>`` in exec form, as hooks/hooks.json has Claude Code run it, with the data
+dir's venv set up), in the same rounds as the install.sh route's. Peak memory is the max RSS of each hook process
 (``wait4``). Everything happens in a temporary directory; nothing touches ``$HOME``.
 
     python bench/hooks.py                     # the full run (a few minutes; builds a 100k store)
@@ -68,7 +70,11 @@ RATIO_TARGETS = {
 }
 MAX_RSS_TARGET_MB = 40.0
 IN_PROCESS = "in-process"  # the variant run with the warm process switched off
+PLUGIN = "plugin"  # the variant run as the Claude Code plugin runs it
+PLUGIN_MARGIN = 0.1  # the plugin route's ratio may exceed the install.sh route's by this much
 WARM_OFF = "MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS"
+SEMANTIC_OFF = "MEM0_HOOKS_MEMORY_SEMANTIC"
+SEMANTIC_OFF_VARIANT = "semantic off"  # the variant run with recall by words only
 
 FULL = {"rounds": 20, "warmup": 3, "sizes": [0, 1_000, 10_000, 100_000], "transcripts_mb": [1, 10, 100]}
 QUICK = {"rounds": 3, "warmup": 1, "sizes": [0, 300], "transcripts_mb": [0.25]}
@@ -332,6 +338,111 @@ def generate_stores(spec: dict[str, Any]) -> None:
         store = LocalStore(work)
 
 
+def real_samples(data_dir: str) -> list[dict[str, Any]]:
+    """The conversations of the two development sets (devmem first), as LoCoMo-format samples."""
+    out: list[dict[str, Any]] = []
+    for path in ("devmem/devmem-dev.json", "locomo/locomo10-dev.json"):
+        with open(os.path.join(data_dir, path), encoding="utf-8") as fh:
+            out.extend(json.load(fh))
+    return out
+
+
+def real_sessions(sample: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """A sample's sessions as [(role, text)], speaker_a as the user."""
+    conv = sample["conversation"]
+    numbers = sorted(int(k.split("_")[1]) for k in conv if k.startswith("session_") and k.count("_") == 1)
+    sessions = []
+    for n in numbers:
+        turns = []
+        for turn in conv.get(f"session_{n}") or []:
+            text = str(turn.get("text") or "")
+            if turn.get("blip_caption"):
+                text += f" [shares a photo of {turn['blip_caption']}]"
+            if text.strip():
+                turns.append(("user" if turn.get("speaker") == conv["speaker_a"] else "assistant", text))
+        if turns:
+            sessions.append(turns)
+    return sessions
+
+
+def real_prompts(data_dir: str, project_name: str, names: list[str], count: int) -> list[str]:
+    """Real questions for the UserPromptSubmit rounds: those of the samples stored in ``project_name``
+    (see ``generate_real_stores``), a different one each round."""
+    samples = real_samples(data_dir)
+    wanted = names.index(project_name)
+    questions = [
+        str(qa["question"])
+        for index, sample in enumerate(samples)
+        if index % len(names) == wanted
+        for qa in sample.get("qa", [])
+        if qa.get("category") in (1, 2, 3, 4)
+    ]
+    random.Random(7).shuffle(questions)
+    return (questions * (count // max(len(questions), 1) + 1))[:count]
+
+
+def generate_real_stores(spec: dict[str, Any]) -> None:
+    """Like ``generate_stores`` with real text: the turns of both development sets, each sample in one of
+    the projects (in turn), cycled until the store has the size wanted, each cycle with new session ids
+    and dates. Vectors are made as the flusher makes them (``vectors.index``), so that a warm process
+    recalls by meaning as well."""
+    from mem0_hooks import embedding, vectors
+    from mem0_hooks.backends.base import MemoryItem
+    from mem0_hooks.backends.local import LocalStore
+
+    samples = [real_sessions(s) for s in real_samples(spec["data_dir"])]
+    work = spec["work_db"]
+    roots = spec["project_roots"]
+    names = sorted(roots)
+    store = LocalStore(work)
+    store.db  # noqa: B018 - creates the file and applies the migrations, so size 0 is a real store
+    try:
+        model = embedding.load()
+    except embedding.EmbeddingUnavailable as exc:
+        print(f"[bench] no vectors: {exc}", file=sys.stderr)
+        model = None
+    made, session_no, cycle = 0, 0, 0
+    start = time.time() - 360 * 86400
+    batch: list[Any] = []
+    for target in sorted(spec["sizes"]):
+        while made < target:
+            for index, sessions in enumerate(samples):
+                project = roots[names[index % len(names)]]
+                for turns in sessions:
+                    if made >= target:
+                        break
+                    session_no += 1
+                    session_id = f"real-{cycle}-{index}-{session_no:06d}"
+                    when = start + session_no * 600.0
+                    for seq, (role, text) in enumerate(turns[: target - made], start=1):
+                        batch.append(
+                            MemoryItem(
+                                id=f"{session_id}-{seq}",
+                                text=text,
+                                role=role,
+                                created_at=_iso(when + seq * 30),
+                                session_id=session_id,
+                                project=project,
+                                seq=seq,
+                            )
+                        )
+                        made += 1
+                    if len(batch) >= 2000:
+                        store.add(batch)
+                        store.tidy()
+                        batch = []
+            cycle += 1
+        if batch:
+            store.add(batch)
+            store.tidy()
+            batch = []
+        if model is not None:
+            vectors.index(store, model)
+        store.close()
+        shutil.copyfile(work, spec["out"] % target)
+        store = LocalStore(work)
+
+
 def _transcript_lines(
     rng: random.Random, session_id: str, cwd: str, topics: list[str], when: float, parent: str
 ) -> tuple[list[str], str, str]:
@@ -548,8 +659,9 @@ while True:
     out_r, out_w = os.pipe()
     actions = [(os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
                (os.POSIX_SPAWN_OPEN, 2, req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)]
+    argv = req["argv"] or ["/bin/sh", "-c", req["cmd"]]  # exec form (plugin hooks), else shell form
     t0 = time.perf_counter()
-    pid = os.posix_spawn("/bin/sh", ["/bin/sh", "-c", req["cmd"]], req["env"], file_actions=actions)
+    pid = os.posix_spawn(argv[0], argv, req["env"], file_actions=actions)
     os.close(in_r)
     os.close(out_w)
     try:
@@ -637,9 +749,14 @@ class Launcher:
         size = int.from_bytes(self.proc.stdout.read(4), "little")
         return marshal.loads(self.proc.stdout.read(size))
 
-    def run(self, command: str, stdin: bytes, env: dict[str, str], cwd: str) -> Sample:
+    def run(self, command: str | list[str], stdin: bytes, env: dict[str, str], cwd: str) -> Sample:
+        """Run ``command``: a string through ``/bin/sh -c`` (shell form), a list as it is (exec form)."""
         assert self.proc.stdin is not None
-        req = marshal.dumps({"cmd": command, "stdin": stdin, "env": env, "cwd": cwd, "stderr": self.stderr_path})
+        argv = command if isinstance(command, list) else None
+        cmd = "" if argv is not None else command
+        req = marshal.dumps(
+            {"cmd": cmd, "argv": argv, "stdin": stdin, "env": env, "cwd": cwd, "stderr": self.stderr_path}
+        )
         self.proc.stdin.write(len(req).to_bytes(4, "little") + req)
         self.proc.stdin.flush()
         reply = self._receive()
@@ -684,12 +801,16 @@ class Case:
         expected_log: tuple[str, ...] = (),
         also_flags: tuple[str, ...] = (),
         also_in_process: bool = False,
+        also_env: dict[str, str] | None = None,
+        also_plugin: bool = False,
     ) -> None:
         self.key, self.label, self.event, self.home, self.project = key, label, event, home, project
         self.payload, self.flags, self.before, self.after = payload, flags, before, after
         self.expect_output, self.env, self.expected_log = expect_output, env or {}, expected_log
         self.also_flags = also_flags  # variants run in the same rounds (what -S buys: ("",))
         self.also_in_process = also_in_process  # and the same hook with the warm process switched off
+        self.also_env = also_env or {}  # and with these variables (recall by words only: semantic off)
+        self.also_plugin = also_plugin  # and the same hook as the Claude Code plugin runs it
 
 
 class Bench:
@@ -783,6 +904,26 @@ class Bench:
         hooks = home / "hooks" if self.layout == "installed" else Path(self.args.hooks_dir)
         return f"{q(self.python)} {flags} {q(hooks / HOOK_FILES[event])}".replace("  ", " ")
 
+    def plugin_command(self, home: Path, event: str, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The plugin's exec-form command for ``event`` and its environment, with ``home/venv`` set up as the
+        plugin's setup leaves it: the measured interpreter (a symlink, as a venv has), its site-packages,
+        and the ready marker. The hooks run from this checkout, as from ``${CLAUDE_PLUGIN_ROOT}``."""
+        venv = home / "venv"
+        if not venv.exists():
+            (venv / "bin").mkdir(parents=True)
+            os.symlink(self.python, venv / "bin" / "python")
+            (venv / "pyvenv.cfg").write_text(f"home = {os.path.dirname(self.python)}\n")
+            lib = venv / "lib" / f"python{'.'.join(self.info['python'].split('.')[:2])}"
+            lib.mkdir(parents=True)
+            os.symlink(self.info["purelib"], lib / "site-packages")
+            (venv / f".mem0-hooks-ready-{_repo_version()}").write_text("{}\n")
+        sh = shutil.which("sh") or "/bin/sh"  # exec form: Claude Code looks the command up on PATH
+        argv = [sh, str(REPO_ROOT / "hooks" / "plugin-hook.sh"), HOOK_FILES[event]]
+        plugin_env = dict(
+            env, CLAUDE_PLUGIN_ROOT=str(REPO_ROOT), CLAUDE_PLUGIN_DATA=str(self.root / "claude-plugin-data")
+        )
+        return argv, plugin_env
+
     def gen_env(self, home: Path) -> dict[str, str]:
         env = dict(self.base_env, MEM0_HOOKS_HOME=str(home))
         if self.layout == "checkout":
@@ -812,12 +953,23 @@ class Bench:
         """Run the case's rounds; one result per hook variant (``case.flags``, then ``case.also_flags``)."""
         env = dict(self.base_env, MEM0_HOOKS_HOME=str(case.home), CLAUDE_PROJECT_DIR=case.project, **case.env)
         variants = [case.flags, *case.also_flags]
-        commands = {"bare": f"{q(self.python)} -c pass"}
+        commands: dict[str, str | list[str]] = {"bare": f"{q(self.python)} -c pass"}
         commands.update({flags: self.hook_command(case.home, case.event, flags) for flags in variants})
+        envs = {name: env for name in commands}
         if case.also_in_process:
             # Another MEM0_* environment is another fingerprint: this variant never reaches the warm process.
             variants.append(IN_PROCESS)
             commands[IN_PROCESS] = f"{WARM_OFF}=false " + self.hook_command(case.home, case.event, case.flags)
+            envs[IN_PROCESS] = env
+        if case.also_env:
+            # Another environment, another fingerprint: served by a warm process of its own.
+            variants.append(SEMANTIC_OFF_VARIANT)
+            prefix = " ".join(f"{name}={value}" for name, value in case.also_env.items())
+            commands[SEMANTIC_OFF_VARIANT] = f"{prefix} " + self.hook_command(case.home, case.event, case.flags)
+            envs[SEMANTIC_OFF_VARIANT] = env
+        if case.also_plugin:
+            variants.append(PLUGIN)
+            commands[PLUGIN], envs[PLUGIN] = self.plugin_command(case.home, case.event, env)
         rounds, warmup = self.args.rounds, self.args.warmup
         samples: dict[str, list[Sample]] = {name: [] for name in commands}
         problems: list[str] = []
@@ -834,7 +986,7 @@ class Bench:
             shift = rnd % len(names)  # who goes first rotates, so no variant always runs on a warmer cache
             for name in names[shift:] + names[:shift]:
                 warm_cpu = warm_cpu_seconds(case.home)
-                sample = self.launcher.run(commands[name], stdin, env, case.project)
+                sample = self.launcher.run(commands[name], stdin, envs[name], case.project)
                 if warm_cpu is not None and name != IN_PROCESS:
                     # The hook's CPU includes what the warm process spent serving it (not a child of the hook).
                     sample.cpu_seconds += max((warm_cpu_seconds(case.home) or warm_cpu) - warm_cpu, 0.0)
@@ -873,7 +1025,17 @@ class Bench:
             med = statistics.median(hook_ms)
             hook_cpu = statistics.median(s.cpu_seconds * 1000 for s in hook_s)
             target = RATIO_TARGETS.get(case.key) if flags == "-S" else None
-            variant = "warm process off" if flags == IN_PROCESS else flags or "without -S"
+            if flags == PLUGIN:  # within PLUGIN_MARGIN of the install.sh route's ratio, same rounds
+                target = round(results[0]["ratio"] + PLUGIN_MARGIN, 3)
+            variant = (
+                {
+                    IN_PROCESS: "warm process off",
+                    PLUGIN: "plugin route",
+                    SEMANTIC_OFF_VARIANT: SEMANTIC_OFF_VARIANT,
+                }.get(flags)
+                or flags
+                or "without -S"
+            )
             label = case.label + ("" if flags == "-S" else f", {variant}")
             result = {
                 "case": label,
@@ -977,7 +1139,7 @@ class Bench:
         def wanted(kind: str) -> bool:
             return not only or kind in only
 
-        if wanted("local") or wanted("flags"):
+        if wanted("local") or wanted("flags") or wanted("plugin"):
             self.local_cases(roots, project_name, project, wanted)
         if wanted("stop"):
             self.stop_cases(roots, project_name, project)
@@ -987,11 +1149,34 @@ class Bench:
     def local_cases(
         self, roots: dict[str, str], project_name: str, project: str, wanted: Callable[[str], bool]
     ) -> None:
+        """UserPromptSubmit and SessionStart on stores of real text (the targets), then on the synthetic
+        stores earlier runs measured (extra rows: a synthetic store flatters a search)."""
         sizes = self.args.sizes
+        gen_home = self.make_home("gen", _config_yaml())
+        flag_size = max((s for s in sizes if s <= 10_000), default=sizes[0])
+        data = Path(self.args.data)
+        if (data / "devmem" / "devmem-dev.json").is_file() and (data / "locomo" / "locomo10-dev.json").is_file():
+            stores = self.root / "real-stores"
+            stores.mkdir()
+            self.log(f"storing {', '.join(map(str, sizes))} real turns (devmem + LoCoMo dev, cycled) with vectors ...")
+            self.generate(
+                gen_home,
+                {
+                    "kind": "real-stores",
+                    "work_db": str(stores / "work.sqlite3"),
+                    "sizes": sizes,
+                    "out": str(stores / "%d.sqlite3"),
+                    "project_roots": roots,
+                    "data_dir": str(data),
+                },
+            )
+            prompts = real_prompts(str(data), project_name, sorted(roots), 256)
+            self.store_cases("local", "real text, ", stores, prompts, project, wanted, flag_size)
+        else:
+            self.log(f"no development sets under {data}: real-text rows skipped (--data DIR)")
         stores = self.root / "stores"
         stores.mkdir()
-        gen_home = self.make_home("gen", _config_yaml())
-        self.log(f"generating stores of {', '.join(map(str, sizes))} memories ...")
+        self.log(f"generating synthetic stores of {', '.join(map(str, sizes))} memories ...")
         self.generate(
             gen_home,
             {
@@ -1004,9 +1189,20 @@ class Bench:
             },
         )
         prompts = bench_prompts(project_name, 64)
-        flag_size = max((s for s in sizes if s <= 10_000), default=sizes[0])
-        for size in sizes:
-            home = self.make_home(f"local-{size}", _config_yaml())
+        self.store_cases("synthetic", "synthetic, ", stores, prompts, project, wanted, flag_size)
+
+    def store_cases(
+        self,
+        kind: str,
+        label: str,
+        stores: Path,
+        prompts: list[str],
+        project: str,
+        wanted: Callable[[str], bool],
+        flag_size: int,
+    ) -> None:
+        for size in self.args.sizes:
+            home = self.make_home(f"{kind}-{size}", _config_yaml())
             shutil.copyfile(stores / f"{size}.sqlite3", home / "memories.sqlite3")
             os.chmod(home / "memories.sqlite3", 0o600)
 
@@ -1033,12 +1229,17 @@ class Bench:
             def drop_queue(rnd: int, home: Path = home) -> None:
                 self.clear_queue(home)  # as if the flusher had run after the turn
 
-            also = ("",) if size == flag_size and wanted("flags") else ()  # what -S buys, in the same rounds
-            if wanted("local") or also:
+            # what -S buys, in the same rounds (once, on the synthetic store as before)
+            also = ("",) if size == flag_size and kind == "synthetic" and wanted("flags") else ()
+            extra_env = {}
+            if kind == "local" and size == flag_size:
+                extra_env = {SEMANTIC_OFF: "false"}  # what recall by meaning costs, in the same rounds
+            plugin_too = size == flag_size and kind == "local" and wanted("plugin")
+            if wanted("local") or also or plugin_too:
                 self.measure(
                     Case(
-                        ("UserPromptSubmit", "local", size),
-                        f"UserPromptSubmit, local store, {size:,} memories",
+                        ("UserPromptSubmit", kind, size),
+                        f"UserPromptSubmit, local store, {label}{size:,} memories",
                         "UserPromptSubmit",
                         home,
                         project,
@@ -1047,13 +1248,15 @@ class Bench:
                         expect_output=bool(size),
                         also_flags=also,
                         also_in_process=size >= 10_000,
+                        also_env=extra_env,
+                        also_plugin=plugin_too,
                     )
                 )
             if wanted("local"):
                 self.measure(
                     Case(
-                        ("SessionStart", "local", size),
-                        f"SessionStart, local store, {size:,} memories",
+                        ("SessionStart", kind, size),
+                        f"SessionStart, local store, {label}{size:,} memories",
                         "SessionStart",
                         home,
                         project,
@@ -1287,8 +1490,15 @@ class Bench:
                 "SessionStart, UserPromptSubmit and short Stops are served by the warm process "
                 "(`mem0_hooks/warm.py`) after the first hook of a data dir; its CPU is counted in the hooks' CPU "
                 "ratio, and its peak RSS was "
-                f"{min(warm):.1f}-{max(warm):.1f} MB. \"warm process off\" rows run the same hook with "
+                f'{min(warm):.1f}-{max(warm):.1f} MB. "warm process off" rows run the same hook with '
                 f"`{WARM_OFF}=false` (every hook does its own work) in the same rounds."
+            )
+        for r in (r for r in self.results if r["flags"] == PLUGIN):
+            lines.append(
+                f'"plugin route" rows run the hook as the Claude Code plugin does: `sh <plugin>/hooks/plugin-hook.sh '
+                f"<file>` in exec form (no shell around it), which starts the data dir's venv interpreter with `-S`; "
+                f"its target is the install.sh route's ratio of the same rounds plus {PLUGIN_MARGIN:g}x "
+                f"({r['case']}: {r['ratio']:.2f}x against {r['ratio_target'] - PLUGIN_MARGIN:.2f}x)."
             )
         for without in (r for r in self.results if r["flags"] == ""):
             with_s = next(
@@ -1482,7 +1692,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=["local", "stop", "remote", "flags"],
+        choices=["local", "stop", "remote", "flags", "plugin"],
         help="run only these groups of cases (repeatable)",
     )
     parser.add_argument(
@@ -1497,6 +1707,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["auto", "installed", "checkout"],
         help="installed: hooks copied into the data dir, package from site-packages (default "
         "when the interpreter has mem0-hooks installed); checkout: the repo's hooks/",
+    )
+    parser.add_argument(
+        "--data",
+        default=str(REPO_ROOT.parent / "shared" / "data"),
+        help="folder with devmem/devmem-dev.json and locomo/locomo10-dev.json, the real text of the stores "
+        "(default: %(default)s)",
     )
     parser.add_argument("--hooks-dir", default=str(REPO_ROOT / "hooks"), help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help="where to make the temporary directory")
@@ -1519,7 +1735,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_generate"]:
         spec = json.loads(argv[1])
-        (generate_stores if spec["kind"] == "stores" else generate_transcript)(spec)
+        {"stores": generate_stores, "real-stores": generate_real_stores}.get(spec["kind"], generate_transcript)(spec)
         return 0
     args = parse_args(argv)
     bench = Bench(args)

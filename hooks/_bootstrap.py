@@ -6,19 +6,20 @@ Three ways these files run:
   ``-S`` skips site processing for a faster start, so the venv's site-packages is added here. The data
   dir is where this copy lives, so ``MEM0_HOOKS_HOME`` is set to it: the hooks use the install they
   belong to whatever the environment of Claude Code says.
-* **Plugin** (``hooks/hooks.json``): run by the system ``python3`` from ``${CLAUDE_PLUGIN_ROOT}``, with
-  ``mem0_hooks`` next to ``hooks/``. Once ``${CLAUDE_PLUGIN_DATA}/venv`` exists the hook re-executes
-  itself there (``-S`` again). Until its dependencies are installed, ``mem0_hooks.install.plugin_first_run``
-  records consent and starts the one-time bootstrap, and the hook does nothing unless this python3
-  already has the dependencies.
+* **Plugin** (``hooks/hooks.json``): ``hooks/plugin-hook.sh`` runs them from ``${CLAUDE_PLUGIN_ROOT}``
+  with the data dir's venv (``<data>/venv/bin/python -S``, the same data dir and venv as the install.sh
+  route) once it exists, else with ``python3``. Either way the hook runs: capture needs only the
+  standard library. Until the venv holds this version's dependencies, ``mem0_hooks.plugin.plugin_first_run``
+  records consent and starts the one-time setup in the background, which flushes what was captured
+  meanwhile once it is done.
 * **Checkout** (tests, development): ``mem0_hooks`` next to ``hooks/``; only the path is set.
 
 Nothing here may fail loudly: a hook that cannot run exits 0 with no output.
 
-This runs first on every prompt, so the installed and checkout paths use ``posix`` (built in) rather
-than ``os``, which costs a millisecond to import under ``-S``: about a tenth of a Python start. A hook
-served by the warm process never imports ``os`` at all (``mem0_hooks.relay``); the plugin path, which
-already pays for a second interpreter, uses ``os`` freely.
+This runs first on every prompt, so it uses ``posix`` (built in) rather than ``os``, which costs a
+millisecond to import under ``-S``: about a tenth of a Python start. A hook served by the warm process
+never imports ``os`` at all (``mem0_hooks.relay``); only the plugin's first hooks, before its setup is
+done, import more.
 """
 
 import posix
@@ -96,30 +97,28 @@ def _exit_quietly(notice=None):
     posix._exit(0)
 
 
-def _plugin(data):
-    import os
+# True while this hook runs before the plugin's setup is done (``relay.start_warm`` then starts no warm
+# process: the next hooks run with another interpreter, which would need a warm process of its own).
+setting_up = False
 
-    venv = os.path.join(data, "venv")
-    python = os.path.join(venv, "bin", "python")
-    in_venv = False
+
+def _plugin():
+    """The plugin route: run the hook here, whatever is installed yet (see the module docstring)."""
+    global setting_up
     if sys.flags.no_site:
-        in_venv = _add_own_venv() == venv
-    if not in_venv and not os.environ.get("MEM0_HOOKS_PLUGIN_EXEC") and os.path.exists(python):
-        os.environ["MEM0_HOOKS_PLUGIN_EXEC"] = "1"
-        try:
-            os.execv(python, [python, "-S", os.path.abspath(sys.argv[0]), *sys.argv[1:]])
-        except OSError:
-            pass  # a broken venv: carry on as if there were none; the bootstrap repairs it
+        _add_own_venv()
     from mem0_hooks import __version__
+    from mem0_hooks.relay import data_home
 
-    if os.path.exists(os.path.join(venv, ".mem0-hooks-ready-" + __version__)):
-        return
-    from mem0_hooks.install import plugin_first_run, plugin_notice
+    data = data_home()
+    if _is(data + "/venv/.mem0-hooks-ready-" + __version__, S_IFREG):
+        return  # set up: the usual case, a stat and nothing more
+    setting_up = True
+    from mem0_hooks.plugin import plugin_first_run, plugin_notice
 
-    if plugin_first_run(_root, data, __version__):
-        return
-    is_start = sys.argv[0].rpartition("/")[2] == "session_start.py"
-    _exit_quietly(plugin_notice(data) if is_start else None)
+    failed = plugin_first_run(_root, data, __version__)
+    if failed and sys.argv[0].rpartition("/")[2] == "session_start.py":
+        _exit_quietly(plugin_notice(data))
 
 
 if sys.version_info < (3, 10):  # noqa: UP036 - any python3 on PATH may run this file
@@ -133,12 +132,11 @@ if sys.version_info < (3, 10):  # noqa: UP036 - any python3 on PATH may run this
     )
 if _is(_root + "/mem0_hooks", S_IFDIR):
     sys.path.insert(0, _root)
-    _data = _getenv("CLAUDE_PLUGIN_DATA")
-    if _data and _getenv("CLAUDE_PLUGIN_ROOT"):
+    if _getenv("CLAUDE_PLUGIN_ROOT"):
         try:
-            _plugin(_data)
-        except Exception:  # noqa: BLE001 - never fail the user's session over the setup
-            _exit_quietly()
+            _plugin()
+        except Exception:  # noqa: BLE001 - never fail the user's session over the setup: run the hook
+            pass
     elif sys.flags.no_site:
         _add_own_venv()  # a checkout run with -S (the benchmarks do): dependencies still come from the venv
 else:

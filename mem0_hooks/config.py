@@ -8,6 +8,16 @@ Environment variables override the file: ``MEM0_HOOKS_<KEY>`` for a top-level ke
 (``MEM0_HOOKS_BACKEND=platform``) and ``MEM0_HOOKS_<SECTION>_<KEY>`` for a key in a section
 (``MEM0_HOOKS_MEMORY_CONTEXT_BUDGET_CHARS=3000``); lists are comma-separated. ``MEM0_API_KEY``
 supplies the Mem0 API key and is never cached.
+
+The original design's spelling of the file (``mem0.memory.*``, ``mem0.mcp.*``, booleans for
+``fallback_mode``...) is translated to ours first (``config_aliases``). Consent given at install or by
+installing the plugin is recorded in ``consent.json`` beside the file, not in it: a config.yaml that does
+not set ``privacy.consent_given`` takes the recorded consent, so a file written by hand does not switch
+capture off. A file that sets it decides, and what it says is recorded as the latest decision.
+
+Before the plugin's dependencies are installed (pydantic, PyYAML), a data dir without config.yaml still
+gets its configuration: the defaults, read from ``config_model.py`` with the standard library, so the
+first hook after install captures.
 """
 
 from __future__ import annotations
@@ -59,7 +69,13 @@ def load() -> dict[str, Any]:
         return _held
     path = paths.config_file()
     env = _env_stamp()
-    key = {"version": __version__, "schema": _file_stamp(_SCHEMA), "file": _file_stamp(path), "env": env}
+    key = {
+        "version": __version__,
+        "schema": _file_stamp(_SCHEMA),
+        "file": _file_stamp(path),
+        "consent": _file_stamp(paths.consent_file()),
+        "env": env,
+    }
     cache = paths.config_cache()
     if env:
         # One cache per environment: hooks run with different overrides (a test, a benchmark, a
@@ -81,6 +97,7 @@ def load() -> dict[str, Any]:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     config = validate(path)
+    key["consent"] = _file_stamp(paths.consent_file())  # validate may have recorded the file's decision
     _write_cache(cache, {"key": key, "config": config})
     return config
 
@@ -148,17 +165,21 @@ def _env_value(path: tuple[str, ...], raw: str) -> Any:
 
 
 def validate(path: str | None = None) -> dict[str, Any]:
-    """Validate the file plus environment overrides; ConfigError names the file or variable and the key."""
-    from pydantic import ValidationError
+    """Validate the file plus environment overrides; ConfigError names the file or variable and the key.
 
-    from mem0_hooks.config_model import Config
-
+    Every problem found is reported at once, one line per key.
+    """
     path = path or paths.config_file()
-    data = read_file(path)
     try:
-        Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_flatten(path, exc)) from None
+        from pydantic import ValidationError
+
+        from mem0_hooks.config_model import Config
+    except ImportError:  # the plugin before its dependencies are installed
+        return _validate_without_dependencies(path)
+    data = read_file(path)
+    translation = check(path, data)
+    data = translation.data
+    explicit = _explicit_consent(data)
     sources: dict[tuple[str, ...], str] = {}
     for env, (key, raw) in env_overrides().items():
         target = data
@@ -169,25 +190,116 @@ def validate(path: str | None = None) -> dict[str, Any]:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_flatten(path, exc, sources)) from None
+        raise ConfigError(_flatten(path, exc, sources, translation)) from None
     result = config.model_dump()
-    if not result["user_id"]:
-        result["user_id"] = _default_user_id()
+    _finish(result, explicit)
     return result
 
 
-def _flatten(path: str, exc: Any, sources: dict[tuple[str, ...], str] | None = None) -> str:
+def check(path: str, data: dict[str, Any]) -> Any:
+    """``data`` (config.yaml as read) translated to our spelling and validated, without the environment:
+    the ``config_aliases.Translation``; ConfigError listing every problem, one line per key."""
+    from pydantic import ValidationError
+
+    from mem0_hooks.config_aliases import translate
+    from mem0_hooks.config_model import Config
+
+    translation = translate(path, data)
+    lines = list(translation.errors)
+    try:
+        Config.model_validate(translation.data)
+    except ValidationError as exc:
+        lines += _flatten_lines(path, exc, None, translation)
+    if lines:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(_unique(lines)))
+    return translation
+
+
+def _finish(result: dict[str, Any], explicit: bool | None) -> None:
+    """Fill in what the file leaves to the data dir: the user id, and consent (see the module docstring)."""
+    if not result["user_id"]:
+        result["user_id"] = _default_user_id()
+    if result["privacy"]["consent_given"] is None:
+        recorded = read_consent()
+        result["privacy"]["consent_given"] = bool(recorded and recorded.get("consent_given") is True)
+    elif explicit is not None and explicit is result["privacy"]["consent_given"]:
+        recorded = read_consent()  # the file's decision (not an environment override's) is the latest one
+        if recorded is None or recorded.get("consent_given") is not explicit:
+            try:
+                record_consent(explicit, source=f"privacy.consent_given in {paths.config_file()}")
+            except OSError:
+                pass  # the file still decides; recorded next time
+
+
+def _explicit_consent(data: dict[str, Any]) -> bool | None:
+    privacy = data.get("privacy")
+    value = privacy.get("consent_given") if isinstance(privacy, dict) else None
+    return value if isinstance(value, bool) else None
+
+
+def _validate_without_dependencies(path: str) -> dict[str, Any]:
+    """The configuration without pydantic and PyYAML: the defaults, when there is no file and no override."""
+    if os.path.exists(path) or _env_stamp():
+        raise ConfigError(f"{path}: cannot be read yet: its dependencies (pydantic, PyYAML) are not installed yet")
+    result = stdlib_defaults()
+    _finish(result, None)
+    return result
+
+
+def stdlib_defaults() -> dict[str, Any]:
+    """``Config().model_dump()`` read from config_model.py with the standard library (``ast``): every field's
+    default, section by section. tests/test_config.py holds the two equal."""
+    import ast
+
+    with open(_SCHEMA, encoding="utf-8") as fh:
+        tree = ast.parse(fh.read())
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+
+    def default(value: ast.expr | None) -> Any:
+        if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "Field":
+            for keyword in value.keywords:
+                if keyword.arg == "default_factory":
+                    name = getattr(keyword.value, "id", "")
+                    return fields(classes[name]) if name in classes else {"list": [], "dict": {}}[name]
+                if keyword.arg == "default":
+                    return ast.literal_eval(keyword.value)
+            return ast.literal_eval(value.args[0])
+        if value is None:
+            raise ValueError("a field without a default")
+        return ast.literal_eval(value)
+
+    def fields(cls: ast.ClassDef) -> dict[str, Any]:
+        return {
+            node.target.id: default(node.value)
+            for node in cls.body
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        }
+
+    return fields(classes["Config"])
+
+
+def _flatten(path: str, exc: Any, sources: dict[tuple[str, ...], str] | None = None, translation: Any = None) -> str:
+    return "invalid configuration:\n  " + "\n  ".join(_unique(_flatten_lines(path, exc, sources, translation)))
+
+
+def _flatten_lines(path: str, exc: Any, sources: dict[tuple[str, ...], str] | None, translation: Any) -> list[str]:
     lines = []
     for error in exc.errors():
         loc = tuple(str(p) for p in error["loc"])
         where = (sources or {}).get(loc[:2]) or (sources or {}).get(loc[:1])
         origin = f"environment variable {where}" if where else path
-        key = ".".join(loc)
+        key = translation.spelling(loc) if translation is not None and not where else ".".join(loc)
         message = error["msg"]
         if error["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see README 'Configuration')"
+            message = "unknown key (check the spelling; see docs/configuration.md)"
+        elif loc[-1:] == ("fallback_mode",):
+            message = "expected local or skip (or, as the original design wrote it, true or false)"
         lines.append(f"{origin}: {key}: {message}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
+    return lines
+
+
+def _unique(lines: list[str]) -> list[str]:
+    return list(dict.fromkeys(lines))
 
 
 def _default_user_id() -> str:
@@ -214,6 +326,26 @@ def api_key(config: dict[str, Any]) -> str | None:
     return config.get("mem0", {}).get("api_key") or None
 
 
+def read_consent() -> dict[str, Any] | None:
+    """The consent decision recorded in ``consent.json`` (``{"consent_given", "at", "source"}``), or None."""
+    try:
+        with open(paths.consent_file(), encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("consent_given"), bool) else None
+
+
+def record_consent(given: bool, *, source: str) -> None:
+    """Record a consent decision in ``consent.json`` (0600, atomic); ``source`` says who made it."""
+    import time
+
+    paths.write_private_json(
+        paths.consent_file(),
+        {"consent_given": bool(given), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "source": source},
+    )
+
+
 def capture_allowed(config: dict[str, Any]) -> bool:
     """Whether conversation turns may be stored at all (auto_store and consent)."""
     privacy = config["privacy"]
@@ -222,7 +354,9 @@ def capture_allowed(config: dict[str, Any]) -> bool:
     return bool(config["memory"]["auto_store"])
 
 
-_GENERATED = "# mem0-hooks configuration. Every key is documented in the README ('Configuration')."
+_GENERATED = "# mem0-hooks configuration. Every key is documented in docs/configuration.md."
+# What install wrote as the first line before 0.3.0 (refresh_generated_defaults knows both).
+_GENERATED_BEFORE = ("# mem0-hooks configuration. Every key is documented in the README ('Configuration').",)
 # Commented out, so that a later release's defaults apply to a file an install wrote.
 _RECALL_DEFAULTS = (
     "  # max_context_memories: 16  # most exchanges injected per prompt\n"
@@ -231,8 +365,11 @@ _RECALL_DEFAULTS = (
 )
 
 
-def default_yaml(*, backend: str = "local", consent: bool = False, user_id: str = "", url: str | None = None) -> str:
-    """The commented config.yaml that install writes."""
+def default_yaml(
+    *, backend: str = "local", consent: bool | None = None, user_id: str = "", url: str | None = None
+) -> str:
+    """The commented config.yaml that install writes. Consent is not in it (install records it in
+    consent.json); ``consent`` writes ``privacy.consent_given`` into the file, for a self-contained file."""
     lines = [
         _GENERATED,
         "# Environment variables override this file: MEM0_HOOKS_<SECTION>_<KEY>, e.g. MEM0_HOOKS_BACKEND.",
@@ -240,14 +377,19 @@ def default_yaml(*, backend: str = "local", consent: bool = False, user_id: str 
     ]
     if user_id:
         lines.append(f"user_id: {json.dumps(user_id)}")
+    consent_line = (
+        "  # consent_given: recorded in consent.json; `mem0-hooks config set privacy.consent_given false` withdraws it"
+        if consent is None
+        else f"  consent_given: {'true' if consent else 'false'}"
+    )
     lines += [
         "memory:",
         "  auto_store: true            # capture conversation turns",
         "  search_on_query: true       # inject recalled memories on every prompt",
         *_RECALL_DEFAULTS.splitlines(),
         "privacy:",
-        "  require_consent: true",
-        f"  consent_given: {'true' if consent else 'false'}",
+        "  require_consent: true       # capture nothing without consent",
+        consent_line,
         "  auto_delete_after_days: null  # e.g. 90 to forget older memories",
         "  redact_patterns: []",
         "  exclude_projects: []        # globs, e.g. ['~/work/secret-*']",
@@ -281,7 +423,7 @@ def refresh_generated_defaults(path: str, *, dry_run: bool = False) -> bool:
     except (OSError, ValueError):  # unreadable, or not UTF-8: not a file install wrote
         return False
     at = text.find("\n" + _OLD_RECALL_LINES)
-    if at < 0 or _GENERATED not in text:
+    if at < 0 or not any(header in text for header in (_GENERATED, *_GENERATED_BEFORE)):
         return False
     import re
 

@@ -39,11 +39,34 @@ class MemoryConfig(_Section):
     semantic_weight: float = Field(
         1.0, ge=0.0, le=5.0, description="How much closeness in meaning counts next to matching words (0: off)."
     )
+    max_store_size_mb: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Cap on the local store (and the local fallback copy): past it the flusher forgets the oldest "
+            "conversation turns first (notes last). None: no cap."
+        ),
+    )
+    cache_embeddings: bool = Field(
+        True,
+        description=(
+            "Keep the embeddings semantic recall computes in the store (computed once, by the flusher). False: "
+            "none are kept, so there is no recall by meaning (a prompt cannot wait for every memory to be "
+            "embedded again)."
+        ),
+    )
 
 
 class PrivacyConfig(_Section):
-    require_consent: bool = Field(True, description="Capture nothing until consent_given is true.")
-    consent_given: bool = False
+    require_consent: bool = Field(True, description="Capture nothing until consent is given.")
+    consent_given: bool | None = Field(
+        None,
+        description=(
+            "Set here, it decides; left out, the consent recorded in consent.json in the data dir (by install "
+            "or the plugin) does. ``config.validate`` puts the effective value here."
+        ),
+    )
     auto_delete_after_days: int | None = Field(None, ge=1, le=36500)
     redact_patterns: list[str] = Field(default_factory=list, description="Extra regexes to redact.")
     exclude_projects: list[str] = Field(
@@ -61,7 +84,11 @@ class PrivacyConfig(_Section):
         return value
 
 
+_FALLBACK_WORDS = {"true": "local", "yes": "local", "on": "local", "false": "skip", "no": "skip", "off": "skip"}
+
+
 class ClaudeCodeConfig(_Section):
+    memory_integration: bool = Field(True, description="False switches every hook off: no capture, no recall.")
     fallback_mode: Literal["skip", "local"] = Field(
         "skip",
         description=(
@@ -82,12 +109,30 @@ class ClaudeCodeConfig(_Section):
         30.0, gt=0, le=1440, description="The warm process exits after this long without a hook."
     )
 
+    @field_validator("fallback_mode", mode="before")
+    @classmethod
+    def _fallback_from_bool(cls, value: object) -> object:
+        """The original design's spelling: ``true`` (keep working from the local copy) is ``local``,
+        ``false`` (go without memory) is ``skip``."""
+        if isinstance(value, bool):
+            return "local" if value else "skip"
+        if isinstance(value, str) and value.strip().lower() in _FALLBACK_WORDS:
+            return _FALLBACK_WORDS[value.strip().lower()]
+        return value
+
 
 class QueueConfig(_Section):
     max_items: int = Field(20000, ge=10, le=10_000_000, description="Pending items kept before new ones are refused.")
     max_attempts: int = Field(10, ge=1, le=1000, description="Deliveries tried before an item is dead-lettered.")
     backoff_base_seconds: float = Field(2.0, gt=0, le=3600)
     backoff_max_seconds: float = Field(600.0, gt=0, le=86400)
+    batch_operations: bool = Field(
+        True,
+        description=(
+            "The flusher sends several items in one request where the store's API takes them (the local store; "
+            "the Mem0 Platform and the mem0 server, per session); false sends one item per request."
+        ),
+    )
 
 
 class Mem0Config(_Section):

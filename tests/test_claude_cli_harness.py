@@ -120,7 +120,5 @@ def test_user_prompt_submit_context_reaches_the_model(tmp_path: Path) -> None:
     assert len(api.requests) == 1
     assert "MARKER-123" in api.raw_text()
     responses = [e for e in hook_events(proc.stdout) if e["subtype"] == "hook_response"]
-    assert [(e["hook_event"], e["exit_code"], e["outcome"]) for e in responses] == [
-        ("UserPromptSubmit", 0, "success")
-    ]
+    assert [(e["hook_event"], e["exit_code"], e["outcome"]) for e in responses] == [("UserPromptSubmit", 0, "success")]
     assert json.loads(responses[0]["stdout"]) == output

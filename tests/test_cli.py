@@ -46,7 +46,9 @@ def test_add_search_list_forget(data_home: Path, project: Path, capsys: pytest.C
     assert code == 1 and err.startswith("error:")
 
 
-def test_forget_all_needs_yes_without_a_terminal(data_home: Path, project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forget_all_needs_yes_without_a_terminal(
+    data_home: Path, project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     run(capsys, "add", "something worth forgetting later")
     with open(os.devnull) as devnull:
         monkeypatch.setattr("sys.stdin", devnull)
@@ -101,7 +103,9 @@ def test_config_set_validates_and_never_takes_the_key(data_home: Path, capsys: p
     assert "m0-secret" not in (data_home / "config.yaml").read_text()
 
 
-def test_set_key_reads_the_environment_and_writes_0600(data_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_set_key_reads_the_environment_and_writes_0600(
+    data_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MEM0_API_KEY", "m0-test-key-value")
     code, out, _ = run(capsys, "config", "set-key")
     assert code == 0 and "m0-test-key-value" not in out
@@ -122,3 +126,27 @@ def test_doctor_says_what_to_fix(data_home: Path, capsys: pytest.CaptureFixture[
 def test_replay_on_an_empty_queue(data_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "replay")
     assert code == 0 and "empty" in out
+
+
+def test_doctor_reports_an_invalid_config_once_and_skips_what_needs_it(
+    data_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = "mem0:\n  memory:\n    max_context_memorys: 3\n  performance:\n    turbo: on\n"
+    (data_home / "config.yaml").write_text(bad)
+    code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    assert out.count("max_context_memorys") == 1 and out.count("turbo") == 1
+    assert "[FAIL] config" in out
+    assert "[skip] consent" in out and "[skip] store" in out and "needs a valid config" in out
+    code, out, _ = run(capsys, "doctor", "--json")
+    checks = {c["check"]: c for c in json.loads(out)}
+    assert checks["store"]["skipped"] and not checks["store"]["ok"]
+
+
+def test_doctor_and_status_show_the_store_against_its_cap(data_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (data_home / "config.yaml").write_text("mem0:\n  performance:\n    max_memory_size_mb: 100\n")
+    run(capsys, "add", "we deploy with make ship")
+    _, out, _ = run(capsys, "doctor")
+    assert "MB of its 100 MB cap" in out
+    _, out, _ = run(capsys, "status")
+    assert "store size" in out and "of its 100 MB cap" in out

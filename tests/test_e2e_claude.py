@@ -58,7 +58,9 @@ def project(tmp_path: Path) -> Path:
     return proj
 
 
-def test_a_fact_from_one_session_reaches_the_model_in_the_next(data_home: Path, isolated_home: Path, project: Path) -> None:
+def test_a_fact_from_one_session_reaches_the_model_in_the_next(
+    data_home: Path, isolated_home: Path, project: Path
+) -> None:
     write_user_settings(isolated_home, _hooks_block())
     env = {"MEM0_HOOKS_HOME": str(data_home)}
     with MockAnthropic(reply="Noted: aurora-blue on port 6543.") as api:
@@ -90,7 +92,9 @@ def test_prompt_recall_alone_brings_the_fact(data_home: Path, isolated_home: Pat
     assert "aurora-blue" in body
 
 
-def test_another_project_does_not_see_the_fact(data_home: Path, isolated_home: Path, project: Path, tmp_path: Path) -> None:
+def test_another_project_does_not_see_the_fact(
+    data_home: Path, isolated_home: Path, project: Path, tmp_path: Path
+) -> None:
     other = tmp_path / "other"
     (other / ".git").mkdir(parents=True)
     write_user_settings(isolated_home, _hooks_block())

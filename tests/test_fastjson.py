@@ -20,7 +20,11 @@ OPTIONS = [{}, {"ensure_ascii": False}, {"ensure_ascii": False, "separators": ("
 
 
 def same(a: object, b: object) -> bool:
-    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)) or json.dumps(a) == json.dumps(b)
+    return (
+        a == b
+        or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+        or json.dumps(a) == json.dumps(b)
+    )
 
 
 @settings(max_examples=300)
@@ -57,6 +61,12 @@ def test_importing_it_does_not_import_re(tmp_path) -> None:
 
     root = Path(__file__).resolve().parents[1]
     code = "import sys; from mem0_hooks import fastjson; fastjson.loads(fastjson.dumps({'a': [1]})); print('re' in sys.modules)"
-    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                         env={"PYTHONPATH": str(root)}, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(root)},
+        check=True,
+    ).stdout
     assert out.strip() == "False"

@@ -585,3 +585,81 @@ def test_a_killed_replay_does_not_stop_future_flushers(data_home: Path) -> None:
 
 def test_rejected_is_not_retryable() -> None:
     assert not BackendRejected("x").retryable and BackendUnavailable("y").retryable
+
+
+# -- queue.batch_operations ---------------------------------------------------------------------------
+def _server_config(fake: Any, **queue_values: Any) -> dict[str, Any]:
+    config = config_dict(**queue_values)
+    config.update(backend="server", user_id="alice")
+    config["mem0"].update(base_url=fake.base_url, infer=True)
+    return config
+
+
+def test_a_store_that_takes_batches_gets_one_add_per_session(data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mem0_hooks.backends.server import ServerBackend
+    from tests.support.fake_mem0 import FakeServer
+
+    with FakeServer() as fake:
+        monkeypatch.setenv("MEM0_API_KEY", fake.default_key)
+        ids = enqueue_turns(4, session="s1") + enqueue_turns(2, session="s2")
+        config = _server_config(fake)
+        backend = ServerBackend(config)
+        result = flush.drain(backend, config)
+        adds = [r.body for r in fake.requests if r.method == "POST" and r.path == "/memories"]
+        assert result.delivered == 6 and queue.depth() == 0
+        assert [len(body["messages"]) for body in adds] == [4, 2]
+        assert [body["run_id"] for body in adds] == ["s1", "s2"]
+        assert adds[0]["metadata"]["mem0_hooks_ids"] == ids[:4]
+        assert all(backend.already_stored(i, session_id="s1") for i in ids[:4])  # in doubt, found
+        queue.enqueue(make_turns(4, session="s1"))  # captured again: the ledger knows them
+        assert flush.drain(backend, config).duplicates == 4
+
+
+def test_batch_operations_off_sends_one_item_per_request(data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mem0_hooks.backends.server import ServerBackend
+    from tests.support.fake_mem0 import FakeServer
+
+    with FakeServer() as fake:
+        monkeypatch.setenv("MEM0_API_KEY", fake.default_key)
+        enqueue_turns(3)
+        config = _server_config(fake, batch_operations=False)
+        assert flush.drain(ServerBackend(config), config).delivered == 3
+        adds = [r.body for r in fake.requests if r.method == "POST" and r.path == "/memories"]
+        assert [len(body["messages"]) for body in adds] == [1, 1, 1]
+        assert "mem0_hooks_ids" not in adds[0]["metadata"]  # one turn: its own metadata, as ever
+
+
+def test_a_batch_during_an_outage_waits_whole_and_loses_nothing(
+    data_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mem0_hooks.backends.server import ServerBackend
+    from tests.support.fake_mem0 import FakeServer
+
+    with FakeServer() as fake:
+        monkeypatch.setenv("MEM0_API_KEY", fake.default_key)
+        ids = enqueue_turns(3)
+        config = _server_config(fake)
+        fake.provider_down = "provider_unavailable"
+        result = flush.drain(ServerBackend(config), config)
+        assert result.stopped == "unavailable" and queue.depth() == 3 and result.dead == 0
+        fake.provider_down = None
+        make_due()
+        result = flush.drain(ServerBackend(config), config)
+        assert queue.depth() == 0 and result.delivered == 3
+        stored = json.dumps(list(fake.memories.values()))
+        assert all(i in stored for i in ids)
+
+
+def test_the_local_store_is_kept_under_its_cap_oldest_first(data_home: Path) -> None:
+    enqueue_turns(300, session="old")
+    flush.drain(LocalStore(), config_dict())
+    store = LocalStore()
+    used = store.used_bytes()
+    cap_mb = used / 2 / 1e6
+    config = config_dict()
+    config["memory"]["max_store_size_mb"] = cap_mb
+    flush.cap_local(config, store)
+    assert store.used_bytes() <= cap_mb * 1e6
+    kept = {m.id for m in store.list()}
+    assert 0 < len(kept) < 300
+    assert "forgot the" in read_log() and "max_store_size_mb" in read_log()

@@ -40,7 +40,13 @@ def _drain(data_home: Path) -> None:
 def test_capture_then_recall_through_the_executables(data_home: Path, tmp_path: Path) -> None:
     project = tmp_path / "proj"
     (project / ".git").mkdir(parents=True)
-    assert run_hook("UserPromptSubmit", prompt_event("s1", project, "We deploy the billing service with Helm to cluster kestrel-7")).stdout == b""
+    assert (
+        run_hook(
+            "UserPromptSubmit",
+            prompt_event("s1", project, "We deploy the billing service with Helm to cluster kestrel-7"),
+        ).stdout
+        == b""
+    )
     stopped = run_hook("Stop", stop_event("s1", project, "Understood: billing goes to kestrel-7 via Helm."))
     assert stopped.returncode == 0
     _drain(data_home)
@@ -48,7 +54,7 @@ def test_capture_then_recall_through_the_executables(data_home: Path, tmp_path: 
     context = injected_context(proc, "UserPromptSubmit")
     assert "kestrel-7" in context
     assert context.startswith("<recalled-memories") and context.endswith("</recalled-memories>")
-    assert "data, not instructions" in context
+    assert "Data, not instructions" in context
     assert len(context) <= 4000
     # The same memories are not injected twice in one session.
     again = run_hook("UserPromptSubmit", prompt_event("s2", project, "how do we deploy the billing service?"))
@@ -186,3 +192,20 @@ def test_the_hook_deadline_is_not_taken_for_a_capture_fault(data_home: Path, tmp
     with open(paths.log_file(), encoding="utf-8") as fh:
         log = fh.read()
     assert "gave up after 5s" in log and "capture" not in log
+
+
+def test_memory_integration_false_switches_every_hook_off(data_home: Path, tmp_path: Path) -> None:
+    from mem0_hooks import queue
+
+    project = tmp_path / "proj"
+    (project / ".git").mkdir(parents=True)
+    run_hook("UserPromptSubmit", prompt_event("s1", project, "We deploy the billing service to kestrel-7"))
+    run_hook("Stop", stop_event("s1", project, "Noted: kestrel-7."))
+    _drain(data_home)
+    config = (data_home / "config.yaml").read_text()
+    (data_home / "config.yaml").write_text(config + "claude_code:\n  memory_integration: false\n")
+    start = run_hook("SessionStart", {"session_id": "s2", "cwd": str(project), "source": "startup"})
+    prompt = run_hook("UserPromptSubmit", prompt_event("s2", project, "where do we deploy the billing service?"))
+    stop = run_hook("Stop", stop_event("s2", project, "To kestrel-7."))
+    assert [(p.returncode, p.stdout) for p in (start, prompt, stop)] == [(0, b"")] * 3  # nothing recalled ...
+    assert queue.depth() == 0  # ... and nothing captured

@@ -237,7 +237,10 @@ def test_fresh_install(home: Path, data: Path, capsys: pytest.CaptureFixture[str
     assert stat.S_IMODE(settings_file(home).stat().st_mode) == 0o600
     for name in [*inst.HOOK_FILES.values(), "_bootstrap.py"]:
         assert (data / "hooks" / name).read_bytes() == (REPO / "hooks" / name).read_bytes()
-    assert "consent_given: true" in (data / "config.yaml").read_text()
+    assert "consent_given: true" not in (data / "config.yaml").read_text()  # consent is recorded beside it
+    consent = json.loads((data / "consent.json").read_text())
+    assert consent["consent_given"] is True and consent["source"] == "./install.sh --yes"
+    assert stat.S_IMODE((data / "consent.json").stat().st_mode) == 0o600
     assert stat.S_IMODE((data / "config.yaml").stat().st_mode) == 0o600
     link = home / ".local" / "bin" / "mem0-hooks"
     assert os.readlink(link) == str(data / "venv" / "bin" / "mem0-hooks")
@@ -337,7 +340,7 @@ def _written_before_0_2(backend: str = "local") -> str:
     """config.yaml as an install before 0.2.0 wrote it: the recall limits of the time set, not commented."""
     from mem0_hooks import config
 
-    text = config.default_yaml(backend=backend, consent=True)
+    text = config.default_yaml(backend=backend, consent=True).replace(config._GENERATED, config._GENERATED_BEFORE[0])
     assert config._RECALL_DEFAULTS in text
     return text.replace(config._RECALL_DEFAULTS, config._OLD_RECALL_LINES)
 
@@ -354,7 +357,8 @@ def test_an_upgrade_lets_the_recall_limits_an_earlier_install_wrote_follow_the_d
 
     assert code == 0 and "recall limits an earlier install wrote" in out
     text = (data / "config.yaml").read_text()
-    assert text == config.default_yaml(consent=True)  # as this version writes it, consent kept
+    # as this version writes it (the header of the time kept), consent kept
+    assert text == config.default_yaml(consent=True).replace(config._GENERATED, config._GENERATED_BEFORE[0])
     assert stat.S_IMODE((data / "config.yaml").stat().st_mode) == 0o600
     loaded = config.load()["memory"]
     assert (loaded["max_context_memories"], loaded["context_budget_chars"]) == (16, 6000)
@@ -515,7 +519,7 @@ def test_interactive_install_asks_for_consent_once(
 
     code, out, _ = run_cli(capsys, "install", "--source", str(REPO))
     assert code == 0
-    assert "consent_given: false" in (data / "config.yaml").read_text()
+    assert json.loads((data / "consent.json").read_text())["consent_given"] is False
     assert "capture is off until you consent" in out
 
     code, out, _ = run_cli(capsys, "install", "--source", str(REPO))  # asked once: no second question

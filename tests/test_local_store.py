@@ -756,3 +756,17 @@ def test_stems_forgotten_to_make_room_are_found_again(store: LocalStore, monkeyp
     monkeypatch.setattr(lexical, "KNOWN_STEMS", 4)  # every search empties the stems it knew, halfway through
     assert ranking(store, "adopting puppies shelter") == expected
     assert lexical._STEMS is not None and lexical._STEMS.emptied
+
+
+def test_shrinking_to_a_cap_forgets_the_oldest_turns_first_and_notes_last(store: LocalStore) -> None:
+    big = " ".join(f"word{n}" for n in range(300))
+    store.add([turn(1, "remember: deploys need the VPN", role="note", when="2020-01-01T00:00:00Z")])
+    store.add([turn(n, f"turn {n} {big}", when=f"2026-01-01T00:{n:02d}:00Z") for n in range(2, 60)])
+    before = store.used_bytes()
+    assert store.shrink_to(before * 10) == 0  # under the cap: nothing forgotten
+    forgotten = store.shrink_to(before // 2)
+    assert forgotten > 0 and store.used_bytes() <= before // 2
+    kept = texts(store.list())
+    assert "remember: deploys need the VPN" in kept  # the note, though the oldest, stays
+    newest_first = [f"turn {n} {big}" for n in range(59, 1, -1)]
+    assert [t for t in kept if t.startswith("turn")] == newest_first[: len(kept) - 1]  # the newest turns stay

@@ -95,7 +95,9 @@ def test_backend_down_costs_nothing_and_loses_nothing(
     assert json.loads(capsys.readouterr().out)["queue_pending"] == 0
 
 
-def test_doctor_checks_the_backend_for_real(data_home: Path, fake: FakeMem0, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_doctor_checks_the_backend_for_real(
+    data_home: Path, fake: FakeMem0, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     configure(data_home, fake, monkeypatch)
     cli(["doctor"])
     out = capsys.readouterr().out

@@ -10,8 +10,13 @@ from mem0_hooks.transcript import read_new_turns
 
 
 def line(kind: str, content, **extra) -> str:
-    entry = {"type": kind, "uuid": "u", "sessionId": "s", "timestamp": "2026-11-20T10:00:00.000Z",
-             "message": {"role": kind, "content": content}}
+    entry = {
+        "type": kind,
+        "uuid": "u",
+        "sessionId": "s",
+        "timestamp": "2026-11-20T10:00:00.000Z",
+        "message": {"role": kind, "content": content},
+    }
     entry.update(extra)
     return json.dumps(entry) + "\n"
 
@@ -54,8 +59,15 @@ def test_noise_is_skipped(tmp_path: Path) -> None:
         + line("user", "This session is being continued... summary", isCompactSummary=True)
         + line("user", "<command-name>/clear</command-name>")
         + line("user", "<local-command-stdout>done</local-command-stdout>")
-        + json.dumps({"type": "attachment", "attachment": {"type": "hook_additional_context", "content": ["<recalled-memories>x"]}}) + "\n"
-        + json.dumps({"type": "system", "subtype": "stop_hook_summary"}) + "\n"
+        + json.dumps(
+            {
+                "type": "attachment",
+                "attachment": {"type": "hook_additional_context", "content": ["<recalled-memories>x"]},
+            }
+        )
+        + "\n"
+        + json.dumps({"type": "system", "subtype": "stop_hook_summary"})
+        + "\n"
         + "not json at all\n"
         + line("user", "before <system-reminder>UserPromptSubmit hook additional context: old</system-reminder> after")
         + line("assistant", [{"type": "text", "text": "real answer"}])
@@ -70,8 +82,15 @@ def test_noise_is_skipped(tmp_path: Path) -> None:
 
 def test_blocks_of_one_api_message_become_one_turn(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
-    msg = lambda text: json.dumps({"type": "assistant", "message": {"id": "msg_1", "role": "assistant",
-                                    "content": [{"type": "text", "text": text}]}}) + "\n"
+    msg = lambda text: (
+        json.dumps(
+            {
+                "type": "assistant",
+                "message": {"id": "msg_1", "role": "assistant", "content": [{"type": "text", "text": text}]},
+            }
+        )
+        + "\n"
+    )
     path.write_text(msg("part one") + msg("part two"))
     turns, _ = read_new_turns(str(path), 0)
     assert [t.text for t in turns] == ["part one\npart two"]

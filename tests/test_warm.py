@@ -94,7 +94,7 @@ ENVIRONMENTS = [
     ({"MEM0_HOOKS_HOME": "relative/data"}, False),
     ({"MEM0_HOOKS_HOME": "/srv/../srv/mem0//data/", "MEM0_API_KEY": "k-\u00e9"}, False),
     ({"MEM0_HOOKS_HOME": "/srv/mem0 data", "MEM0_API_KEY": "k-\u00e9"}, True),
-    ({"CLAUDE_PLUGIN_DATA": "/plugins/data/mem0"}, True),
+    ({"CLAUDE_PLUGIN_DATA": "/plugins/data/mem0", "HOME": "/home/someone"}, True),  # the plugin: the same dir
     ({"XDG_DATA_HOME": "/xdg/share/"}, False),
     ({"HOME": "/home/someone"}, True),
     ({"HOME": "/home/some one", "HTTPS_PROXY": "http://proxy:3128"}, True),

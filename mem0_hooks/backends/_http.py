@@ -610,8 +610,20 @@ class HttpBackend:
         return result
 
     # -- capture -----------------------------------------------------------------------------------
+    # Whether ``add_batch`` may send several turns of one session in one request (see ``batch_metadata``).
+    takes_batches = False
+
+    def add_batch(self, items: list[MemoryItem]) -> None:
+        """Several items of one session in one request (``takes_batches`` stores, ``queue.batch_operations``)."""
+        self._guarded(functools.partial(self._add_batch, items))
+        for item in items:
+            self._remember_delivered(item)
+
+    def _add_batch(self, items: list[MemoryItem]) -> None:
+        raise NotImplementedError
+
     def add(self, items: list[MemoryItem]) -> None:
-        """One request per item (no store has a batch add that keeps per-item metadata).
+        """One request per item (per-item metadata kept; ``add_batch`` is the flusher's batch).
 
         On failure the error carries ``delivered_ids``: the items of this call sent before it failed.
         """
@@ -640,9 +652,10 @@ class HttpBackend:
         cached = self._stored_ids.get(key)
         if cached is None or now - cached[0] > self.STORED_IDS_TTL:
             ids = {
-                str(m.metadata.get("mem0_hooks_id"))
+                str(found)
                 for m in self._guarded(lambda: list(self._scan(session_id)), check_breaker=False)
-                if m.metadata.get("mem0_hooks_id")
+                for found in [m.metadata.get("mem0_hooks_id"), *_id_list(m.metadata.get("mem0_hooks_ids"))]
+                if found
             }
             cached = (now, ids)
             self._stored_ids[key] = cached
@@ -676,6 +689,26 @@ def item_metadata(item: MemoryItem, *, user_id: str, extra: Mapping[str, Any] | 
         **(extra or {}),
     )
     return md
+
+
+def batch_metadata(items: list[MemoryItem], *, user_id: str) -> dict[str, Any]:
+    """The metadata of one add request carrying several turns of a session: the last turn's (its time),
+    every item id in ``mem0_hooks_ids`` (``already_stored`` looks there too), and a role only when they
+    share one. Mem0 extracts facts from the exchange as a whole, so no fact belongs to one turn."""
+    if len(items) == 1:
+        return item_metadata(items[0], user_id=user_id)
+    md = item_metadata(items[-1], user_id=user_id)
+    md.update(
+        mem0_hooks_id=items[0].id,
+        mem0_hooks_ids=[item.id for item in items],
+        seq=items[0].seq,
+        role=items[0].role if len({item.role for item in items}) == 1 else "conversation",
+    )
+    return md
+
+
+def _id_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def api_role(role: str) -> str:

@@ -464,6 +464,36 @@ class LocalStore:
         """Retention: forget memories that happened before ``iso_cutoff``."""
         return self._forget("created_at < ?", (iso_cutoff,))
 
+    def used_bytes(self) -> int:
+        """What the store holds, in bytes: its pages less the free ones (a forget frees pages that later
+        writes reuse; the file itself does not shrink)."""
+        db = self.db
+        pages = db.execute("PRAGMA page_count").fetchone()[0] - db.execute("PRAGMA freelist_count").fetchone()[0]
+        return int(pages * db.execute("PRAGMA page_size").fetchone()[0])
+
+    def shrink_to(self, max_bytes: int, *, headroom: float = 0.1) -> int:
+        """Forget the oldest memories until the store holds at most ``max_bytes`` (``memory.max_store_size_mb``);
+        returns how many were forgotten. Conversation turns go first, oldest first; notes (``mem0-hooks add``)
+        only when nothing else is left. It forgets down to ``headroom`` below the cap, so that a store at
+        its cap is not trimmed again on every flush."""
+        forgotten = 0
+        for _ in range(20):
+            used = self.used_bytes()
+            if used <= max_bytes and not forgotten:
+                return 0
+            goal = max_bytes * (1.0 - headroom)
+            if used <= goal:
+                break
+            count = self.count()
+            if count == 0:
+                break
+            per_memory = used / count
+            doomed = min(count, max(1, int((used - goal) / per_memory) + 1))
+            forgotten += self._forget(
+                "rowid IN (SELECT rowid FROM memories ORDER BY role = 'note', created_at, rowid LIMIT ?)", (doomed,)
+            )
+        return forgotten
+
     def tidy(self) -> str:
         """Keep the full-text index in few pieces. Run by the flusher once a drain that stored something
         has emptied the queue (and as it exits). Returns ``"merged"``, ``"optimized"`` (the whole index

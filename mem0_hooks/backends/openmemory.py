@@ -7,7 +7,9 @@ Capture goes through the REST API: ``POST /api/v1/memories/`` with ``{"user_id",
 * ``null``: mem0 decided there was nothing new to add: also a success;
 * **200** ``{"error": "…"}``: mem0's LLM or vector store failed: ``BackendUnavailable`` (retried later);
 * 404 ``{"detail": "User not found"}``: REST never creates users (only the server's ``USER`` at start-up,
-  and MCP calls): ``BackendRejected`` saying so; ``create_user()`` creates it through MCP;
+  and MCP calls do), so the user is created through the MCP endpoint (``create_user``: one
+  ``list_memories`` call, verified against the real server) and the add sent again; only when that
+  fails too is it a ``BackendRejected`` saying how to create the user;
 * 403: the app is paused in OpenMemory: ``BackendRejected``.
 
 Recall. The REST API has no semantic search (``search_query`` is an SQL ``ILIKE``), so ``search`` asks
@@ -26,7 +28,9 @@ the deadline allows; a hit whose project could not be read is treated as user-wi
 Identity: OpenMemory stores only ``user_id`` and ``app``; ``agent_id``, ``run_id`` (the session), the
 project and ``mem0_hooks_id`` go in ``metadata``, which OpenMemory keeps in SQL (``metadata_``), not in
 the vector store. ``already_stored`` pages the REST listing for ``metadata_.mem0_hooks_id``.
-Retention (``auto_delete_after_days``) cannot be expressed: OpenMemory has no expiration.
+OpenMemory has no expiration, so retention (``auto_delete_after_days``) is applied from here: the flusher
+calls ``delete_older_than`` (hourly at most), which pages the user's memories oldest first and deletes
+the ones mem0-hooks wrote whose turn is older than the cutoff.
 
 Health: ``GET /openapi.json`` (there is no ``/health`` route), then a listing for the user, then one
 MCP search to report whether semantic recall works.
@@ -74,10 +78,14 @@ class OpenMemoryBackend(_http.HttpBackend):
         self._rpc_ids = itertools.count(1)
         url = _http.public_url(self.base_url)
         self.user_hint = (
-            f"OpenMemory at {url} has no user {self.user_id!r}; it creates only the user named by its USER "
-            "environment variable at start-up. Set user_id in config.yaml to that user, or create this one "
-            "(connecting OpenMemory's MCP endpoint once as that user does it)"
+            f"OpenMemory at {url} has no user {self.user_id!r}, and creating it through its MCP endpoint failed; "
+            "OpenMemory creates only the user named by its USER environment variable at start-up, and a user "
+            "on the first MCP call as that user. Set user_id in config.yaml to an existing user, or create "
+            f"this one: curl -X POST {url}{self.mcp_path} -H 'Content-Type: application/json' "
+            "-H 'Accept: application/json, text/event-stream' -d "
+            """'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_memories","arguments":{}}}'"""
         )
+        self._created_user = False
         self.api = _http.Api(
             self.service,
             self.base_url,
@@ -96,7 +104,7 @@ class OpenMemoryBackend(_http.HttpBackend):
             item, user_id=self.user_id, extra={"agent_id": self.agent_id, "run_id": item.session_id}
         )
         body = {"user_id": self.user_id, "text": item.text, "metadata": metadata, "infer": self.infer, "app": self.app}
-        answer = self.api.call_json("POST", MEMORIES, json=body, hints={404: self.user_hint})
+        answer = self._with_user(lambda: self.api.call_json("POST", MEMORIES, json=body, hints={404: self.user_hint}))
         if answer is not None and not (isinstance(answer, dict) and "id" in answer):
             raise BackendUnavailable(
                 f"{self.service} answered POST {MEMORIES} with an unexpected body",
@@ -318,6 +326,24 @@ class OpenMemoryBackend(_http.HttpBackend):
         """Create ``user_id`` (and the app) in OpenMemory: MCP tool calls create both, REST never does."""
         self._guarded(lambda: self._mcp_tool("list_memories", {}, None), check_breaker=False)
 
+    def _with_user(self, call: Any) -> Any:
+        """``call()``; when OpenMemory answers that the user does not exist, create the user through MCP
+        (once per store object) and call again. A user that still cannot be made is the original 404."""
+        try:
+            return call()
+        except BackendRejected as exc:
+            if self._created_user or not _user_missing(exc):
+                raise
+            self._created_user = True
+            try:
+                self._mcp_tool("list_memories", {}, None)
+            except BackendError:
+                raise exc from None
+            from mem0_hooks.log import log
+
+            log(f"created the user {self.user_id!r} (and the app {self.app!r}) on OpenMemory through its MCP endpoint")
+            return call()
+
     # -- listing and forgetting --------------------------------------------------------------------
     def _memory(self, row: dict[str, Any]) -> Memory | None:
         if not isinstance(row, dict) or row.get("id") is None:
@@ -390,6 +416,42 @@ class OpenMemoryBackend(_http.HttpBackend):
         match = re.search(r"(\d+)", str((answer or {}).get("message", "")))
         return int(match.group(1)) if match else len(ids)
 
+    def delete_older_than(self, iso_cutoff: str) -> int:
+        """Retention: forget the memories mem0-hooks wrote whose turn happened before ``iso_cutoff``."""
+        cutoff = _http.parse_time(iso_cutoff)
+
+        def run() -> int:
+            doomed = []
+            for page in range(1, MAX_PAGES + 1):
+                answer = self.api.call_json(
+                    "GET",
+                    MEMORIES,
+                    params={
+                        "user_id": self.user_id,
+                        "page": page,
+                        "size": PAGE_SIZE,
+                        "sort_column": "created_at",
+                        "sort_direction": "asc",
+                    },
+                    hints={404: self.user_hint},
+                )
+                rows = (answer or {}).get("items") or []
+                for row in rows:
+                    memory = self._memory(row)
+                    when = _http.parse_time(memory.created_at) if memory is not None else None
+                    if memory is not None and self._ours(memory) and when is not None and cutoff and when < cutoff:
+                        doomed.append(memory.id)
+                stored = _http.parse_time(rows[-1].get("created_at")) if rows else None
+                if (
+                    not rows
+                    or (stored and cutoff and stored >= cutoff)
+                    or page >= int((answer or {}).get("pages") or page)
+                ):
+                    break  # oldest first: the rest was stored after the cutoff (a turn is stored after it happened)
+            return sum(self._delete_ids(doomed[i : i + 100]) for i in range(0, len(doomed), 100))
+
+        return self._guarded(run)
+
     def delete_all(self, *, project: str | None = None) -> int:
         def run() -> int:
             doomed = [m.id for m in self._pages() if self._ours(m) and (project is None or m.project == project)]
@@ -398,8 +460,10 @@ class OpenMemoryBackend(_http.HttpBackend):
         return self._guarded(run)
 
     def _total(self) -> int | None:
-        answer = self.api.call_json(
-            "GET", MEMORIES, params={"user_id": self.user_id, "page": 1, "size": 1}, hints={404: self.user_hint}
+        answer = self._with_user(
+            lambda: self.api.call_json(
+                "GET", MEMORIES, params={"user_id": self.user_id, "page": 1, "size": 1}, hints={404: self.user_hint}
+            )
         )
         total = (answer or {}).get("total") if isinstance(answer, dict) else None
         return int(total) if isinstance(total, int) else None
@@ -427,7 +491,11 @@ class OpenMemoryBackend(_http.HttpBackend):
         except BackendError as exc:
             semantic = f"semantic recall via MCP unavailable, keyword search is used instead ({exc})"
         count = "an unknown number of" if total is None else str(total)
-        return f"{self.service} at {url}: user {self.user_id!r} has {count} memories, app {self.app!r}; {semantic}"
+        created = " (just created through its MCP endpoint)" if self._created_user else ""
+        return (
+            f"{self.service} at {url}: user {self.user_id!r}{created} has {count} memories, app {self.app!r}; "
+            f"{semantic}"
+        )
 
     # Last in the class on purpose: after it, ``list`` in an annotation would name this method.
     def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
@@ -436,6 +504,10 @@ class OpenMemoryBackend(_http.HttpBackend):
 
         memories = _http.newest_first(self._guarded(run))
         return memories if limit is None else memories[:limit]
+
+
+def _user_missing(exc: BackendRejected) -> bool:
+    return exc.status == 404 and "user" in (exc.server_message or "").lower()
 
 
 class _McpError(BackendUnavailable):

@@ -120,13 +120,24 @@ class PlatformBackend(_http.HttpBackend):
         return memory
 
     # -- Backend -----------------------------------------------------------------------------------
+    @property
+    def takes_batches(self) -> bool:  # type: ignore[override]
+        """With ``infer`` Mem0 extracts facts from the messages of a request together: several turns of
+        one session go in one add. Without it each turn is a memory of its own, with its own metadata."""
+        return self.infer
+
     def _add_one(self, item: MemoryItem) -> None:
         """Send one item (``HttpBackend.add`` calls this per item, under the breaker)."""
+        self._add_batch([item])
+
+    def _add_batch(self, items: list[MemoryItem]) -> None:
+        """One add request for ``items`` (one session's turns, in order)."""
+        item = items[-1]
         body: dict[str, Any] = {
-            "messages": [{"role": _http.api_role(item.role), "content": item.text}],
+            "messages": [{"role": _http.api_role(i.role), "content": i.text} for i in items],
             "user_id": self.user_id,
             "agent_id": self.agent_id,
-            "metadata": _http.item_metadata(item, user_id=self.user_id),
+            "metadata": _http.batch_metadata(items, user_id=self.user_id),
             "infer": self.infer,
             "version": "v2",
             "output_format": "v1.1",

@@ -119,13 +119,25 @@ class ServerBackend(_http.HttpBackend):
         return [m for m in (self._memory(r) for r in rows or []) if m is not None]
 
     # -- Backend -----------------------------------------------------------------------------------
+    @property
+    def takes_batches(self) -> bool:  # type: ignore[override]
+        """With ``infer`` the server extracts facts from the messages of a request together: several turns
+        of one session go in one add. Without it each message becomes a memory, and keeps its own metadata
+        only when sent alone."""
+        return self.infer
+
     def _add_one(self, item: MemoryItem) -> None:
         """Send one item (``HttpBackend.add`` calls this per item, under the breaker)."""
+        self._add_batch([item])
+
+    def _add_batch(self, items: list[MemoryItem]) -> None:
+        """One ``POST /memories`` for ``items`` (one session's turns, in order)."""
+        item = items[-1]
         body: dict[str, Any] = {
-            "messages": [{"role": _http.api_role(item.role), "content": item.text}],
+            "messages": [{"role": _http.api_role(i.role), "content": i.text} for i in items],
             "user_id": self.user_id,
             "agent_id": self.agent_id,
-            "metadata": _http.item_metadata(item, user_id=self.user_id),
+            "metadata": _http.batch_metadata(items, user_id=self.user_id),
             "infer": self.infer,
         }
         if item.session_id:

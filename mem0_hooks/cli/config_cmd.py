@@ -24,19 +24,18 @@ def _parse_value(raw: str) -> Any:
 def write_config(data: dict[str, Any]) -> None:
     """Validate then write config.yaml atomically, mode 0600."""
     import yaml
-    from pydantic import ValidationError
 
-    from mem0_hooks.config_model import Config
+    from mem0_hooks.errors import ConfigError
 
     path = paths.config_file()
     try:
-        Config.model_validate(data)
-    except ValidationError as exc:
-        raise FatalError(config_mod._flatten(path, exc)) from None
+        config_mod.check(path, data)
+    except ConfigError as exc:
+        raise FatalError(str(exc)) from None
     paths.ensure_private_dir(os.path.dirname(path))
     tmp = path + ".tmp"
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
-        fh.write("# mem0-hooks configuration (see README 'Configuration'). Written by `mem0-hooks config set`.\n")
+        fh.write("# mem0-hooks configuration (see docs/configuration.md). Written by `mem0-hooks config set`.\n")
         yaml.safe_dump(data, fh, sort_keys=False, default_flow_style=False)
     os.replace(tmp, path)
 
@@ -53,12 +52,34 @@ def show(*, as_json: bool) -> int:
     else:
         import yaml
 
-        print(f"# {paths.config_file()} plus environment overrides")
+        print(f"# {paths.config_file()} plus environment overrides, every key in this project's spelling")
+        print(f"# (the original design's spelling maps as docs/configuration.md says); {_consent_line(effective)}")
         print(yaml.safe_dump(effective, sort_keys=False).rstrip())
     return 0
 
 
+def _consent_line(effective: dict[str, Any]) -> str:
+    """Where privacy.consent_given comes from."""
+    privacy = effective.get("privacy") or {}
+    if not privacy.get("require_consent"):
+        return "consent: not required (privacy.require_consent: false)"
+    try:
+        explicit = (config_mod.read_file(paths.config_file()).get("privacy") or {}).get("consent_given")
+    except Exception:  # noqa: BLE001 - only a comment
+        explicit = None
+    if isinstance(explicit, bool) or os.environ.get("MEM0_HOOKS_PRIVACY_CONSENT_GIVEN"):
+        return "consent: set in the file (or the environment)"
+    recorded = config_mod.read_consent()
+    if recorded is None:
+        return "consent: not given yet (`mem0-hooks config set privacy.consent_given true`)"
+    verb = "given" if recorded["consent_given"] else "withdrawn"
+    return f"consent: {verb} {recorded.get('at', '')} by {recorded.get('source', '?')} ({paths.consent_file()})"
+
+
 def get(key: str) -> int:
+    from mem0_hooks.config_aliases import canonical
+
+    key = "mcp.enabled" if key == "mem0.mcp.enabled" else canonical(key)
     value: Any = config_mod.load()
     for part in key.split("."):
         if not isinstance(value, dict) or part not in value:
@@ -76,17 +97,59 @@ def set_value(key: str, raw: str) -> int:
             "the API key is never taken on the command line: use `mem0-hooks config set-key` "
             "(reads MEM0_API_KEY or asks without echo)"
         )
+    from mem0_hooks.config_aliases import spellings
+
+    value = _parse_value(raw)
     data = config_mod.read_file(paths.config_file())
+    if key in ("privacy.consent_given", "mem0.privacy.consent_given"):
+        return _set_consent(data, value)
+    # A key the file already has, in either spelling, is changed where it is; a new one goes where typed.
+    names = [name for name in spellings(key) if _lookup(data, name) is not _MISSING] or [key]
+    for name in names:
+        _put(data, name, value)
+    write_config(data)
+    for name in names:
+        print(f"{name} = {value!r}")
+    return 0
+
+
+_MISSING = object()
+
+
+def _lookup(data: dict[str, Any], key: str) -> Any:
+    value: Any = data
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _put(data: dict[str, Any], key: str, value: Any) -> None:
     parts = key.split(".")
     target = data
     for part in parts[:-1]:
         nxt = target.setdefault(part, {})
+        if nxt is None:
+            nxt = target[part] = {}
         if not isinstance(nxt, dict):
             raise FatalError(f"{'.'.join(parts[:-1])} is not a section")
         target = nxt
-    target[parts[-1]] = _parse_value(raw)
-    write_config(data)
-    print(f"{key} = {target[parts[-1]]!r}")
+    target[parts[-1]] = value
+
+
+def _set_consent(data: dict[str, Any], value: Any) -> int:
+    """Consent is recorded in consent.json (config.yaml keeps what the user wrote); a config.yaml that sets
+    it too is changed to agree, since a value there would decide."""
+    if not isinstance(value, bool):
+        raise FatalError(f"privacy.consent_given takes true or false, got {value!r}")
+    for name in ("privacy.consent_given", "mem0.privacy.consent_given"):
+        if _lookup(data, name) is not _MISSING:
+            _put(data, name, value)
+            write_config(data)
+    config_mod.record_consent(value, source="mem0-hooks config set privacy.consent_given")
+    state = "on: conversations are stored" if value else "off: nothing more is stored (recall keeps working)"
+    print(f"privacy.consent_given = {value!r} (recorded in {paths.consent_file()}); capture is {state}")
     return 0
 
 

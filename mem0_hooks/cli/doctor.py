@@ -18,12 +18,19 @@ HOOK_FILES = {
 }
 
 
+# Checks that read the config: with an invalid config they are skipped (the config check says why).
+NEEDS_CONFIG = ("consent", "store")
+
+
 def _check_config() -> tuple[bool, str]:
     from mem0_hooks import config
 
-    config.validate()
+    effective = config.validate()
     absent = "" if os.path.exists(paths.config_file()) else " (absent: defaults)"
-    return True, f"config {paths.config_file()} is valid{absent}"
+    message = f"config {paths.config_file()} is valid{absent}"
+    if not effective["claude_code"]["memory_integration"]:
+        return False, message + "; but claude_code.memory_integration is false: every hook is off"
+    return True, message
 
 
 def _check_home() -> tuple[bool, str]:
@@ -45,15 +52,51 @@ def _check_consent() -> tuple[bool, str]:
     if not config.capture_allowed(cfg):
         if not cfg["memory"]["auto_store"]:
             return False, "capture is off (memory.auto_store: false)"
+        recorded = config.read_consent()
+        if recorded is not None and not recorded["consent_given"]:
+            return False, (
+                f"capture is off: consent was withdrawn ({recorded.get('source', '?')}, {recorded.get('at', '?')}); "
+                "to give it: mem0-hooks config set privacy.consent_given true"
+            )
         return False, "capture is off until you consent: mem0-hooks config set privacy.consent_given true"
-    return True, "capture is on (consent given)"
+    if not cfg["privacy"]["require_consent"]:
+        return True, "capture is on (privacy.require_consent: false)"
+    recorded = config.read_consent()
+    where = f" ({recorded.get('source', '?')}, {recorded.get('at', '?')})" if recorded else ""
+    return True, f"capture is on (consent given{where})"
 
 
 def _check_store() -> tuple[bool, str]:
     from mem0_hooks import config
     from mem0_hooks.backends import open_backend
 
-    return True, open_backend(config.load()).health()
+    cfg = config.load()
+    message = open_backend(cfg).health()
+    size = store_size_line(cfg)
+    return True, message + (f"; {size}" if size else "")
+
+
+def store_size_line(cfg: dict[str, object]) -> str:
+    """The local store's size against ``memory.max_store_size_mb`` ("" when there is no local store)."""
+    from mem0_hooks.backends.local import LocalStore
+
+    memory = cfg["memory"]
+    cc = cfg["claude_code"]
+    assert isinstance(memory, dict) and isinstance(cc, dict)
+    if cfg["backend"] != "local" and cc["fallback_mode"] != "local":
+        return ""
+    if not os.path.exists(paths.store_db()):
+        return ""
+    store = LocalStore()
+    try:
+        used = store.used_bytes() / 1e6
+    finally:
+        store.close()
+    cap = memory["max_store_size_mb"]
+    what = "local store" if cfg["backend"] == "local" else "local fallback copy"
+    if cap is None:
+        return f"{what} uses {used:.1f} MB (no cap: memory.max_store_size_mb)"
+    return f"{what} uses {used:.1f} MB of its {cap} MB cap (oldest memories are forgotten past it)"
 
 
 def _check_queue() -> tuple[bool, str]:
@@ -93,14 +136,22 @@ def _check_wiring() -> tuple[bool, str]:
     plugin = [k for k, on in (settings.get("enabledPlugins") or {}).items() if on and k.startswith("mem0-hooks@")]
     if handlers and plugin:
         return False, (
-            f"both the settings hooks ({path}) and the plugin ({plugin[0]}) are active: every turn is "
-            "captured twice; remove one (./install.sh --uninstall, or disable the plugin)"
+            f"both the settings hooks ({path}) and the plugin ({plugin[0]}) are active: every hook runs twice "
+            "(each turn is stored once); remove one (./install.sh --uninstall, or claude plugin uninstall)"
         )
     if plugin and not handlers:
-        status = install.plugin_status(paths.home()) if os.environ.get("CLAUDE_PLUGIN_DATA") else {}
+        from mem0_hooks import __version__
+        from mem0_hooks.plugin import plugin_ready_marker, plugin_status
+
+        status = plugin_status(paths.home())
         if status.get("state") == "failed":
-            return False, f"plugin {plugin[0]} enabled but its setup failed: {status.get('error', '')}"
-        return True, f"plugin {plugin[0]} is enabled"
+            return False, (
+                f"plugin {plugin[0]} enabled, but setting up {paths.home()}/venv failed: {status.get('error', '')}; "
+                "captured turns wait in the queue. It retries within the hour (at the next hook)"
+            )
+        if not os.path.exists(plugin_ready_marker(paths.home(), __version__)):
+            return True, f"plugin {plugin[0]} is enabled; its setup runs in the background (capture works meanwhile)"
+        return True, f"plugin {plugin[0]} is enabled and set up ({paths.home()}/venv)"
     wired = {event for event, _ in handlers}
     missing = [e for e in HOOK_FILES if e not in wired]
     if not handlers:
@@ -201,21 +252,30 @@ CHECKS: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
 
 
 def doctor(*, as_json: bool = False) -> int:
-    results = []
+    results: list[dict[str, object]] = []
+    config_ok = True
     for name, check in CHECKS:
+        if name in NEEDS_CONFIG and not config_ok:
+            results.append(
+                {"check": name, "ok": False, "skipped": True, "message": "skipped: it needs a valid config (see above)"}
+            )
+            continue
         try:
             ok, message = check()
         except Mem0HooksError as exc:
             ok, message = False, str(exc)
+            config_ok = config_ok and name != "config"
         except Exception as exc:  # noqa: BLE001 - doctor reports, it does not crash
             ok, message = False, f"{type(exc).__name__}: {exc}"
+            config_ok = config_ok and name != "config"
         results.append({"check": name, "ok": ok, "message": message})
     if as_json:
         print(json.dumps(results, indent=2))
     else:
         for r in results:
-            mark = "ok  " if r["ok"] else "FAIL"
-            print(f"[{mark}] {r['check']:12} {r['message']}")
-        bad = sum(not r["ok"] for r in results)
+            mark = "skip" if r.get("skipped") else "ok  " if r["ok"] else "FAIL"
+            text = str(r["message"]).replace("\n", "\n" + " " * 20)
+            print(f"[{mark}] {r['check']:12} {text}")
+        bad = sum(not r["ok"] and not r.get("skipped") for r in results)
         print("all good" if not bad else f"{bad} problem(s): see the FAIL lines for what to do")
     return 0 if all(r["ok"] for r in results) else 1

@@ -52,8 +52,14 @@ def reindex(*, rebuild: bool) -> int:
             f"the {config['backend']} store searches by meaning itself; reindex is for the local store "
             "(backend local, or claude_code.fallback_mode: local)"
         )
-    if not config["memory"]["semantic"]:
-        print("memory.semantic is off: recall is by words only; nothing to embed", file=sys.stderr)
+    from mem0_hooks.recall import semantic_weight
+
+    if not semantic_weight(config):
+        print(
+            "semantic recall is off (memory.semantic, memory.semantic_weight or memory.cache_embeddings): "
+            "recall is by words only; nothing to embed",
+            file=sys.stderr,
+        )
         return 0
     try:
         model = embedding.load()

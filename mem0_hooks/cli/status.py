@@ -38,7 +38,9 @@ def collect() -> dict[str, Any]:
     from mem0_hooks.gates import read_pauses
 
     pauses = read_pauses()
-    if not config["memory"]["auto_store"]:
+    if not config["claude_code"]["memory_integration"]:
+        info["capture"] = "off, and recall too (claude_code.memory_integration: false)"
+    elif not config["memory"]["auto_store"]:
         info["capture"] = "off (memory.auto_store: false)"
     elif config["privacy"]["require_consent"] and not config["privacy"]["consent_given"]:
         info["capture"] = "off (no consent yet: run `mem0-hooks config set privacy.consent_given true`)"
@@ -50,6 +52,12 @@ def collect() -> dict[str, Any]:
         info["memories"] = open_store(config).count()
     except BackendError as exc:
         info["store_error"] = str(exc)
+    from mem0_hooks.cli.doctor import store_size_line
+
+    try:
+        info["store_size"] = store_size_line(config) or None
+    except Exception as exc:  # noqa: BLE001 - informational
+        info["store_size"] = f"unknown ({exc})"
     status = flush.read_status()
     info.update(
         last_flush_at=status.get("last_flush_at"),
@@ -91,6 +99,8 @@ def status(*, as_json: bool) -> int:
     print(f"data          {info['home']}")
     print(f"capture       {info['capture']}")
     print(f"memories      {memories}")
+    if info.get("store_size"):
+        print(f"store size    {info['store_size']}")
     print(
         f"queue         {info['queue_pending']} pending (cap {info['queue_cap']}), {info['queue_dead']} dead-lettered"
         + ("  (flusher running)" if info["flusher_running"] else "")

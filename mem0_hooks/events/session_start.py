@@ -22,6 +22,8 @@ def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
     already had injected are left out, so a resume or a compaction adds only what is new.
     """
     config = config_mod.load()
+    if not config["claude_code"]["memory_integration"]:
+        return None  # every hook switched off
     session_id = text_field(data, "session_id")
     project = project_of(text_field(data, "cwd"))
     after_reply(lambda: _drain_leftovers(config))  # the flusher starts once Claude has its context

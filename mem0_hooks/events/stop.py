@@ -23,6 +23,8 @@ EVENT = "Stop"
 def capture_new_turns(data: dict[str, Any], *, include_last_message: bool = True) -> int:
     """Enqueue what is new in this session; returns how many items were enqueued."""
     config = config_mod.load()
+    if not config["claude_code"]["memory_integration"]:
+        return 0
     session_id = text_field(data, "session_id")
     project = project_of(text_field(data, "cwd"))
     if not session_id or not may_capture(config, project):

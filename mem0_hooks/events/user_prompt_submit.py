@@ -19,6 +19,8 @@ EVENT = "UserPromptSubmit"
 def user_prompt_submit(data: dict[str, Any]) -> dict[str, Any] | None:
     """Enqueue the prompt, then return the recalled-memory context for it (None for nothing)."""
     config = config_mod.load()
+    if not config["claude_code"]["memory_integration"]:
+        return None  # every hook switched off
     prompt = text_field(data, "prompt")
     session_id = text_field(data, "session_id")
     project = project_of(text_field(data, "cwd"))

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from mem0_hooks.backends.local import LocalStore
 
-KEPT_MATRICES = 8  # projects whose vectors a process keeps in memory
+KEPT_MATRICES = 3  # projects whose vectors a process keeps in memory (about 1.5 KB a memory)
 
 
 class Similar:
@@ -58,8 +58,8 @@ class Similar:
 
 
 class _Matrix:
-    """One project's vectors as read so far, in buffers that grow by doubling (a search that brings a
-    few new vectors appends them in place instead of copying the matrix)."""
+    """One project's vectors as read so far, in buffers with room to grow (a search that brings a few new
+    vectors appends them in place instead of copying the matrix)."""
 
     __slots__ = ("model", "generation", "last", "size", "ids", "buffer", "position")
 
@@ -90,7 +90,7 @@ class _Matrix:
         new = np.frombuffer(b"".join(vector for _, vector in rows), dtype="<f2").reshape(len(rows), -1)
         start, end = self.size, self.size + len(rows)
         if end > len(self.ids) or new.shape[1] != self.buffer.shape[1]:
-            capacity = max(end, 2 * len(self.ids), 1024)
+            capacity = max(end + 1024, len(self.ids) + len(self.ids) // 4)
             ids = np.zeros(capacity, dtype=np.int64)
             buffer = np.zeros((capacity, new.shape[1]), dtype=np.float32)
             ids[:start] = self.ids[:start]
