@@ -6,8 +6,10 @@ by the hooks' own rules: ``transcript.parse_lines`` says what a turn is, ``proje
 project it belongs to (from the line's ``cwd``), ``gates.capture_refusal`` whether it may be captured,
 and ``capture.make_item`` redacts it and gives it the id the hooks give it. The session is the
 transcript's file name, as the hooks' ``session_id`` is, and a turn's ``seq`` is its place in the
-transcript. So a turn the hooks captured already is the same memory, and storing it again changes
-nothing; a turn imported twice is one memory.
+transcript (numbered around the session's turns already stored, ``fit_seqs``). So a turn the hooks
+captured already is the same memory, and storing it again changes nothing; a turn imported twice is
+one memory. The vectors for recall by meaning are made afterwards, in the background
+(``after_storing``).
 
 Where the turns go:
 
