@@ -640,6 +640,9 @@ def test_an_import_killed_at_any_point_and_started_again_ends_as_a_clean_run(
 def test_the_hooks_flusher_keeps_storing_while_an_import_runs(
     data_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # Words only: with recall by meaning on, each replay would also embed every turn imported so far
+    # (as the flusher does), and the time measured here is the wait for the import's write lock.
+    write_config(data_home, memory={"semantic": False})
     bench = _bench()
     projects = tmp_path / "projects"
     bench.build_corpus(projects, megabytes=8, data=bench.DEFAULT_DATA)
