@@ -2,13 +2,14 @@
 # Install mem0-hooks for Claude Code from this checkout. Needs only python3 (3.10+) with venv.
 #
 #   ./install.sh [--yes] [--backend local|platform|openmemory|server] [--url URL] [--user-id ID]
-#                [--project DIR] [--dry-run]
+#                [--project DIR] [--import-history] [--dry-run]
 #   ./install.sh --uninstall [--purge] [--yes] [--project DIR] [--dry-run]
 #
 # Makes a virtualenv in the data dir ($MEM0_HOOKS_HOME, else ${XDG_DATA_HOME:-~/.local/share}/mem0-hooks),
 # pip-installs this checkout into it, then hands over to `python -m mem0_hooks.cli.main install`, which
 # copies the hooks, writes config.yaml, merges the hooks into ~/.claude/settings.json (with a backup)
 # and links ~/.local/bin/mem0-hooks. The Mem0 API key is read only from MEM0_API_KEY.
+# --import-history imports your past Claude Code sessions too; an interactive install asks once.
 # PYTHON=/path/to/python3 picks the interpreter.
 set -euo pipefail
 
@@ -16,7 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python3}"
 
 usage() {
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 uninstall=0

@@ -103,12 +103,42 @@ def spawn() -> None:
 
 # -- replay asks the background flusher to step aside --------------------------------------------------
 def _request_path() -> str:
-    return os.path.join(paths.queue_dir(), REPLAY_REQUEST)
+    return os.path.join(queue.root(), REPLAY_REQUEST)
 
 
 def request_lock() -> None:
     """Ask a background flusher to release the lock soon (``mem0-hooks replay`` wants it)."""
-    queue._write_atomic(paths.queue_dir(), REPLAY_REQUEST, {"pid": os.getpid(), "at": time.time()})
+    queue._write_atomic(queue.root(), REPLAY_REQUEST, {"pid": os.getpid(), "at": time.time()})
+
+
+LOCK_TAKEOVER_SECONDS = 30
+
+
+def take_lock(*, quiet: bool = False) -> Any:
+    """The flush lock (a ``filelock.FileLock``, held), for a command that delivers now: a background
+    flusher is asked to step aside and given ``LOCK_TAKEOVER_SECONDS`` to. QueueError when it does not."""
+    from filelock import FileLock, Timeout
+
+    queue.ensure_dirs()
+    lock = FileLock(queue.lock_path(), mode=0o600)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if not quiet:
+            import sys
+
+            print("asking the background flusher to step aside...", file=sys.stderr)
+        request_lock()
+        try:
+            lock.acquire(timeout=LOCK_TAKEOVER_SECONDS)
+        except Timeout:
+            raise QueueError(
+                f"another process has held the queue lock for {LOCK_TAKEOVER_SECONDS}s ({queue.lock_path()}); "
+                "try again in a minute"
+            ) from None
+        finally:
+            withdraw_request()
+    return lock
 
 
 def withdraw_request() -> None:
@@ -134,9 +164,17 @@ def lock_requested() -> bool:
 
 
 # -- bookkeeping -------------------------------------------------------------------------------------
+def _status_path() -> str:
+    """``state/flush.json``; a queue moved elsewhere (``queue.use_root``) keeps its status beside it,
+    so that a store it holds back never holds back the data dir's own flusher."""
+    if queue.root() != paths.queue_dir():
+        return os.path.join(queue.root(), STATUS_FILE)
+    return paths.state_file(STATUS_FILE)
+
+
 def read_status() -> dict[str, Any]:
     try:
-        with open(paths.state_file(STATUS_FILE), encoding="utf-8") as fh:
+        with open(_status_path(), encoding="utf-8") as fh:
             data = json.load(fh)
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
@@ -147,7 +185,7 @@ def write_status(**changes: Any) -> None:
     status = read_status()
     status.update(changes)
     try:
-        paths.write_private_json(paths.state_file(STATUS_FILE), status)
+        paths.write_private_json(_status_path(), status)
     except OSError:
         pass  # status is informational; the queue itself is what must survive
 
@@ -239,8 +277,11 @@ class Ledger:
         import sqlite3
 
         self.target = target
+        # The data dir's ledger, also for a queue moved by ``queue.use_root``: whoever delivers to a
+        # target, every delivery to it is known here.
         self.path = path or os.path.join(paths.queue_dir(), "delivered.sqlite3")
         queue.ensure_dirs()
+        paths.ensure_private_dir(os.path.dirname(self.path))
         if not os.path.exists(self.path):
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         self.db: sqlite3.Connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)

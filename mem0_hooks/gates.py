@@ -40,11 +40,24 @@ def capture_paused(project: str) -> bool:
 
 def may_capture(config: dict[str, Any], project: str) -> bool:
     """Capture needs consent, auto_store, no pause, and a project that did not opt out."""
-    return (
-        config_mod.capture_allowed(config)
-        and not is_excluded(project, config["privacy"]["exclude_projects"])
-        and not capture_paused(project)
-    )
+    return capture_refusal(config, project) is None
+
+
+# Why ``may_capture`` says no, in its order (``mem0-hooks import`` counts what it skips by reason).
+NO_CONSENT = "no consent or memory.auto_store off"
+EXCLUDED = "excluded project"
+PAUSED = "capture paused"
+
+
+def capture_refusal(config: dict[str, Any], project: str) -> str | None:
+    """None when ``may_capture`` allows capture in ``project``, else the reason it does not."""
+    if not config_mod.capture_allowed(config):
+        return NO_CONSENT
+    if is_excluded(project, config["privacy"]["exclude_projects"]):
+        return EXCLUDED
+    if capture_paused(project):
+        return PAUSED
+    return None
 
 
 def may_recall(config: dict[str, Any], project: str) -> bool:

@@ -622,6 +622,7 @@ class InstallOptions:
     source: str | None = None  # a checkout whose hooks/ are copied; None: re-wire the copies already there
     preflight: bool = False
     link: bool = True
+    import_history: bool = False  # import past Claude Code sessions without asking
 
 
 @dataclass
@@ -985,8 +986,77 @@ def install(opts: InstallOptions, *, say: Say = _default_say) -> int:
 
     if not consent_given:
         report.notes.append("capture is off until you consent: mem0-hooks config set privacy.consent_given true")
+
+    # 7. past sessions: imported with --import-history, or when the one-time question is answered yes
+    code = _offer_history(opts, layout, consent_given=consent_given, dry=dry, say=say, report=report)
     _summary(report, say, dry=dry, next_step=f"{command} doctor")
-    return 0
+    return code
+
+
+HISTORY_CHOICE = "history-import.json"  # in <data>/state: the answer to the one-time question
+
+
+def _offer_history(
+    opts: InstallOptions, layout: Layout, *, consent_given: bool, dry: bool, say: Say, report: Report
+) -> int:
+    """Import past Claude Code sessions when ``--import-history`` says so, or ask once (interactive only,
+    never with ``--yes`` alone) and remember the answer. Returns the install's exit code: 1 when an
+    import that was asked for did not finish."""
+    choice_file = os.path.join(layout.data, "state", HISTORY_CHOICE)
+    wanted = opts.import_history
+    if not wanted:
+        if opts.yes or dry or not _is_tty() or not consent_given or os.path.exists(choice_file):
+            return 0
+        from mem0_hooks.history import Tally, find_transcripts, projects_dir
+
+        found = find_transcripts(projects_dir(), Tally())
+        if not found:
+            return 0
+        size = sum(t.size for t in found) / 1e6
+        say(
+            f"You have {len(found):,} past Claude Code session(s) ({size:,.0f} MB in {projects_dir()}). "
+            "Imported, they are memories from today on; else memory starts empty."
+        )
+        wanted = _ask("Import them now? (`mem0-hooks import` does it any time)", False)
+        _remember_choice(choice_file, wanted)
+        if not wanted:
+            return 0
+    elif not dry:
+        _remember_choice(choice_file, True)
+    if dry:
+        report.done.append("would import past Claude Code sessions (`mem0-hooks import`)")
+        return 0
+    if not consent_given:
+        report.notes.append("past sessions not imported: capture is off until you consent")
+        return 1
+    say("==> importing past Claude Code sessions")
+    from mem0_hooks.cli._common import FatalError
+    from mem0_hooks.cli.import_cmd import run_import
+
+    try:
+        code = run_import(
+            source=None, projects_dir=None, project=opts.project, since=None, dry_run=False, as_json=False
+        )
+    except (FatalError, Mem0HooksError) as exc:
+        say(f"error: {exc}")
+        code = 1
+    if code == 0:
+        report.done.append("imported past Claude Code sessions")
+        return 0
+    report.notes.append(
+        "importing past sessions did not finish (see above); the install itself is complete: "
+        "run `mem0-hooks import` to finish it (nothing is stored twice)"
+    )
+    return 1
+
+
+def _remember_choice(path: str, answer: bool) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump({"import_history": answer, "at": time.time()}, fh)
+    except OSError:
+        pass  # asked again next time: better than failing an install
 
 
 def _project_key(project: str | None) -> str | None:

@@ -54,21 +54,40 @@ class CorruptItem(QueueError):
     """A queue file that cannot be parsed as an item (truncated, not JSON, wrong shape)."""
 
 
+_root: str | None = None  # set by ``use_root``
+
+
+def root() -> str:
+    """The queue directory: ``queue/`` in the data dir, unless ``use_root`` chose another."""
+    return _root or paths.queue_dir()
+
+
+def use_root(path: str | None) -> None:
+    """Keep this process's queue (items, lock, status) in ``path``; None goes back to the data dir's.
+
+    ``mem0-hooks migrate`` sends the local store's memories to a remote store while the hooks keep
+    delivering new turns to the local one: its items wait in a queue of their own, drained by it
+    alone, so neither flusher delivers the other's items to the wrong store.
+    """
+    global _root
+    _root = path
+
+
 def _dir(kind: str) -> str:
-    return os.path.join(paths.queue_dir(), kind)
+    return os.path.join(root(), kind)
 
 
 def lock_path() -> str:
-    return os.path.join(paths.queue_dir(), "flush.lock")
+    return os.path.join(root(), "flush.lock")
 
 
 def ensure_dirs(*kinds: str) -> str:
     """Create the queue dir (and the ``kinds`` below it) owner-only, and return the queue dir."""
-    root = paths.queue_dir()
-    _ensure_private(root)
+    root_dir = root()
+    _ensure_private(root_dir)
     for kind in kinds:
-        _ensure_private(os.path.join(root, kind))
-    return root
+        _ensure_private(os.path.join(root_dir, kind))
+    return root_dir
 
 
 def _ensure_private(path: str) -> None:
@@ -119,7 +138,7 @@ def _write_atomic(directory: str, name: str, payload: dict[str, Any], sync: bool
 
 
 def _write_once(directory: str, tmp_dir: str, name: str, data: bytes, sync: bool) -> None:
-    _ensure_private(paths.queue_dir())
+    _ensure_private(root())
     _ensure_private(tmp_dir)
     _ensure_private(directory)
     tmp = os.path.join(tmp_dir, f"{name}.{os.getpid()}.{time.monotonic_ns()}")
@@ -269,7 +288,7 @@ def enqueue(items: list[dict[str, Any]], *, max_items: int | None = None, sync: 
             _unsynced_dirs.add(pending)
     if max_items is not None:
         try:
-            os.unlink(os.path.join(paths.queue_dir(), FULL_NOTE))
+            os.unlink(os.path.join(root(), FULL_NOTE))
         except OSError:
             pass
     return written
@@ -287,7 +306,7 @@ def _note_full(refused: int, waiting: int, cap: int) -> None:
         "cap": cap,
     }
     try:
-        _write_atomic(paths.queue_dir(), FULL_NOTE, note)
+        _write_atomic(root(), FULL_NOTE, note)
     except OSError:
         pass
 
@@ -295,7 +314,7 @@ def _note_full(refused: int, waiting: int, cap: int) -> None:
 def full_note() -> dict[str, Any] | None:
     """``{"first_at", "last_at", "refused", "pending", "cap"}`` while the cap is refusing items, else None."""
     try:
-        with open(os.path.join(paths.queue_dir(), FULL_NOTE), encoding="utf-8") as fh:
+        with open(os.path.join(root(), FULL_NOTE), encoding="utf-8") as fh:
             note = json.load(fh)
     except (OSError, ValueError):
         return None

@@ -15,6 +15,10 @@ import stat
 
 from mem0_hooks import fastjson as json
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 # A first capture of a huge transcript reads only its tail: a hook must return quickly.
 MAX_READ_BYTES = 32 * 1024 * 1024
 
@@ -42,28 +46,30 @@ class Turn:
     library, which the Stop hook would pay for on every turn.
     """
 
-    __slots__ = ("role", "text", "timestamp", "message_id")
+    __slots__ = ("role", "text", "timestamp", "message_id", "cwd")
 
-    def __init__(self, role: str, text: str, timestamp: str = "", message_id: str = "") -> None:
+    def __init__(self, role: str, text: str, timestamp: str = "", message_id: str = "", cwd: str = "") -> None:
         self.role = role
         self.text = text
         self.timestamp = timestamp
         self.message_id = message_id
+        self.cwd = cwd  # the working directory the line was written in ("" when the line has none)
 
     def __repr__(self) -> str:
         return (
             f"Turn(role={self.role!r}, text={self.text!r}, timestamp={self.timestamp!r}, "
-            f"message_id={self.message_id!r})"
+            f"message_id={self.message_id!r}, cwd={self.cwd!r})"
         )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Turn):
             return NotImplemented
-        return (self.role, self.text, self.timestamp, self.message_id) == (
+        return (self.role, self.text, self.timestamp, self.message_id, self.cwd) == (
             other.role,
             other.text,
             other.timestamp,
             other.message_id,
+            other.cwd,
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
@@ -103,9 +109,18 @@ def read_new_turns(path: str, offset: int = 0) -> tuple[list[Turn], int]:
     return parse_lines(complete.split(b"\n")), start + end + 1
 
 
-def parse_lines(lines: list[bytes]) -> list[Turn]:
-    """The conversation in these JSONL lines, blocks of one API message joined into one turn."""
-    turns: list[Turn] = []
+def parse_lines(
+    lines: Iterable[bytes], *, bad: dict[str, int] | None = None, turns: list[Turn] | None = None
+) -> list[Turn]:
+    """The conversation in these JSONL lines, blocks of one API message joined into one turn.
+
+    ``bad`` counts the lines that could hold a turn but are not JSON (``"invalid JSON"``) or not UTF-8
+    (``"invalid UTF-8"``); they are skipped either way. ``turns`` continues a list from earlier lines of
+    the same file (``mem0-hooks import`` reads a file in blocks): an API message whose blocks straddle
+    two reads still becomes one turn. Returns the list the turns were added to.
+    """
+    if turns is None:
+        turns = []
     for raw in lines:
         # Cheap filters before json.loads: tool results are the bulk of a transcript.
         if not raw or (b'"user"' not in raw and b'"assistant"' not in raw):
@@ -114,7 +129,10 @@ def parse_lines(lines: list[bytes]) -> list[Turn]:
             continue
         try:
             entry = json.loads(raw)
-        except ValueError:
+        except ValueError as exc:
+            if bad is not None:
+                reason = "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else "invalid JSON"
+                bad[reason] = bad.get(reason, 0) + 1
             continue
         turn = _turn(entry)
         if turn is None:
@@ -154,11 +172,13 @@ def _turn(entry: object) -> Turn | None:
         return None
     timestamp = entry.get("timestamp")
     message_id = message.get("id") if kind == "assistant" else ""
+    cwd = entry.get("cwd")
     return Turn(
         role=kind,
         text=text,
         timestamp=timestamp if isinstance(timestamp, str) else "",
         message_id=message_id if isinstance(message_id, str) else "",
+        cwd=cwd if isinstance(cwd, str) else "",
     )
 
 

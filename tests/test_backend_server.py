@@ -266,3 +266,10 @@ def test_recent_is_bounded_on_the_hot_path(fake):
     with pytest.raises(BackendUnavailable):
         b.recent(project="/repo", limit=5)
     assert time.monotonic() - start < 2.0
+
+
+def test_the_role_the_server_keeps_outside_the_metadata_is_read(fake):
+    """mem0 server 2.2.1 moves ``role`` out of the metadata into the record (seen on the real server)."""
+    raw = {"id": "m1", "memory": "use postgres", "metadata": {"mem0_hooks_id": "i1"}, "role": "assistant"}
+    memory = backend(fake)._memory(raw)
+    assert memory is not None and memory.role == "assistant"

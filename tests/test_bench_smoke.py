@@ -56,6 +56,33 @@ def test_quick_bench_json(tmp_path: Path) -> None:
     assert stop["problems"] == []
 
 
+def test_import_bench_runs_the_floor_and_the_import(tmp_path: Path) -> None:
+    """``bench/import.py`` on a small corpus: the figures are there, the rerun adds nothing, nothing is left."""
+    bench = BENCH.parent / "import.py"
+    devmem = BENCH.parents[2] / "shared" / "data" / "devmem" / "devmem-dev.json"
+    if not devmem.exists():
+        import pytest
+
+        pytest.skip(f"the DevMem dev set is not beside the checkout ({devmem})")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MEM0_"))}
+    proc = subprocess.run(
+        [sys.executable, str(bench), "--mb", "8", "--hook-rounds", "3", "--workdir", str(tmp_path), "--json"]
+        + ["--data", str(devmem)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["searchable"] and report["rerun_stored"] == 0
+    assert report["turns_stored"] > 1000 and 7 < report["corpus_mb"] < 12  # (tool output has a floor per call)
+    assert report["import_seconds"] > 0 and report["floor_seconds"] > 0 and report["ratio"] > 0
+    assert report["hook_ms_idle"]["runs"] == 3 and report["hook_ms_during_import"]["runs"] >= 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_quick_mcp_bench(tmp_path: Path) -> None:
     """``bench/mcp.py --quick`` starts the server, times initialize and searches a store of real text."""
     bench = BENCH.parent / "mcp.py"

@@ -57,7 +57,11 @@ def run_traced(
 
 
 def heavy_imports(modules: set[str]) -> list[str]:
-    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
+    """Heavy dependencies, and the modules of the commands no hook needs (import, export, migrate)."""
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY or m in COMMANDS_ONLY)
+
+
+COMMANDS_ONLY = ("mem0_hooks.history", "mem0_hooks.migrate", "mem0_hooks.cli.import_cmd", "mem0_hooks.cli.export")
 
 
 def log_errors() -> list[str]:

@@ -745,6 +745,76 @@ def test_install_sh_for_real(home: Path, tmp_path: Path) -> None:
     assert f"deleted {data}" in proc.stdout
 
 
+# -- past sessions ---------------------------------------------------------------------------------------------
+def _past_session(home: Path) -> int:
+    """One past Claude Code session in ~/.claude/projects; returns how many turns the hooks keep of it."""
+    from tests.support.transcripts import claude_session
+
+    _, kept = claude_session(
+        home / ".claude" / "projects", "s-past", home / "old-project", [("Why Postgres?", "JSONB.")]
+    )
+    return len(kept)
+
+
+def _stored() -> int:
+    from mem0_hooks import paths
+    from tests.support.stores import local_rows
+
+    return len(local_rows(paths.store_db()))
+
+
+@pytest.fixture
+def no_nice(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mem0_hooks.cli import import_cmd
+
+    monkeypatch.setattr(import_cmd, "IMPORT_NICENESS", 0)
+
+
+def test_import_history_imports_past_sessions_and_yes_alone_does_not(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str], no_nice: None
+) -> None:
+    turns = _past_session(home)
+    code, out, _ = install_here(capsys)
+    assert code == 0 and "past" not in out
+    assert _stored() == 0
+
+    code, out, err = install_here(capsys, "--import-history")
+    assert code == 0, err
+    assert "==> importing past Claude Code sessions" in out and f"imported {turns} turn(s)" in out
+    assert "  - imported past Claude Code sessions" in out
+    assert _stored() == turns
+    code, out, _ = run_cli(capsys, "install", "--yes", "--dry-run", "--import-history", "--source", str(REPO))
+    assert code == 0 and "would import past Claude Code sessions" in out
+
+
+def test_an_interactive_install_asks_once_whether_to_import(
+    home: Path, data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, no_nice: None
+) -> None:
+    turns = _past_session(home)
+    asked: list[str] = []
+    answers = iter(["y", "n"])  # consent: yes; import: not now
+
+    def answer(prompt: str) -> str:
+        asked.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr(inst, "_is_tty", lambda: True)
+    monkeypatch.setattr("builtins.input", answer)
+    code, out, _ = run_cli(capsys, "install", "--source", str(REPO))
+    assert code == 0
+    assert "You have 1 past Claude Code session(s)" in out
+    assert len(asked) == 2 and asked[1].startswith("Import them now?") and _stored() == 0
+
+    code, out, _ = run_cli(capsys, "install", "--source", str(REPO))  # the answer is remembered: no question
+    assert code == 0 and len(asked) == 2 and "past Claude Code session" not in out
+
+    (data / "state" / inst.HISTORY_CHOICE).unlink()  # a yes this time
+    answers = iter(["y"])
+    code, out, _ = run_cli(capsys, "install", "--source", str(REPO))
+    assert code == 0 and len(asked) == 3
+    assert _stored() == turns
+
+
 # -- the memory tools' MCP server ---------------------------------------------------------------------
 READ_RULES = ["mcp__mem0-hooks__search_memory", "mcp__mem0-hooks__list_memories"]
 # What Claude Code keeps in ~/.claude.json besides MCP servers (abridged from a real 2.1.330 file).

@@ -106,3 +106,23 @@ def test_missing_directory_fifo_and_rewritten_files(tmp_path: Path) -> None:
     path.write_text(line("user", "after rewrite"))
     turns, _ = read_new_turns(str(path), 10_000)  # offset past the end: the file was replaced
     assert [t.text for t in turns] == ["after rewrite"]
+
+
+def test_a_turn_carries_its_working_directory(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(line("user", "in the repo", cwd="/work/repo") + line("user", "no cwd on this line"))
+    turns, _ = read_new_turns(str(path), 0)
+    assert [t.cwd for t in turns] == ["/work/repo", ""]
+
+
+def test_parse_lines_counts_what_it_cannot_read_and_continues_a_list() -> None:
+    from mem0_hooks.transcript import parse_lines
+
+    bad: dict[str, int] = {}
+    block = {"type": "assistant", "message": {"id": "m1", "role": "assistant", "content": [{"type": "text"}]}}
+    first = json.dumps({**block, "message": {**block["message"], "content": [{"type": "text", "text": "one"}]}})
+    second = json.dumps({**block, "message": {**block["message"], "content": [{"type": "text", "text": "two"}]}})
+    turns = parse_lines([line("user", "q").encode(), b'{"type": "user", "message"', first.encode()], bad=bad)
+    turns = parse_lines([b'{"type": "user", "x": "\xff"}', b'{"no": "turn"}', second.encode()], bad=bad, turns=turns)
+    assert [(t.role, t.text) for t in turns] == [("user", "q"), ("assistant", "one\ntwo")]
+    assert bad == {"invalid JSON": 1, "invalid UTF-8": 1}

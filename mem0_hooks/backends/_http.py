@@ -761,8 +761,11 @@ def memory_from(
     created_at: Any = None,
     session_id: Any = None,
     score: Any = None,
+    role: Any = None,
 ) -> Memory:
-    """A ``Memory`` from a store's record; our own metadata (project, role, turn time) wins over the store's."""
+    """A ``Memory`` from a store's record; our own metadata (project, role, turn time) wins over the store's.
+
+    ``role``: the store's own record of it (the mem0 server moves ``role`` out of the metadata)."""
     md = dict(metadata) if isinstance(metadata, dict) else {}
     project = str(md.get("project") or "")
     scope = str(md.get("scope") or ("project" if project else "user"))
@@ -773,7 +776,7 @@ def memory_from(
     return Memory(
         id=str(id),
         text=str(text or ""),
-        role=str(md.get("role") or ""),
+        role=str(md.get("role") or role or ""),
         created_at=iso(md.get("created_at") or created_at),
         session_id=str(session_id or md.get("run_id") or md.get("session_id") or ""),
         project=project,

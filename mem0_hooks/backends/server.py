@@ -111,6 +111,7 @@ class ServerBackend(_http.HttpBackend):
             created_at=raw.get("created_at"),
             session_id=raw.get("run_id"),
             score=raw.get("score"),
+            role=raw.get("role"),
         )
 
     def _results(self, answer: Any) -> list[Memory]:

@@ -30,6 +30,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--dry-run", action="store_true", help="print what would change (a settings diff); write nothing")
     p.add_argument("--source", metavar="CHECKOUT", help="copy hooks/ from this checkout (install.sh passes it)")
     p.add_argument("--no-link", dest="link", action="store_false", help="do not link ~/.local/bin/mem0-hooks")
+    p.add_argument(
+        "--import-history",
+        action="store_true",
+        help="also import your past Claude Code sessions (`mem0-hooks import`); without it an interactive "
+        "install asks once",
+    )
     p.add_argument("--preflight", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--api-key", help=argparse.SUPPRESS)
 
@@ -70,6 +76,7 @@ def dispatch(args: argparse.Namespace) -> int:
                     source=args.source,
                     preflight=args.preflight,
                     link=args.link,
+                    import_history=args.import_history,
                 )
             )
         return installer.uninstall(project=args.project, purge=args.purge, yes=args.yes, dry_run=args.dry_run)

@@ -50,6 +50,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="say what would be delivered, send nothing")
     p.add_argument("--limit", type=int, help="deliver at most this many items")
 
+    p = sub.add_parser(
+        "import",
+        help="store your past Claude Code sessions (or an export file) as memories",
+        description="Read Claude Code's transcripts ($CLAUDE_CONFIG_DIR/projects, else ~/.claude/projects) and "
+        "store every turn the hooks would have captured, by the same rules (redaction, excluded projects, "
+        "consent, retention). Safe to run again: what is already stored is not stored twice.",
+    )
+    p.add_argument("--project", metavar="DIR", help="only this project's sessions")
+    p.add_argument("--since", metavar="DATE", help="only turns from DATE on (2026-01-31, 2026-01-31T14:00Z, 30d)")
+    p.add_argument("--dry-run", action="store_true", help="say what would be imported, per project; store nothing")
+    p.add_argument("--from", dest="source", metavar="FILE", help="read a file `mem0-hooks export` wrote (- for stdin)")
+    p.add_argument("--projects-dir", metavar="DIR", help="read transcripts from DIR instead of Claude Code's")
+    p.add_argument("--json", action="store_true", help="the summary as JSON")
+
+    p = sub.add_parser("export", help="write every memory (or one project's) as JSON Lines")
+    p.add_argument("--project", metavar="DIR", help="only this project's memories")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (mode 0600) instead of stdout")
+
+    p = sub.add_parser(
+        "migrate",
+        help="move the local store's memories into a remote store",
+        description="Send every memory of the local store to the remote store set up in config.yaml "
+        "(mem0.base_url, user_id, the API key), through a queue of its own, exactly once; run it again "
+        "to resume after a stop. Then it says what to switch in the config.",
+    )
+    p.add_argument("--to", required=True, choices=("platform", "openmemory", "server"), metavar="BACKEND")
+
     p = sub.add_parser("reindex", help="embed now the memories without a vector (semantic recall), with progress")
     p.add_argument("--rebuild", action="store_true", help="drop every vector and embed all memories again")
 
@@ -112,6 +139,25 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from mem0_hooks.cli.replay import replay
 
         return replay(dead=args.dead, dry_run=args.dry_run, limit=args.limit)
+    if command == "import":
+        from mem0_hooks.cli.import_cmd import run_import
+
+        return run_import(
+            source=args.source,
+            projects_dir=args.projects_dir,
+            project=args.project,
+            since=args.since,
+            dry_run=args.dry_run,
+            as_json=args.json,
+        )
+    if command == "export":
+        from mem0_hooks.cli.export import export
+
+        return export(project=args.project, output=args.output)
+    if command == "migrate":
+        from mem0_hooks.cli.migrate import migrate
+
+        return migrate(to=args.to)
     if command == "reindex":
         from mem0_hooks.cli.reindex import reindex
 

@@ -14,8 +14,6 @@ from typing import Any, TextIO
 
 from mem0_hooks.cli._common import FatalError, load_config
 
-LOCK_WAIT_SECONDS = 30
-
 
 class _Progress:
     """One rewritten line on a terminal (stderr): done, rate, ETA. Silent when not a terminal."""
@@ -45,9 +43,7 @@ class _Progress:
 
 
 def reindex(*, rebuild: bool) -> int:
-    from filelock import FileLock, Timeout
-
-    from mem0_hooks import embedding, flush, queue, vectors
+    from mem0_hooks import embedding, flush, vectors
     from mem0_hooks.backends.local import LocalStore
 
     config = load_config()
@@ -69,22 +65,7 @@ def reindex(*, rebuild: bool) -> int:
         model = embedding.load()
     except embedding.EmbeddingUnavailable as exc:
         raise FatalError(str(exc)) from None
-    queue.ensure_dirs()
-    lock = FileLock(queue.lock_path(), mode=0o600)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        print("asking the background flusher to step aside...", file=sys.stderr)
-        flush.request_lock()
-        try:
-            lock.acquire(timeout=LOCK_WAIT_SECONDS)
-        except Timeout:
-            raise FatalError(
-                f"another process has held the queue lock for {LOCK_WAIT_SECONDS}s ({queue.lock_path()}); "
-                "try again in a minute"
-            ) from None
-        finally:
-            flush.withdraw_request()
+    lock = flush.take_lock()
     store = LocalStore()
     reporter = _Progress()
     try:

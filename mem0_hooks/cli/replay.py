@@ -14,7 +14,6 @@ from typing import Any, TextIO
 from mem0_hooks import queue
 from mem0_hooks.cli._common import FatalError, ago, load_config
 
-LOCK_WAIT_SECONDS = 30
 MAX_REASONS_SHOWN = 20
 
 
@@ -32,27 +31,9 @@ def drain_now(
     dead-lettering at the same moment could otherwise remove a revived item). Returns the
     ``flush.DrainResult`` (with ``revived`` and ``kept_dead`` attributes when ``revive``).
     """
-    from filelock import FileLock, Timeout
-
     from mem0_hooks import flush
 
-    queue.ensure_dirs()
-    lock = FileLock(queue.lock_path(), mode=0o600)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if not quiet:
-            print("asking the background flusher to step aside...", file=sys.stderr)
-        flush.request_lock()
-        try:
-            lock.acquire(timeout=LOCK_WAIT_SECONDS)
-        except Timeout:
-            raise FatalError(
-                f"another process has held the queue lock for {LOCK_WAIT_SECONDS}s ({queue.lock_path()}); "
-                "try again in a minute"
-            ) from None
-        finally:
-            flush.withdraw_request()
+    lock = flush.take_lock(quiet=quiet)
     backend = mirror = None
     try:
         revived = kept = 0
