@@ -123,7 +123,7 @@ class Model:
         if not ids:
             return None
         weights = idf(ids)
-        parts = []
+        parts: list[np.ndarray | None] = []
         for table, part in zip(self.tables, self._split(ids), strict=True):
             if not part:
                 parts.append(None)
@@ -133,13 +133,16 @@ class Model:
         vector = self._combine(parts)
         return vector if vector.any() else None
 
-    def _combine(self, parts: list[np.ndarray | None]) -> np.ndarray:
+    def _combine(self, parts: Sequence[np.ndarray | None]) -> np.ndarray:
         import numpy as np
 
         out = []
         for table, part in zip(self.tables, parts, strict=True):
             norm = float(np.linalg.norm(part)) if part is not None else 0.0
-            out.append(part / norm if norm else np.zeros(table.vectors.shape[1], dtype=np.float32))
+            if part is None or not norm:
+                out.append(np.zeros(table.vectors.shape[1], dtype=np.float32))
+            else:
+                out.append(part / norm)
         return np.concatenate(out) * np.float32(len(out) ** -0.5)
 
 
@@ -221,7 +224,8 @@ def _load(cache_dir: str | None) -> Model:
                 tables.append(_Table(tokenizer, vectors, 0, frozenset({0, 1, 2})))
             else:
                 vectors, stamp = _projected(path, cache_dir, np)
-                skip = frozenset(tokenizer.token_to_id(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"))
+                specials = (tokenizer.token_to_id(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"))
+                skip = frozenset(i for i in specials if i is not None)
                 tables.append(_Table(tokenizer, vectors, MINILM_OFFSET, skip))
         except EmbeddingUnavailable:
             raise
