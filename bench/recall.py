@@ -65,6 +65,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+try:
+    from bench import remote_stores
+except ImportError:  # run as a script: bench/ is on the path
+    import remote_stores  # type: ignore[no-redef]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "locomo" / "locomo10-dev.json"
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
@@ -357,13 +362,14 @@ def captured_texts(home: Path, project: Path) -> dict[str, list[str]]:
         db.close()
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
     data_path = Path(args.data)
     samples = json.loads(data_path.read_text(encoding="utf-8"))
     if args.limit_conversations:
         samples = samples[: args.limit_conversations]
     repo = Path(args.repo).resolve()
     root = Path(tempfile.mkdtemp(prefix="mem0-recall-"))
+    store = remote_stores.open_store(backend, args)  # None: the local store
     try:
         home = root / "data"
         home.mkdir(mode=0o700)
@@ -373,6 +379,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         (home / "config.yaml").write_text(default_yaml(consent=True))
         hooks = Hooks(args.python, repo, home, args.set)
+        if store is not None:
+            hooks.env.update(store.hook_env())
+            store.prepare()
         transcripts = root / "user-home" / ".claude" / "projects"
         hooks.cli("config", "show")  # validate once, so the -S hooks find the config cache
 
@@ -388,12 +397,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # capture check: one memory per distinct turn, texts as captured
         stored_total = turns_total = 0
+        missing = 0
         for sample, project, places, turns in plan:
-            held = captured_texts(home, project)
+            if store is None:
+                held = captured_texts(home, project)
+            else:
+                held = store.stored(sorted({s for s, _ in places.values()}))
             stored = sum(len(v) for v in held.values())
             stored_total += stored
             turns_total += turns
-            if stored != turns:
+            if store is not None and stored != turns:
+                missing += turns - stored  # reported: a remote store may refuse or merge a turn
+            elif stored != turns:
                 raise SystemExit(f"error: {sample['sample_id']}: {turns} distinct turns sent, {stored} stored")
             sample["_captured"] = {d: held[s][i] for d, (s, i) in places.items() if s in held and i < len(held[s])}
 
@@ -412,6 +427,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         budget = int(hooks.cli("config", "get", "memory.context_budget_chars", env=ask_env).stdout.strip())
         min_relevance = float(hooks.cli("config", "get", "memory.min_relevance", env=ask_env).stdout.strip())
         by_category: dict[int, list[float]] = {}
+        asking_started, log_from, empty = time.perf_counter(), remote_stores.log_size(home), 0
         complete = 0
         chars: list[int] = []
         latency: list[float] = []
@@ -449,6 +465,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if out.strip():
                     context = json.loads(out)["hookSpecificOutput"]["additionalContext"]
                 chars.append(len(context))
+                empty += not context
                 over_budget += len(context) > budget
                 flat = normalise(context)
                 found = sum(1 for e in evidence if normalise(captured[e]) in flat)
@@ -458,6 +475,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit("error: a question was captured (the queue is not empty): capture was not off")
         everything = [r for values in by_category.values() for r in values]
         return {
+            "backend": backend,
+            "store": store.describe() if store is not None else str(home / "memories.sqlite3"),
+            "turns_not_stored": missing,
+            "questions_seconds": round(time.perf_counter() - asking_started, 1),
+            "empty_blocks": empty,
+            "store_failures": remote_stores.store_failures(home, log_from),
             "data": str(data_path),
             "conversations": len(plan),
             "turns_captured": stored_total,
@@ -484,6 +507,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
     finally:
         stop_warm_processes(root)
+        if store is not None and not args.keep:
+            try:
+                store.cleanup()
+            except remote_stores.StoreError as exc:
+                print(f"warning: {store.describe()}: cleanup failed: {exc}", file=sys.stderr)
         if args.keep:
             print(f"kept {root}", file=sys.stderr)
         else:
@@ -503,7 +531,7 @@ def stop_warm_processes(root: Path) -> None:
 
 def report(result: dict[str, Any]) -> str:
     lines = [
-        f"LoCoMo evidence recall through the real hooks ({result['data']})",
+        f"LoCoMo evidence recall through the real hooks ({result['data']}), store: {result['store']}",
         f"  {result['conversations']} conversations, {result['turns_captured']} turns captured in "
         f"{result['ingest_seconds']}s; {result['questions']} questions (categories 1-4; "
         f"{result['skipped_without_evidence']} without valid evidence skipped)",
@@ -522,6 +550,12 @@ def report(result: dict[str, Any]) -> str:
         f"p90 {result['ups_hook_ms']['p90']} ms "
         f"(bare `python -S -c pass`: {result['bare_python_start_ms']} ms)",
     ]
+    failures = result.get("store_failures") or {}
+    if result.get("turns_not_stored") or failures.get("count"):
+        lines.append(
+            f"  store problems                 {result.get('turns_not_stored', 0)} turns not stored, "
+            f"{failures.get('count', 0)} warnings/errors logged while asking {failures.get('examples', [])[:1]}"
+        )
     return "\n".join(lines)
 
 
@@ -552,11 +586,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable, help="interpreter that runs the hooks (default: this one)")
     parser.add_argument("--repo", default=str(REPO_ROOT), help="checkout whose hooks/ and mem0_hooks/ are measured")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    remote_stores.add_arguments(parser)
     args = parser.parse_args(argv)
     if not Path(args.data).is_file():
         parser.error(f"no LoCoMo file at {args.data}")
-    result = run(args)
-    print(json.dumps(result, indent=2) if args.json else report(result))
+    results = [run(args, backend) for backend in remote_stores.backends_of(args)]
+    if args.json:
+        print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+    else:
+        print("\n\n".join(report(r) for r in results))
+        if len(results) > 1:
+            print("\n" + remote_stores.side_by_side(results))
     return 0
 
 

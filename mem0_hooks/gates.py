@@ -13,6 +13,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from mem0_hooks.project import Project
+
 
 def pause_file() -> str:
     return os.path.join(paths.home(), "paused.json")
@@ -31,22 +33,36 @@ def read_pauses() -> dict[str, Any]:
     return {"global": bool(data.get("global")), "projects": projects if isinstance(projects, list) else []}
 
 
-def capture_paused(project: str) -> bool:
+def capture_paused(place: Project | str) -> bool:
+    """Whether capture is paused everywhere or in this project (``mem0-hooks pause``, which records the
+    project's directory; its identity is accepted too)."""
     if not os.path.exists(pause_file()):
         return False
     pauses = read_pauses()
-    return pauses["global"] or project in pauses["projects"]
+    root, identity = _root_and_id(place)
+    return pauses["global"] or root in pauses["projects"] or identity in pauses["projects"]
 
 
-def may_capture(config: dict[str, Any], project: str) -> bool:
-    """Capture needs consent, auto_store, no pause, and a project that did not opt out."""
+def may_capture(config: dict[str, Any], place: Project | str) -> bool:
+    """Capture needs consent, auto_store, no pause, and a project that did not opt out.
+
+    ``place`` is where the hook runs (``project.locate``), or a project directory.
+    """
     return (
         config_mod.capture_allowed(config)
-        and not is_excluded(project, config["privacy"]["exclude_projects"])
-        and not capture_paused(project)
+        and not is_excluded(_root_and_id(place)[0], config["privacy"]["exclude_projects"])
+        and not capture_paused(place)
     )
 
 
-def may_recall(config: dict[str, Any], project: str) -> bool:
+def may_recall(config: dict[str, Any], place: Project | str) -> bool:
     """Recall keeps working while capture is paused; an opted-out project gets nothing."""
-    return not is_excluded(project, config["privacy"]["exclude_projects"])
+    return not is_excluded(_root_and_id(place)[0], config["privacy"]["exclude_projects"])
+
+
+def _root_and_id(place: Project | str) -> tuple[str, str]:
+    """(directory, identity): opt-outs are about the directory on this machine. A bare string is a
+    directory (what ``project_of`` returned before identities came from remotes)."""
+    if isinstance(place, str):
+        return place, place
+    return place.root, place.id
