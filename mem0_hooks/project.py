@@ -181,7 +181,6 @@ def config_path(gitdir: str, read: list[str] | None = None) -> str:
 
 
 def _identify(root: str, dotgit: str, read: list[str]) -> Project:
-    read.append(dotgit)
     gitdir = git_dir(dotgit, read)
     if gitdir is None:
         return Project(root, root)

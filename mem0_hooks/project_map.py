@@ -1,7 +1,7 @@
 """The projects this machine has seen: each project directory, and the identity its memories are stored
 under (``state/projects.json``, ``{"projects": {root: {"id", "seen", "moved"}}}``).
 
-Before version 0.3 every memory was stored under its project's directory path. Now a repository with a
+Up to version 0.2 every memory was stored under its project's directory path. Now a repository with a
 remote is stored under the remote's identity (``project.py``), so memories stored earlier must be found
 under the new identity. This module keeps them found:
 
