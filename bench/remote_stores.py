@@ -283,3 +283,85 @@ def side_by_side(results: list[dict[str, Any]]) -> str:
             cells.append(f"{row['recall']:.4f}" if row else "-")
         lines.append(f"| recall, category {category} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# -- what the store's own ranking can give ---------------------------------------------------------
+RANK_CUTS = (5, 10, 16, 32, 48, 100)
+
+
+def raw_ranks(data: str, url: str, key: str, limit_conversations: int = 0) -> dict[str, Any]:
+    """Where the mem0 server's own semantic search ranks each evidence turn, hooks left out.
+
+    Each conversation's turns are stored straight into the server (one user per conversation, ``infer``
+    off, as the hooks store them), and each question is searched with ``top_k`` 100 and ``threshold`` 0.
+    The share of evidence turns within the first k results bounds what any client of that search can
+    recall from k of its results.
+    """
+    try:
+        from bench import recall
+    except ImportError:  # run as a script: bench/ is on the path
+        import recall  # type: ignore[no-redef]
+
+    samples = json.loads(Path(data).read_text(encoding="utf-8"))
+    if limit_conversations:
+        samples = samples[:limit_conversations]
+    run = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    ranks: list[tuple[int, int | None]] = []
+    started = time.perf_counter()
+    for sample in samples:
+        store = ServerStore(url, key, f"ranks-{run}-{sample['sample_id']}")
+        conv = sample["conversation"]
+        texts: dict[str, str] = {}
+        try:
+            for _number, _start, turns in recall.sessions_of(sample):
+                for turn in turns:
+                    text = recall.turn_text(turn)
+                    ids = recall.evidence_ids(turn.get("dia_id"))
+                    if not text or not ids:
+                        continue
+                    role = "user" if turn.get("speaker") == conv["speaker_a"] else "assistant"
+                    message = {"role": role, "content": text}
+                    store.call("POST", "/memories", {"messages": [message], "user_id": store.user_id, "infer": False})
+                    texts[ids[0]] = recall.normalise(text)
+            for qa in sample["qa"]:
+                if qa.get("category") not in recall.CATEGORIES:
+                    continue
+                evidence = [e for raw in qa.get("evidence") or [] for e in recall.evidence_ids(raw) if e in texts]
+                if not evidence:
+                    continue
+                query = {"query": qa["question"], "filters": {"user_id": store.user_id}, "top_k": 100, "threshold": 0.0}
+                order = [
+                    recall.normalise(str(r.get("memory") or ""))
+                    for r in store.call("POST", "/search", query)["results"]
+                ]
+                for e in evidence:
+                    ranks.append((qa["category"], order.index(texts[e]) if texts[e] in order else None))
+        finally:
+            store.cleanup()
+    share = {k: round(sum(1 for _, r in ranks if r is not None and r < k) / max(len(ranks), 1), 4) for k in RANK_CUTS}
+    return {
+        "data": data,
+        "conversations": len(samples),
+        "evidence_turns": len(ranks),
+        "in_top": share,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Where the real mem0 server ranks the evidence (hooks left out).")
+    parser.add_argument("command", choices=["ranks"])
+    parser.add_argument("data", help="LoCoMo-format JSON")
+    parser.add_argument("--server-url", default=DEFAULTS["server"]["url"])
+    parser.add_argument("--server-key", default=DEFAULTS["server"]["key"])
+    parser.add_argument("--limit-conversations", type=int, default=0)
+    args = parser.parse_args(argv)
+    result = raw_ranks(args.data, args.server_url.rstrip("/"), args.server_key, args.limit_conversations)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
