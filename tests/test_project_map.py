@@ -87,6 +87,17 @@ def test_old_path_memories_are_recalled_after_the_switch(data_home: Path, repo: 
     assert "git@" not in json.dumps(recorded)  # directories and identities only, no URL
 
 
+def test_the_cli_moves_them_too(
+    data_home: Path, repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old_memories(repo)
+    git("remote", "add", "origin", "https://github.com/acme/payments", cwd=repo)
+    monkeypatch.chdir(repo)
+    assert cli(["search", "payments webhooks backoff"]) == 0
+    assert "90 seconds" in capsys.readouterr().out
+    assert projects_in_store(data_home) == {IDENTITY: 2}
+
+
 def test_session_start_sees_them_on_the_first_session(data_home: Path, repo: Path) -> None:
     old_memories(repo)
     git("remote", "add", "origin", "https://github.com/acme/payments", cwd=repo)
