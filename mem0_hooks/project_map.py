@@ -20,8 +20,10 @@ under the new identity. This module keeps them found:
 * **Gone directories.** ``recorded_for`` answers ``project.locate`` for a directory that no longer exists
   (an old transcript's ``cwd``): the identity recorded for it or for the nearest recorded directory above.
 
-The file is read once per process and again only when it changed (a ``stat``); it is written once per
-new directory or identity. Directories only: a remote's URL (with or without credentials) is not kept.
+Only directories whose identity is not their path are recorded: a project without a remote costs a hook
+nothing here, and the file stays as small as the number of repositories worked in. It is read once per
+process and again only when it changed (a ``stat``), and written once per new directory or identity.
+Directories and identities only: a remote's URL (with or without credentials) is not kept.
 """
 
 from __future__ import annotations
@@ -91,8 +93,8 @@ def settle(place: Project, config: dict[str, Any]) -> None:
     a set lookup (and, in a new process, reading the small records file once). Never raises: a failure
     is logged, and the hook recalls and captures as it would have.
     """
-    if (place.root, place.id) in _SETTLED or place.how == "recorded":
-        return
+    if place.id == place.root or place.how == "recorded" or (place.root, place.id) in _SETTLED:
+        return  # identified by its path, as before: nothing to record, nothing to move
     try:
         _settle(place, config)
     except Exception as exc:  # noqa: BLE001 - bookkeeping must not cost the user their recall

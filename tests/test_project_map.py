@@ -169,6 +169,10 @@ def test_identities_and_gone_directories(data_home: Path, repo: Path, tmp_path: 
     assert project_map.identities(str(repo)) == {str(repo)}  # a path identity has no aliases
     assert project_map.recorded_for(str(repo / "a" / "b")) == (str(repo), IDENTITY)
     assert project_map.recorded_for(str(tmp_path / "elsewhere")) is None
+    plain = tmp_path / "no-remote"
+    plain.mkdir()
+    project_map.settle(project.locate(str(plain)), config.load())
+    assert str(plain) not in project_map.records()  # identified by its path: nothing recorded
 
 
 def test_an_unwritable_record_does_not_cost_recall(data_home: Path, repo: Path) -> None:
