@@ -17,7 +17,8 @@ identity was found (``Project``). docs/projects.md has the rules; in short:
   reach the identity. ``url.<base>.insteadOf`` rules and ``Host`` aliases of ``~/.ssh/config`` (an
   exact alias with a ``HostName``) are applied first, as git and ssh would.
 * a directory that no longer exists (an old transcript's ``cwd``): the identity recorded for it, or
-  for the nearest recorded directory above it, when a hook ran there (``project_map``); else its path.
+  for the nearest recorded directory above it, when a hook ran there (``project_map``); else the project
+  of the work tree it was in, unless that is the home directory's (dotfiles); else its path.
 
 The remote is read from the git config files themselves, never by running git: a hook pays for this on
 every prompt. A long-lived process (the warm process) keeps what it read and reads again only when one
@@ -224,12 +225,24 @@ def named_identity(value: str) -> str:
 
 
 def _gone(path: str) -> Project:
-    """A directory that does not exist (any more): what a hook recorded for it, else its path."""
+    """A directory that does not exist (any more): what a hook recorded for it; else the project of the
+    work tree it was in (a subdirectory deleted from under a session), unless that work tree is the home
+    directory or above it (a dotfiles repository does not own every deleted checkout in ``~``); else its
+    path."""
     from mem0_hooks import project_map
 
     found = project_map.recorded_for(path)
     if found is not None:
         return Project(found[0], found[1], "recorded")
+    probe = os.path.dirname(path)
+    for _ in range(MAX_DEPTH):
+        if os.path.isdir(probe) or os.path.dirname(probe) == probe:
+            break
+        probe = os.path.dirname(probe)
+    root, dotgit = _work_tree(probe)
+    home = os.path.expanduser("~").rstrip("/") or "/"
+    if dotgit is not None and home != root and not home.startswith(root.rstrip("/") + "/"):
+        return locate(root)
     return Project(path, path)
 
 

@@ -296,6 +296,17 @@ def test_a_directory_that_no_longer_exists(tmp_path: Path, data_home: Path) -> N
     assert locate(str(unknown)) == Project(str(unknown), str(unknown))
 
 
+def test_a_deleted_subdirectory_belongs_to_its_work_tree(tmp_path: Path, isolated_home: Path) -> None:
+    plain = make_repo(tmp_path / "plain")
+    assert locate(str(plain / "build" / "gone")) == Project(str(plain), str(plain))
+    remote = make_repo(tmp_path / "remote", ("origin", "https://github.com/acme/shop"))
+    assert locate(str(remote / "gone")).id == "github.com/acme/shop"
+    # a dotfiles repository at ~ does not own a deleted checkout under it
+    make_repo(isolated_home, ("origin", "https://github.com/me/dotfiles"))
+    deleted = isolated_home / "src" / "old-checkout"
+    assert locate(str(deleted)) == Project(str(deleted), str(deleted))
+
+
 def test_no_git_is_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = make_repo(tmp_path / "shop", ("origin", "https://github.com/acme/shop"))
 
