@@ -291,7 +291,11 @@ def generate_stores(spec: dict[str, Any]) -> None:
     rng = random.Random(spec.get("seed", 1))
     work = spec["work_db"]
     sizes = sorted(spec["sizes"])
-    roots = spec["project_roots"]  # name -> absolute path
+    from mem0_hooks.project import project_of
+
+    # name -> what the measured tree stores the project's memories under (its remote's identity, or
+    # the path in a tree from before identities came from remotes)
+    roots = {name: project_of(path) for name, path in spec["project_roots"].items()}
     names = sorted(roots)
     store = LocalStore(work)
     store.db  # noqa: B018 - creates the file and applies the migrations, so size 0 is a real store
@@ -951,6 +955,13 @@ class Bench:
         for name in PROJECTS:
             path = self.root / "projects" / name
             (path / ".git").mkdir(parents=True)
+            # as a clone has it: every hook reads the remote here to know which project it is in
+            (path / ".git" / "config").write_text(
+                "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
+                f'[remote "origin"]\n\turl = git@github.com:bench/{name}.git\n'
+                "\tfetch = +refs/heads/*:refs/remotes/origin/*\n"
+                '[branch "main"]\n\tremote = origin\n\tmerge = refs/heads/main\n'
+            )
             roots[name] = str(path)
         return roots
 

@@ -81,6 +81,11 @@ MODULES = {
     "context": "mem0_hooks.context",
     "recall": "mem0_hooks.recall",
 }
+try:
+    from bench import remote_stores
+except ImportError:  # run as a script: bench/ is on the path
+    import remote_stores  # type: ignore[no-redef]
+
 _MONTHS = {
     m: i
     for i, m in enumerate(
@@ -404,12 +409,13 @@ def is_devmem(samples: list[dict[str, Any]]) -> bool:
     return all(s.get("conversation", {}).get("speaker_a") == "user" for s in samples)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
     data_path = Path(args.data)
     samples = json.loads(data_path.read_text(encoding="utf-8"))
     if args.limit_conversations:
         samples = samples[: args.limit_conversations]
     repo = Path(args.repo).resolve()
+    store = remote_stores.open_store(backend, args)  # None: the local store
     root = Path(tempfile.mkdtemp(prefix="mem0-recall-"))
     try:
         home = root / "data"
@@ -420,6 +426,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         (home / "config.yaml").write_text(default_yaml(consent=True))
         hooks = Hooks(args.python, repo, home, args.set, args.in_process)
+        if store is not None:
+            hooks.env.update(store.hook_env())
+            store.prepare()
         transcripts = root / "user-home" / ".claude" / "projects"
         hooks.cli("config", "show")  # validate once, so the -S hooks find the config cache
 
@@ -429,13 +438,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ingest_seconds = time.perf_counter() - started
 
         # capture check: one memory per distinct turn, texts as captured
-        stored_total = 0
+        stored_total = missing = 0
         for project in dict.fromkeys(project for _, project in plan):
             sent = sum(sample["_turns"] for sample, where in plan if where == project)
-            held = captured_texts(home, project)
+            if store is None:
+                held = captured_texts(home, project)
+            else:
+                sessions = {s for sample, where in plan if where == project for s, _ in sample["_places"].values()}
+                held = store.stored(sorted(sessions))
             stored = sum(len(v) for v in held.values())
             stored_total += stored
-            if stored != sent:
+            if store is not None and stored != sent:
+                missing += sent - stored  # reported: a remote store may refuse or merge a turn
+            elif stored != sent:
                 raise SystemExit(f"error: {project.name}: {sent} distinct turns sent, {stored} stored")
             for sample, where in plan:
                 if where == project:
@@ -458,13 +473,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         budget = int(hooks.cli("config", "get", "memory.context_budget_chars", env=ask_env).stdout.strip())
         min_relevance = float(hooks.cli("config", "get", "memory.min_relevance", env=ask_env).stdout.strip())
         ask_here = in_process(repo, ask_env, args.set) if args.in_process else None
+        asking_started, log_from = time.perf_counter(), remote_stores.log_size(home)
         categories = DEVMEM_CATEGORIES if is_devmem(samples) else CATEGORIES
 
         def ask_all() -> dict[str, Any]:
             """Every category 1-4 question once: per-category recall, in the first characters, sizes, times."""
             by_category: dict[int, list[float]] = {}
             first_by_category: dict[int, list[float]] = {}
-            complete = skipped = over_budget = 0
+            complete = skipped = over_budget = empty = 0
             chars: list[int] = []
             latency: list[float] = []
             bare: list[float] = []
@@ -499,6 +515,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     if out.strip():
                         context = json.loads(out)["hookSpecificOutput"]["additionalContext"]
                     chars.append(len(context))
+                    empty += not context
                     over_budget += len(context) > budget
                     flat = normalise(context)
                     where = [flat.find(normalise(captured[e])) for e in evidence]
@@ -516,6 +533,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "chars": chars,
                 "latency": latency,
                 "bare": bare,
+                "empty": empty,
             }
 
         asked = ask_all()
@@ -529,6 +547,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         early_all = [r for values in first_by_category.values() for r in values]
         return {
             "data": str(data_path),
+            "backend": backend,
+            "store": store.describe() if store is not None else str(home / "memories.sqlite3"),
+            "turns_not_stored": missing,
+            "questions_seconds": round(time.perf_counter() - asking_started, 1),
+            "empty_blocks": asked["empty"],
+            "store_failures": remote_stores.store_failures(home, log_from),
             "mode": "crowded" if args.crowded else "per project",
             "conversations": len(plan),
             "turns_captured": stored_total,
@@ -560,6 +584,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "ablations": ablations,
         }
     finally:
+        if store is not None and not args.keep:
+            try:
+                store.cleanup()
+            except remote_stores.StoreError as exc:
+                print(f"warning: {store.describe()}: cleanup failed: {exc}", file=sys.stderr)
         stop_warm_processes(root)
         if args.keep:
             print(f"kept {root}", file=sys.stderr)
@@ -672,7 +701,7 @@ def stop_warm_processes(root: Path) -> None:
 
 def report(result: dict[str, Any]) -> str:
     lines = [
-        f"Evidence recall through the real hooks ({result['data']}, {result['mode']})",
+        f"Evidence recall through the real hooks ({result['data']}, {result['mode']}), store: {result['store']}",
         f"  {result['conversations']} conversations, {result['turns_captured']} turns captured in "
         f"{result['ingest_seconds']}s; {result['questions']} questions (categories 1-4; "
         f"{result['skipped_without_evidence']} without valid evidence skipped)",
@@ -698,6 +727,12 @@ def report(result: dict[str, Any]) -> str:
             else f"  answered in this process (--in-process): median {result['ups_hook_ms']['median']} ms a question"
         ),
     ]
+    failures = result.get("store_failures") or {}
+    if result.get("turns_not_stored") or failures.get("count"):
+        lines.append(
+            f"  store problems                 {result.get('turns_not_stored', 0)} turns not stored, "
+            f"{failures.get('count', 0)} warnings/errors logged while asking {failures.get('examples', [])[:1]}"
+        )
     if result.get("ablations"):
         lines += [
             "",
@@ -757,13 +792,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default=sys.executable, help="interpreter that runs the hooks (default: this one)")
     parser.add_argument("--repo", default=str(REPO_ROOT), help="checkout whose hooks/ and mem0_hooks/ are measured")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    remote_stores.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.ablate and not args.in_process:
         parser.error("--ablate needs --in-process (the rules are switched off inside this process)")
     if not Path(args.data).is_file():
         parser.error(f"no LoCoMo-format file at {args.data}")
-    result = run(args)
-    print(json.dumps(result, indent=2) if args.json else report(result))
+    results = [run(args, backend) for backend in remote_stores.backends_of(args)]
+    if args.json:
+        print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+    else:
+        print("\n\n".join(report(r) for r in results))
+        if len(results) > 1:
+            print("\n" + remote_stores.side_by_side(results))
     return 0
 
 

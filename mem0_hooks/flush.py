@@ -755,6 +755,23 @@ def cap_local(config: dict[str, Any], *stores: Any) -> None:
             write_status(size_cap_at=time.time(), size_cap_forgotten=forgotten)
 
 
+def move_projects(*stores: Any) -> None:
+    """Move the local store's memories still under the path of a directory whose identity is now its
+    remote's (``project_map.move_local``: projects too big for a hook to move, items that arrived
+    under the path later). A failure is logged, never raised: the next flusher tries again."""
+    for store in stores:
+        if store is None or getattr(store, "name", None) != "local":
+            continue
+        try:
+            from mem0_hooks.project_map import move_local
+
+            move_local(store)
+        except Exception as exc:  # noqa: BLE001 - e.g. the store busy
+            from mem0_hooks.log import log
+
+            log(f"could not move memories to their project's identity: {exc}", level="WARNING")
+
+
 def tidy_local(*stores: Any) -> None:
     """After drains that stored something: let the local store among ``stores`` (the target or the
     mirror) merge the pieces of its full-text index (``LocalStore.tidy``). A failure is logged, never
@@ -835,6 +852,7 @@ def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
         _clean_status_temp()
         apply_retention(config)
         backend, mirror = open_targets(config)
+        move_projects(backend, mirror)
         idle_since = time.monotonic()
         while True:
             if lock_requested():
@@ -858,6 +876,7 @@ def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
                 if embed_local(config, backend, mirror, should_stop=lambda: lock_requested() or queue.depth() > 0):
                     continue  # new items came (or a replay asked for the lock): deliver them first
                 if stored:
+                    move_projects(backend, mirror)  # items captured under a path before its identity changed
                     cap_local(config, backend, mirror)
                     tidy_local(backend, mirror)  # (holding the lock: no other flusher writes meanwhile)
                     stored = False

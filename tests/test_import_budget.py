@@ -96,7 +96,7 @@ def _prompt(project: Path, session: str, text: str) -> dict:
     }
 
 
-def _seed_local_store(project: Path) -> None:
+def _seed_local_store(project: Path, prefix: str = "m") -> None:
     from mem0_hooks.backends.base import MemoryItem
     from mem0_hooks.backends.local import LocalStore
 
@@ -104,7 +104,7 @@ def _seed_local_store(project: Path) -> None:
     store.add(
         [
             MemoryItem(
-                id=f"m{n}",
+                id=f"{prefix}{n}",
                 text=f"The stripe webhook retries use an idempotency key (note {n}).",
                 role="user" if n % 2 else "assistant",
                 created_at=f"2026-11-0{n % 9 + 1}T10:00:00Z",
@@ -138,6 +138,42 @@ def test_local_recall_hooks_import_no_heavy_dependency(data_home: Path, project:
     proc, modules = run_traced("SessionStart", start, cwd=project)
     assert "stripe webhook" in injected_context(proc, "SessionStart")
     assert heavy_imports(modules) == []
+    assert log_errors() == []
+
+
+def test_a_project_identified_by_its_git_remote_costs_no_import(data_home: Path, project: Path, tmp_path: Path) -> None:
+    """Reading the remote from .git/config (a worktree's .git file followed) and recording the project
+    start no process and import nothing a project without a remote does not: this runs on every prompt."""
+    main = tmp_path / "main-checkout"
+    (main / ".git" / "worktrees" / "feature").mkdir(parents=True)
+    (main / ".git" / "config").write_text(
+        '[core]\n\tbare = false\n[remote "origin"]\n\turl = https://bot:tok3n@github.com/Acme/Shop.git\n'
+    )
+    (main / ".git" / "worktrees" / "feature" / "commondir").write_text("../..\n")
+    tree = tmp_path / "feature"
+    tree.mkdir()
+    (tree / ".git").write_text(f"gitdir: {main / '.git' / 'worktrees' / 'feature'}\n")
+    _seed_local_store(tree)  # stored under the directory, as before identities came from remotes
+    _seed_local_store(project, prefix="plain")  # a project without a remote: the baseline
+    config.load()
+    question = "How do the stripe webhook retries use the idempotency key?"
+    proc, _ = run_traced("UserPromptSubmit", _prompt(tree, "s-first", question), cwd=tree)  # moves them
+    assert "idempotency key" in injected_context(proc, "UserPromptSubmit")
+    proc, with_remote = run_traced("UserPromptSubmit", _prompt(tree, "s-remote", question), cwd=tree)
+    assert "idempotency key" in injected_context(proc, "UserPromptSubmit")
+    run_traced("UserPromptSubmit", _prompt(project, "s-first-plain", question), cwd=project)
+    proc, without = run_traced("UserPromptSubmit", _prompt(project, "s-plain", question), cwd=project)
+    assert "idempotency key" in injected_context(proc, "UserPromptSubmit")
+    assert "mem0_hooks.project_map" in with_remote
+    assert sorted(with_remote - without) == [] and heavy_imports(with_remote) == []
+    assert "subprocess" not in with_remote
+    from mem0_hooks.backends.local import LocalStore
+
+    store = LocalStore()
+    try:
+        assert {m.project for m in store.list()} == {"github.com/acme/shop", str(project)}
+    finally:
+        store.close()
     assert log_errors() == []
 
 
@@ -240,6 +276,7 @@ OWN_HOT_MODULES = (
     "mem0_hooks.session",
     "mem0_hooks.gates",
     "mem0_hooks.project",
+    "mem0_hooks.project_map",
     "mem0_hooks.paths",
     "mem0_hooks.log",
     "mem0_hooks.transcript",

@@ -30,7 +30,7 @@ import json
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -786,12 +786,31 @@ def memory_from(
     )
 
 
-def in_scope(memory: Memory, project: str) -> bool:
+def project_names(project: str | None) -> frozenset[str] | None:
+    """The identities a project's memories may be stored under in a remote store: ``project`` and the old
+    path identities recorded for it on this machine (``project_map``: remote memories are aliased, not
+    rewritten). None for None (every project)."""
+    if project is None:
+        return None
+    from mem0_hooks.project_map import identities
+
+    return identities(project)
+
+
+def in_scope(memory: Memory, project: str | Collection[str] | None) -> bool:
     """Recall's rule (same as the local store): this project's memories plus user-wide ones.
 
-    A memory without our ``project`` metadata (written by another Mem0 client) counts as user-wide.
+    ``project`` is an identity or a collection of them (``project_names``; None: every project). A
+    memory without our ``project`` metadata (written by another Mem0 client) counts as user-wide.
     """
-    return memory.scope == "user" or memory.project == project
+    if memory.scope == "user" or project is None:
+        return True
+    return memory.project == project if isinstance(project, str) else memory.project in project
+
+
+def of_project(memory: Memory, names: Collection[str] | None) -> bool:
+    """Whether ``memory`` belongs to the project ``names`` stands for (every memory for None)."""
+    return names is None or memory.project in names
 
 
 def newest_first(memories: list[Memory]) -> list[Memory]:

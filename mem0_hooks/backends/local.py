@@ -461,6 +461,43 @@ class LocalStore:
     def delete_all(self, *, project: str | None = None) -> int:
         return self._forget("", ()) if project is None else self._forget("project = ?", (project,))
 
+    def rename_project(self, old: str, new: str, *, at_most: int | None = None) -> int | None:
+        """Move every memory of project ``old`` to ``new`` (its identity changed: ``project_map``), the
+        index's scope tokens included, in one transaction. Returns how many moved; None, moving
+        nothing, when there are more than ``at_most``."""
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                limit = -1 if at_most is None else at_most + 1
+                rows = db.execute(
+                    "SELECT rowid, scope FROM memories WHERE project = ? LIMIT ?", (old, limit)
+                ).fetchall()
+                if at_most is not None and len(rows) > at_most:
+                    db.execute("ROLLBACK")
+                    return None
+                if rows:
+                    db.execute("UPDATE memories SET project = ? WHERE project = ?", (new, old))
+                    token = scope_token(new)
+                    db.executemany(
+                        "UPDATE memories_fts SET scope = ? WHERE rowid = ?",
+                        [(token, r["rowid"]) for r in rows if r["scope"] != "user"],
+                    )
+                    # a process keeping a project's vectors reads them again (they changed project)
+                    self._set_meta(db, generation=int(self.vector_state().get("generation") or 0) + 1)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(f"local store write failed: {exc}") from exc
+        if rows:
+            from mem0_hooks.ranking import lexical
+
+            lexical.forget_counts()  # the counts of both scopes changed
+        return len(rows)
+
     def delete_older_than(self, iso_cutoff: str) -> int:
         """Retention: forget memories that happened before ``iso_cutoff``."""
         return self._forget("created_at < ?", (iso_cutoff,))

@@ -114,6 +114,7 @@ class OpenMemoryBackend(_http.HttpBackend):
 
     # -- recall ------------------------------------------------------------------------------------
     def search(self, query: str, *, project: str, limit: int, deadline: float | None = None) -> list[Memory]:
+        names = _http.project_names(project)
         if not query.strip() or limit <= 0:
             return []
         deadline = self._deadline(deadline)
@@ -123,7 +124,7 @@ class OpenMemoryBackend(_http.HttpBackend):
             hits = self._semantic(query, deadline)
             if hits is None:
                 hits = self._keyword(query, limit, deadline)
-            found = [m for m in hits if _http.in_scope(m, project)]
+            found = [m for m in hits if _http.in_scope(m, names)]
             found.sort(key=lambda m: m.score or 0.0, reverse=True)
             return found[:limit]
 
@@ -384,12 +385,13 @@ class OpenMemoryBackend(_http.HttpBackend):
                 yield memory
 
     def recent(self, *, project: str, limit: int) -> list[Memory]:
+        names = _http.project_names(project)
         deadline = self._deadline(None)
 
         def run() -> list[Memory]:
             found: list[Memory] = []
             for memory in self._pages(deadline):  # sorted newest first by the server: stop when full
-                if _http.in_scope(memory, project):
+                if _http.in_scope(memory, names):
                     found.append(memory)
                     if len(found) >= limit:
                         break
@@ -453,8 +455,10 @@ class OpenMemoryBackend(_http.HttpBackend):
         return self._guarded(run)
 
     def delete_all(self, *, project: str | None = None) -> int:
+        names = _http.project_names(project)
+
         def run() -> int:
-            doomed = [m.id for m in self._pages() if self._ours(m) and (project is None or m.project == project)]
+            doomed = [m.id for m in self._pages() if self._ours(m) and _http.of_project(m, names)]
             return sum(self._delete_ids(doomed[i : i + 100]) for i in range(0, len(doomed), 100))
 
         return self._guarded(run)
@@ -499,8 +503,10 @@ class OpenMemoryBackend(_http.HttpBackend):
 
     # Last in the class on purpose: after it, ``list`` in an annotation would name this method.
     def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
+        names = _http.project_names(project)
+
         def run() -> list[Memory]:
-            return [m for m in self._pages() if project is None or m.project == project]
+            return [m for m in self._pages() if _http.of_project(m, names)]
 
         memories = _http.newest_first(self._guarded(run))
         return memories if limit is None else memories[:limit]

@@ -162,6 +162,7 @@ class PlatformBackend(_http.HttpBackend):
         # PENDING (queued), SUCCEEDED, or the old synchronous ADD/UPDATE/NOOP events: all accepted.
 
     def search(self, query: str, *, project: str, limit: int, deadline: float | None = None) -> list[Memory]:
+        names = _http.project_names(project)
         if not query.strip() or limit <= 0:
             return []
         deadline = self._deadline(deadline)
@@ -178,7 +179,7 @@ class PlatformBackend(_http.HttpBackend):
 
         answer = self._guarded(run, deadline=deadline)
         rows = answer.get("results") if isinstance(answer, dict) else answer
-        found = [m for m in (self._memory(r) for r in rows or []) if m is not None and _http.in_scope(m, project)]
+        found = [m for m in (self._memory(r) for r in rows or []) if m is not None and _http.in_scope(m, names)]
         found.sort(key=lambda m: m.score or 0.0, reverse=True)
         return found[:limit]
 
@@ -212,11 +213,12 @@ class PlatformBackend(_http.HttpBackend):
         return self._pages(self._filters(session_id or "*"))
 
     def recent(self, *, project: str, limit: int) -> list[Memory]:
+        names = _http.project_names(project)
         deadline = self._deadline(None)
 
         def run() -> list[Memory]:
             pages = self._pages(self._filters(), deadline, max_pages=RECENT_PAGES)
-            return [m for m in pages if _http.in_scope(m, project)]
+            return [m for m in pages if _http.in_scope(m, names)]
 
         return _http.newest_first(self._guarded(run, deadline=deadline))[:limit]
 
@@ -224,12 +226,10 @@ class PlatformBackend(_http.HttpBackend):
         return self._delete_one(f"/v1/memories/{memory_id}/")
 
     def delete_all(self, *, project: str | None = None) -> int:
+        names = _http.project_names(project)
+
         def run() -> int:
-            doomed = [
-                m.id
-                for m in self._pages(self._filters())
-                if self._ours(m) and (project is None or m.project == project)
-            ]
+            doomed = [m.id for m in self._pages(self._filters()) if self._ours(m) and _http.of_project(m, names)]
             for start in range(0, len(doomed), 100):
                 chunk = doomed[start : start + 100]
                 self.api.call("DELETE", "/v1/batch/", json={"memories": [{"memory_id": i} for i in chunk]})
@@ -263,8 +263,10 @@ class PlatformBackend(_http.HttpBackend):
 
     # Last in the class on purpose: after it, ``list`` in an annotation would name this method.
     def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
+        names = _http.project_names(project)
+
         def run() -> list[Memory]:
-            return [m for m in self._pages(self._filters()) if project is None or m.project == project]
+            return [m for m in self._pages(self._filters()) if _http.of_project(m, names)]
 
         memories = _http.newest_first(self._guarded(run))
         return memories if limit is None else memories[:limit]

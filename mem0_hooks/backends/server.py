@@ -154,6 +154,7 @@ class ServerBackend(_http.HttpBackend):
             )
 
     def search(self, query: str, *, project: str, limit: int, deadline: float | None = None) -> list[Memory]:
+        names = _http.project_names(project)
         if not query.strip() or limit <= 0:
             return []
         deadline = self._deadline(deadline)
@@ -166,7 +167,7 @@ class ServerBackend(_http.HttpBackend):
         def run() -> Any:
             return self.api.call_json("POST", "/search", json=body, deadline=deadline)
 
-        found = [m for m in self._results(self._guarded(run, deadline=deadline)) if _http.in_scope(m, project)]
+        found = [m for m in self._results(self._guarded(run, deadline=deadline)) if _http.in_scope(m, names)]
         found.sort(key=lambda m: m.score or 0.0, reverse=True)
         return found[:limit]
 
@@ -178,18 +179,21 @@ class ServerBackend(_http.HttpBackend):
         return iter(self._listing(run_id=session_id))
 
     def recent(self, *, project: str, limit: int) -> list[Memory]:
+        names = _http.project_names(project)
         deadline = self._deadline(None)
         memories = self._guarded(lambda: self._listing(deadline=deadline), deadline=deadline)
-        return _http.newest_first([m for m in memories if _http.in_scope(m, project)])[:limit]
+        return _http.newest_first([m for m in memories if _http.in_scope(m, names)])[:limit]
 
     def delete(self, memory_id: str) -> bool:
         return self._delete_one(f"/memories/{quote(memory_id, safe='')}")
 
     def delete_all(self, *, project: str | None = None) -> int:
+        names = _http.project_names(project)
+
         def run() -> int:
             deleted = 0
             for memory in self._listing():
-                if self._ours(memory) and (project is None or memory.project == project):
+                if self._ours(memory) and _http.of_project(memory, names):
                     try:
                         self.api.call("DELETE", f"/memories/{quote(memory.id, safe='')}")
                         deleted += 1
@@ -230,6 +234,7 @@ class ServerBackend(_http.HttpBackend):
 
     # Last in the class on purpose: after it, ``list`` in an annotation would name this method.
     def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
-        memories = [m for m in self._guarded(self._listing) if project is None or m.project == project]
+        names = _http.project_names(project)
+        memories = [m for m in self._guarded(self._listing) if _http.of_project(m, names)]
         memories = _http.newest_first(memories)
         return memories if limit is None else memories[:limit]

@@ -28,9 +28,21 @@ def open_store(config: dict[str, Any]) -> Any:
 
 
 def current_project(path: str | None = None) -> str:
-    from mem0_hooks.project import project_of
+    """The identity of the project at ``path`` (default: the current directory), under which its memories
+    are stored; a directory seen for the first time has its old memories moved first, as a hook would."""
+    from mem0_hooks.project import locate
+    from mem0_hooks.project_map import settle
 
-    return project_of(path or os.getcwd())
+    place = locate(path or os.getcwd())
+    settle(place, load_config())
+    return place.id
+
+
+def current_root(path: str | None = None) -> str:
+    """The directory of the project at ``path`` (default: the current directory) on this machine."""
+    from mem0_hooks.project import project_root
+
+    return project_root(path or os.getcwd())
 
 
 def ago(stamp: float | None) -> str:

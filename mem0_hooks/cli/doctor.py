@@ -110,6 +110,20 @@ def _check_queue() -> tuple[bool, str]:
     return True, f"queue: {pending} pending, 0 dead"
 
 
+def _check_project() -> tuple[bool, str]:
+    """What identifies the project of the current directory (informational: always ok)."""
+    from mem0_hooks.project import locate
+    from mem0_hooks.project_map import describe
+
+    info = describe(locate(os.getcwd()))
+    line = f"this project is {info['line']}"
+    if info["old_identities"]:
+        line += f"; also recalls memories stored under {', '.join(info['old_identities'])}"
+    if info["moved"] is False:
+        line += "; its local memories are still being moved to this identity"
+    return True, line
+
+
 def _check_wiring() -> tuple[bool, str]:
     """Our hooks in Claude Code's user settings (or this project's), or the plugin enabled: one route, not both."""
     from mem0_hooks import install
@@ -282,6 +296,7 @@ CHECKS: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
     ("store", _check_store),
     ("semantic", _check_semantic),
     ("queue", _check_queue),
+    ("project", _check_project),
     ("claude code", _check_wiring),
     ("memory tools", _check_mcp),
     ("log", _check_log),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mem0_hooks import gates, paths
-from mem0_hooks.cli._common import current_project
+from mem0_hooks.cli._common import current_root
 
 
 def _write(pauses: dict) -> None:
@@ -13,7 +13,7 @@ def _write(pauses: dict) -> None:
 def pause(*, project: str | None, this_project: bool) -> int:
     pauses = gates.read_pauses()
     if project or this_project:
-        where = current_project(project)
+        where = current_root(project)  # a pause is about this directory, as the opt-outs are
         if where not in pauses["projects"]:
             pauses["projects"].append(where)
         print(f"capture paused in {where}; recall still works. `mem0-hooks resume --project` to undo")
@@ -27,7 +27,7 @@ def pause(*, project: str | None, this_project: bool) -> int:
 def resume(*, project: str | None, this_project: bool) -> int:
     pauses = gates.read_pauses()
     if project or this_project:
-        where = current_project(project)
+        where = current_root(project)
         pauses["projects"] = [p for p in pauses["projects"] if p != where]
         print(f"capture resumed in {where}" + ("" if not pauses["global"] else " (still paused everywhere)"))
     else:

@@ -27,6 +27,7 @@ def collect() -> dict[str, Any]:
         "dead_reasons": [r.get("dead_reason") for r in queue.dead_items()[:5]],
         "flusher_running": flush.flusher_running(),
         "warm_process": _warm(config),
+        "project": _project(),
     }
     note = queue.full_note()
     if note or info["queue_pending"] >= info["queue_cap"]:
@@ -75,6 +76,14 @@ def collect() -> dict[str, Any]:
     return info
 
 
+def _project() -> dict[str, Any]:
+    """What identifies the project of the current directory (``project_map.describe``)."""
+    from mem0_hooks.project import locate
+    from mem0_hooks.project_map import describe
+
+    return describe(locate(os.getcwd()))
+
+
 def _warm(config: dict[str, Any]) -> dict[str, Any]:
     """The warm processes serving this data dir (``mem0_hooks.warm``), and a line saying so."""
     from mem0_hooks import relay
@@ -99,6 +108,12 @@ def status(*, as_json: bool) -> int:
     print(f"backend       {info['backend']}  (user {info['user_id']})")
     print(f"data          {info['home']}")
     print(f"capture       {info['capture']}")
+    project = info["project"]
+    print(f"project       {project['line']}")
+    if project["old_identities"]:
+        print(f"              also recalls what was stored under {', '.join(project['old_identities'])}")
+    if project["moved"] is False:
+        print("              its local memories are being moved to this identity (the flusher finishes it)")
     print(f"memories      {memories}")
     if info.get("semantic"):
         print(f"by meaning    {info['semantic']}")

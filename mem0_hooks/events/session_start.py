@@ -6,7 +6,8 @@ from mem0_hooks import config as config_mod
 from mem0_hooks import session
 from mem0_hooks.events.runner import after_reply, context_output, text_field
 from mem0_hooks.gates import may_recall
-from mem0_hooks.project import project_of
+from mem0_hooks.project import locate
+from mem0_hooks.project_map import settle
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,9 +26,13 @@ def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
     if not config["claude_code"]["memory_integration"]:
         return None  # every hook switched off
     session_id = text_field(data, "session_id")
-    project = project_of(text_field(data, "cwd"))
+    place = locate(text_field(data, "cwd"))
+    project = place.id  # what memories are stored under; opt-outs look at place.root
     after_reply(lambda: _drain_leftovers(config))  # the flusher starts once Claude has its context
-    if not config["memory"]["recall_on_session_start"] or not may_recall(config, project):
+    if not may_recall(config, place):
+        return None
+    settle(place, config)  # a directory seen for the first time: its old memories move to its identity
+    if not config["memory"]["recall_on_session_start"]:
         return None
     state = session.load(session_id) if session_id else {}
     from mem0_hooks import recall

@@ -11,7 +11,8 @@ from mem0_hooks import session
 from mem0_hooks.errors import QueueError
 from mem0_hooks.events.runner import text_field
 from mem0_hooks.gates import may_capture
-from mem0_hooks.project import project_of
+from mem0_hooks.project import locate
+from mem0_hooks.project_map import settle
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,9 +27,11 @@ def capture_new_turns(data: dict[str, Any], *, include_last_message: bool = True
     if not config["claude_code"]["memory_integration"]:
         return 0
     session_id = text_field(data, "session_id")
-    project = project_of(text_field(data, "cwd"))
-    if not session_id or not may_capture(config, project):
+    place = locate(text_field(data, "cwd"))
+    project = place.id  # what memories are stored under; opt-outs look at place.root
+    if not session_id or not may_capture(config, place):
         return 0
+    settle(place, config)
     from mem0_hooks.capture import enqueue_items, make_item
     from mem0_hooks.transcript import read_new_turns
 

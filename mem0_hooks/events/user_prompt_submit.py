@@ -7,7 +7,8 @@ from mem0_hooks import session
 from mem0_hooks.errors import QueueError
 from mem0_hooks.events.runner import after_reply, context_output, text_field
 from mem0_hooks.gates import may_capture, may_recall
-from mem0_hooks.project import project_of
+from mem0_hooks.project import locate
+from mem0_hooks.project_map import settle
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,16 +24,20 @@ def user_prompt_submit(data: dict[str, Any]) -> dict[str, Any] | None:
         return None  # every hook switched off
     prompt = text_field(data, "prompt")
     session_id = text_field(data, "session_id")
-    project = project_of(text_field(data, "cwd"))
+    place = locate(text_field(data, "cwd"))
+    project = place.id  # what memories are stored under; opt-outs look at place.root
     if not prompt.strip():
         return None
+    recalls = may_recall(config, place)
+    if recalls:
+        settle(place, config)  # a directory seen for the first time: its old memories move to its identity
     state = session.load(session_id) if session_id else {}
-    captures = bool(session_id) and may_capture(config, project)
+    captures = bool(session_id) and may_capture(config, place)
     if captures:
         _capture(prompt, session_id, project, state, config)
         after_reply(lambda: session.save(session_id, state))  # Claude need not wait for the bookkeeping
     query = _search_text(prompt, config)
-    if not config["memory"]["search_on_query"] or not may_recall(config, project) or _trivial(query, config):
+    if not config["memory"]["search_on_query"] or not recalls or _trivial(query, config):
         return None
     from mem0_hooks import recall
 

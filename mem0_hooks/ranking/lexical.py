@@ -84,6 +84,11 @@ class WordCounts:
 _COUNTS: dict[tuple[Any, ...], WordCounts] = {}
 
 
+def forget_counts() -> None:
+    """Count every word again at the next search (memories changed scope)."""
+    _COUNTS.clear()
+
+
 def word_counts(store: LocalStore, in_scope: str) -> WordCounts:
     """The memories in scope and the per-word counts known so far, counted again when stale.
 
