@@ -680,7 +680,9 @@ def apply_retention(config: dict[str, Any]) -> None:
         cutoff = time.time() - days * 86400
         queue.expire(cutoff)
         iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff))
-        if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
+        from mem0_hooks.config import keeps_local_index
+
+        if keeps_local_index(config):
             from mem0_hooks.backends.local import LocalStore
 
             LocalStore().delete_older_than(iso)
@@ -709,12 +711,14 @@ def apply_retention(config: dict[str, Any]) -> None:
 
 
 def open_targets(config: dict[str, Any]) -> tuple[Any, Any | None]:
-    """The store to deliver to, and the local mirror when fallback_mode is 'local'."""
+    """The store to deliver to, and the local index beside a remote one (``mem0.local_index``)."""
     from mem0_hooks.backends import open_backend
 
     backend = open_backend(config)
     mirror = None
-    if backend.name != "local" and config["claude_code"]["fallback_mode"] == "local":
+    from mem0_hooks.config import keeps_local_index
+
+    if backend.name != "local" and keeps_local_index(config):
         from mem0_hooks.backends.local import LocalStore
 
         mirror = LocalStore()

@@ -155,7 +155,7 @@ def _local_in_reach(store: Any, memory_id: str, project: str) -> bool:
 
 def delete_all_memories(*, project: str, store: Any) -> dict[str, Any]:
     """Forget every memory of this project; other projects and user-wide memories stay."""
-    if not project or not project.startswith("/"):
+    if not project.strip():
         raise ToolFailed(f"no project to forget ({project!r})")  # never delete_all(project=None): that is every project
     count = store.delete_all(project=project)
     return {"project": project, "deleted": count}

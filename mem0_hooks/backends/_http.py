@@ -664,6 +664,24 @@ class HttpBackend:
     def _scan(self, session_id: str | None) -> Iterator[Memory]:
         raise NotImplementedError
 
+    def carrying(self, item_id: str, *, session_id: str | None = None) -> list[str]:
+        """The ids of the memories that carry ``item_id`` (the turn stored whole, or facts Mem0 made of
+        it), looked for among ``session_id``'s when given: what forgetting that turn must forget here."""
+
+        def run() -> list[str]:
+            found = []
+            for memory in self._scan(session_id):
+                md = memory.metadata
+                if md.get("mem0_hooks_id") == item_id or item_id in _id_list(md.get("mem0_hooks_ids")):
+                    found.append(memory.id)
+            return found
+
+        return self._guarded(run)
+
+    def get(self, memory_id: str) -> Memory | None:
+        """One memory by this store's id, with its metadata; None when there is none."""
+        raise NotImplementedError
+
     def _ours(self, memory: Memory) -> bool:
         """Written by mem0-hooks for this user (the only memories ``delete_all`` may touch)."""
         md = memory.metadata
@@ -705,6 +723,17 @@ def batch_metadata(items: list[MemoryItem], *, user_id: str) -> dict[str, Any]:
         role=items[0].role if len({item.role for item in items}) == 1 else "conversation",
     )
     return md
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` reads as a UUID (the ids the mem0 server and OpenMemory give)."""
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def _id_list(value: Any) -> list[Any]:

@@ -399,6 +399,23 @@ class OpenMemoryBackend(_http.HttpBackend):
 
         return _http.newest_first(self._guarded(run, deadline=deadline))[:limit]
 
+    def get(self, memory_id: str) -> Memory | None:
+        """``GET /api/v1/memories/{id}`` (the text as ``text``, the metadata as ``metadata_``); None for an
+        id it does not have, or one that is not a UUID (OpenMemory's ids are)."""
+        if not _http.is_uuid(memory_id):
+            return None
+
+        def run() -> Memory | None:
+            try:
+                row = self.api.call_json("GET", f"{MEMORIES}{quote(memory_id, safe='')}")
+            except BackendRejected as exc:
+                if exc.status in (404, 422):
+                    return None
+                raise
+            return self._memory(row) if isinstance(row, dict) else None
+
+        return self._guarded(run)
+
     def delete(self, memory_id: str) -> bool:
         try:
             uuid.UUID(memory_id)

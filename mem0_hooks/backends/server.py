@@ -184,6 +184,14 @@ class ServerBackend(_http.HttpBackend):
         memories = self._guarded(lambda: self._listing(deadline=deadline), deadline=deadline)
         return _http.newest_first([m for m in memories if _http.in_scope(m, names)])[:limit]
 
+    def get(self, memory_id: str) -> Memory | None:
+        """``GET /memories/{id}``: ``null`` (200) for an id it does not have; an id that is not a UUID
+        makes this server fail (502), so it is not asked."""
+        if not _http.is_uuid(memory_id):
+            return None
+        answer = self._guarded(lambda: self.api.call_json("GET", f"/memories/{quote(memory_id, safe='')}"))
+        return self._memory(answer) if isinstance(answer, dict) else None
+
     def delete(self, memory_id: str) -> bool:
         return self._delete_one(f"/memories/{quote(memory_id, safe='')}")
 

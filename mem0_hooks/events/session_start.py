@@ -35,9 +35,9 @@ def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
     if not config["memory"]["recall_on_session_start"]:
         return None
     state = session.load(session_id) if session_id else {}
-    from mem0_hooks import recall
+    from mem0_hooks import orientation
 
-    block, ids = recall.for_session_start(session_id=session_id, project=project, config=config, state=state)
+    block, ids = orientation.for_session_start(session_id=session_id, project=project, config=config, state=state)
     if not block:
         return None
     import zlib

@@ -1,0 +1,245 @@
+"""Recall from the hybrid store: the local index's ranking fused with a remote store's own search.
+
+With a remote backend (the Mem0 Platform, a mem0 server, OpenMemory) this machine keeps the local index
+as well (``mem0.local_index``): every turn captured here, with its neighbours and sessions. A prompt is
+searched in both at once:
+
+1. The remote search starts first, in a thread of its own, under ``mem0.recall_timeout_seconds`` and the
+   circuit breaker (``start``). The local ranking (``turns.search_turns``) gathers its candidates
+   meanwhile, and only then waits for the remote answer.
+2. Each remote hit is matched to the local index (``resolve``): a hit that *is* a turn held here (the id
+   of ours it carries, ``metadata.mem0_hooks_id``, else its text, ``local.text_key``; the texts must be
+   the same) joins the local candidates: it is read with its neighbours, and its credit adds to its
+   score as closeness in meaning does (``REMOTE_WEIGHT`` times its credit times the best word score),
+   so its neighbours and its session gain from it too. A hit that is not held here (captured on
+   another machine, or written by Mem0's own tools, or a fact Mem0 extracted) is a remote-only memory,
+   ranked with the turns on the local scale: its credit times the best turn's score (1 without any).
+3. A hit's credit (``credits``) says how good the remote store thinks it is, on a scale of its own:
+   its score as a share of the best hit's, to the power ``SCORE_POWER``, times a decay by rank
+   (``RANK_HALF``), so that the relevance cut (``memory.min_relevance``) leaves weak remote matches out
+   as it leaves weak local ones out. (A remote score is not on the local scale: only its shape is used.)
+4. A memory is never shown twice: hits that are the same turn, or have the same text, are one; turns of
+   the current session and memories already injected are left out, whichever side found them.
+
+When the remote store fails, is slow or answers garbage, recall is the local half alone (the caller
+logs one line); without the local index (``mem0.local_index: false``) it is the remote half alone,
+ranked, cut and packed the same way.
+
+Imported by hooks: the standard library only at module level.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from mem0_hooks.backends.local import PROJECT, SCOPE, TEXT, text_key
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+    from typing import Any
+
+    from mem0_hooks.backends.base import Memory
+    from mem0_hooks.backends.local import LocalStore
+    from mem0_hooks.ranking.turns import Found
+
+    Row = tuple[Any, ...]
+
+REMOTE_HITS = 30  # hits asked of the remote store
+REMOTE_WEIGHT = 1.0  # a local turn the remote ranks best gets this share of the best word score
+REMOTE_WINDOWED = 5  # the best hits held here are read with their neighbours
+REMOTE_ONLY_WEIGHT = 1.0  # a remote-only memory the remote ranks best scores this share of the best turn's
+SCORE_POWER = 2.0  # credit: (score / best score) ** SCORE_POWER ...
+RANK_HALF = 10.0  # ... times 1 / (1 + rank / RANK_HALF): the hit at rank RANK_HALF counts half the first
+WAIT_GRACE = 0.5  # seconds past the remote deadline the local half waits for the remote thread
+
+
+class Remote:
+    """The remote hits as the local ranking takes them: the local turns they are (``rows``, ``credit``,
+    best first in ``ranked``) and the memories only the remote store has (``only``: credit, memory)."""
+
+    __slots__ = ("rows", "credit", "ranked", "only")
+
+    def __init__(self) -> None:
+        self.rows: dict[int, Row] = {}
+        self.credit: dict[int, float] = {}
+        self.ranked: list[int] = []
+        self.only: list[tuple[float, Memory]] = []
+
+
+class Pending:
+    """A remote search running in its own thread: ``wait`` gives its hits, or [] with ``error`` set."""
+
+    def __init__(self, search: Callable[[], list[Memory]], seconds: float) -> None:
+        self.hits: list[Memory] = []
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self._until = time.monotonic() + seconds + WAIT_GRACE
+        self._done = False
+        self._thread = threading.Thread(target=self._run, args=(search,), name="mem0-hooks-remote", daemon=True)
+        self._started = time.monotonic()
+        self._thread.start()
+
+    def _run(self, search: Callable[[], list[Memory]]) -> None:
+        try:
+            self.hits = _valid(search())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who logs it
+            self.error = exc
+        finally:
+            self.seconds = time.monotonic() - self._started
+            self._done = True
+
+    def wait(self) -> list[Memory]:
+        """The hits, once the search is over or its time is up (then ``error`` says so)."""
+        self._thread.join(max(0.0, self._until - time.monotonic()))
+        if not self._done:
+            from mem0_hooks.errors import BackendUnavailable
+
+            waited = time.monotonic() - self._started
+            self.error = BackendUnavailable(f"the remote search did not finish within its deadline ({waited:.1f}s)")
+            return []
+        return self.hits if self.error is None else []
+
+
+def start(search: Callable[[], list[Memory]], seconds: float) -> Pending:
+    """Run ``search`` (the remote store's, already bounded by its deadline) in the background."""
+    return Pending(search, seconds)
+
+
+def _valid(hits: Any) -> list[Memory]:
+    """Only well-formed memories: a store that answers garbage costs its hits, not the recall."""
+    from mem0_hooks.backends.base import Memory
+
+    if not isinstance(hits, list):
+        from mem0_hooks.errors import BackendUnavailable
+
+        raise BackendUnavailable(f"the remote search gave {type(hits).__name__}, not a list of memories")
+    return [h for h in hits if isinstance(h, Memory) and isinstance(h.text, str) and h.text.strip() and h.id]
+
+
+def credits(hits: list[Memory]) -> list[float]:
+    """Each hit's credit in (0, 1], best first as the store ranked them (see the module docstring)."""
+    scores = [h.score if isinstance(h.score, (int, float)) and h.score > 0 else None for h in hits]
+    best = max((s for s in scores if s is not None), default=None)
+    out = []
+    for rank, score in enumerate(scores):
+        share = 1.0 if best is None else ((score or 0.0) / best) ** SCORE_POWER
+        out.append(share / (1.0 + rank / RANK_HALF))
+    return out
+
+
+def resolve(
+    store: LocalStore | None,
+    hits: list[Memory],
+    *,
+    project: str,
+    skip_session: str = "",
+    skip_ids: Collection[str] = (),
+) -> Remote:
+    """The remote hits matched to the local index (see the module docstring): held turns and remote-only
+    memories, each with its credit; this session's and already injected ones left out."""
+    remote = Remote()
+    if not hits:
+        return remote
+    skip = set(skip_ids)
+    by_id: dict[str, Row] = {}
+    by_key: dict[int, list[Row]] = {}
+    if store is not None:
+        ours = [str(h.metadata.get("mem0_hooks_id") or "") for h in hits]
+        by_id = store.rows_by_id([i for i in ours if i])
+        by_key = store.rows_by_text_key([text_key(h.text) for h in hits])
+    texts: set[str] = set()
+    for credit, hit in zip(credits(hits), hits, strict=True):
+        flat = _flat(hit.text)
+        if flat in texts:
+            continue  # the same text twice in the remote store (it does not deduplicate): once
+        texts.add(flat)
+        mine = str(hit.metadata.get("mem0_hooks_id") or "")
+        if hit.id in skip or (mine and mine in skip):
+            continue
+        row = by_id.get(mine) if mine else None
+        if row is not None and _flat(row[TEXT]) != flat:
+            row = None  # a fact Mem0 made of that turn, not the turn: a memory of its own
+        if row is None:
+            row = _same_text(by_key.get(text_key(hit.text), ()), flat, project)
+        if row is not None:
+            rowid = row[0]
+            if rowid not in remote.credit:
+                remote.rows[rowid] = row
+                remote.credit[rowid] = credit
+                remote.ranked.append(rowid)
+            continue
+        if skip_session and hit.session_id == skip_session:
+            continue
+        remote.only.append((credit, hit))
+    return remote
+
+
+def _same_text(rows: Collection[Row], flat: str, project: str) -> Row | None:
+    """Of the local turns with a hit's text key, the one with its text: this project's first, else a
+    user-wide one (another project's turn with the same words is not the hit)."""
+    fallback = None
+    for row in rows:
+        if _flat(row[TEXT]) != flat:
+            continue
+        if row[PROJECT] == project:
+            return row
+        if row[SCOPE] == "user" and fallback is None:
+            fallback = row
+    return fallback
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def remote_only(remote: Remote, words: list[str], *, limit: int, min_share: float) -> Found:
+    """A ranking of the remote-only memories alone (no local index, or nothing held here matched)."""
+    from mem0_hooks.ranking.turns import Found
+
+    ranked = sorted(remote.only, key=lambda entry: entry[0], reverse=True)
+    if min_share and ranked:
+        floor = min_share * ranked[0][0]
+        ranked = [entry for entry in ranked if entry[0] >= floor]
+    memories = []
+    for credit, memory in ranked[:limit]:
+        memory.score = credit
+        memories.append(memory)
+    return Found(memories, {}, words)
+
+
+def search(
+    store: LocalStore | None,
+    pending: Pending | None,
+    query: str,
+    *,
+    project: str,
+    limit: int,
+    skip_session: str = "",
+    skip_ids: Collection[str] = (),
+    min_share: float = 0.0,
+    semantic_weight: float | None = None,
+) -> Found:
+    """The hybrid ranking of ``query``: the local index's (``turns.search_turns``) with the remote
+    hits of ``pending`` fused in; either side may be missing (no local index; the remote skipped).
+    A remote failure leaves the local half, with ``pending.error`` set for the caller to log."""
+    from mem0_hooks.ranking.query import query_words
+
+    def fused() -> Remote:
+        if pending is None:
+            return Remote()
+        return resolve(store, pending.wait(), project=project, skip_session=skip_session, skip_ids=skip_ids)
+
+    if store is None:
+        return remote_only(fused(), query_words(query), limit=limit, min_share=min_share)
+    return store.search_turns(
+        query,
+        project=project,
+        limit=limit,
+        skip_session=skip_session,
+        skip_ids=skip_ids,
+        min_share=min_share,
+        semantic_weight=semantic_weight,
+        remote=fused if pending is not None else None,
+    )
