@@ -179,12 +179,36 @@ def test_missing_mcp_route_falls_back_to_rest(fake):
     assert b.search("postgres database", project="/repo", limit=5)[0].text == "We use postgres for the database"
 
 
-def test_mcp_hits_without_readable_metadata_count_as_user_wide(fake):
-    b = seeded(fake)
-    fake.fail_with(500, {"detail": "db locked"}, match="/api/v1/memories/", times=None)
+def test_hits_stored_elsewhere_are_placed_by_the_directory_not_by_a_read_each(fake):
+    """A hit this machine did not store has no project (MCP gives text and score alone): it comes back as
+    "unknown", with no request per hit, until the flusher reads the listing into the directory."""
+    metadata = {"project": "/repo", "scope": "project", "role": "assistant", "run_id": "s9", "mem0_hooks_id": "x1"}
+    fake.seed("The postgres database was moved to port 6543", metadata=metadata)
+    fake.seed("The elsewhere postgres database is mysql now", metadata={**metadata, "project": "/elsewhere"})
+    b = backend(fake, for_recall=True)
     found = b.search("postgres database", project="/repo", limit=5)
-    assert "The other project uses mysql database" in {m.text for m in found}  # project unknown: kept
-    assert all(m.project == "" for m in found)
+    assert {m.scope for m in found} == {"unknown"} and len(found) == 2
+    assert not fake.requests_to("/api/v1/memories/", "GET")  # no read per hit on the hot path
+    assert b.directory.due(b.owner)  # a hook asked for the listing
+
+    assert backend(fake).refresh_directory() == 2
+    found = b.search("postgres database", project="/repo", limit=5)
+    assert [(m.text, m.project, m.role, m.session_id) for m in found] == [
+        ("The postgres database was moved to port 6543", "/repo", "assistant", "s9")
+    ]
+    assert backend(fake).refresh_directory() == 0  # fresh, and nobody asked
+
+
+def test_the_directory_reads_only_what_is_new(fake):
+    b = backend(fake)
+    for n in range(150):
+        fake.seed(f"memory number {n}", metadata={"project": "/repo", "scope": "project"})
+    assert b.refresh_directory(force=True) == 150
+    pages = len([r for r in fake.requests_to("/api/v1/memories/", "GET") if r.query.get("page")])
+    fake.seed("one more", metadata={"project": "/repo", "scope": "project"})
+    assert b.refresh_directory(force=True) == 1
+    later = len([r for r in fake.requests_to("/api/v1/memories/", "GET") if r.query.get("page")])
+    assert pages == 2 and later - pages <= 2
 
 
 def test_health_uses_openapi_a_listing_and_mcp_never_a_health_route(fake):

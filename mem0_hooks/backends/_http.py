@@ -700,6 +700,7 @@ def item_metadata(item: MemoryItem, *, user_id: str, extra: Mapping[str, Any] | 
         project=item.project,
         scope=item.scope,
         role=item.role,
+        mem0_hooks_role=item.role,  # the mem0 server replaces ``role`` with the message's ("note" -> "user")
         created_at=item.created_at,
         mem0_hooks_id=item.id,
         user_id=user_id,
@@ -722,6 +723,7 @@ def batch_metadata(items: list[MemoryItem], *, user_id: str) -> dict[str, Any]:
         seq=items[0].seq,
         role=items[0].role if len({item.role for item in items}) == 1 else "conversation",
     )
+    md["mem0_hooks_role"] = md["role"]
     return md
 
 
@@ -805,7 +807,7 @@ def memory_from(
     return Memory(
         id=str(id),
         text=str(text or ""),
-        role=str(md.get("role") or role or ""),
+        role=str(md.get("mem0_hooks_role") or md.get("role") or role or ""),
         created_at=iso(md.get("created_at") or created_at),
         session_id=str(session_id or md.get("run_id") or md.get("session_id") or ""),
         project=project,

@@ -53,13 +53,14 @@ def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _drain_leftovers(config: dict[str, Any]) -> None:
-    """Start the flusher when an earlier outage or crash left items in the queue, or when retention is due."""
+    """Start the flusher when an earlier outage or crash left items in the queue, when retention is due, or
+    when OpenMemory's directory (which project each memory is) should be read again."""
     from mem0_hooks import queue
 
-    if config["backend"] != "none" and (queue.depth() or _retention_due(config)):
-        from mem0_hooks.flush import spawn
+    from mem0_hooks import flush
 
-        spawn()
+    if config["backend"] != "none" and (queue.depth() or _retention_due(config) or flush.directory_due(config)):
+        flush.spawn()
 
 
 def _retention_due(config: dict[str, Any]) -> bool:

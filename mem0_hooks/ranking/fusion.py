@@ -52,7 +52,9 @@ REMOTE_WINDOWED = 5  # the best hits held here are read with their neighbours
 REMOTE_ONLY_WEIGHT = 1.0  # a remote-only memory the remote ranks best scores this share of the best turn's
 SCORE_POWER = 2.0  # credit: (score / best score) ** SCORE_POWER ...
 RANK_HALF = 10.0  # ... times 1 / (1 + rank / RANK_HALF): the hit at rank RANK_HALF counts half the first
-WAIT_GRACE = 0.5  # seconds past the remote deadline the local half waits for the remote thread
+UNKNOWN = "unknown"  # the scope of a hit whose project its store could not say (OpenMemory's search)
+WAIT_GRACE = 0.5
+SEQ_GAP = 2  # remote-only turns of a session this close in number are shown as one exchange  # seconds past the remote deadline the local half waits for the remote thread
 
 
 class Remote:
@@ -170,8 +172,8 @@ def resolve(
                 remote.credit[rowid] = credit
                 remote.ranked.append(rowid)
             continue
-        if skip_session and hit.session_id == skip_session:
-            continue
+        if hit.scope == UNKNOWN or (skip_session and hit.session_id == skip_session):
+            continue  # (a hit whose project the store could not say, and which is not held here: left out)
         remote.only.append((credit, hit))
     return remote
 
@@ -206,7 +208,25 @@ def remote_only(remote: Remote, words: list[str], *, limit: int, min_share: floa
     for credit, memory in ranked[:limit]:
         memory.score = credit
         memories.append(memory)
-    return Found(memories, {}, words)
+    return Found(memories, links(memories), words)
+
+
+def links(memories: list[Memory]) -> dict[str, str]:
+    """{id: id of the turn just before it} among remote-only memories: turns of one session whose
+    numbers (``metadata.seq``) are at most ``SEQ_GAP`` apart (a prompt is numbered twice when both hooks
+    capture it), so that a question and its answer found there read as one exchange, as local ones do."""
+    sessions: dict[str, list[tuple[int, Memory]]] = {}
+    for memory in memories:
+        seq = memory.metadata.get("seq")
+        if memory.session_id and isinstance(seq, int) and not isinstance(seq, bool) and seq > 0:
+            sessions.setdefault(memory.session_id, []).append((seq, memory))
+    follows: dict[str, str] = {}
+    for turns in sessions.values():
+        turns.sort(key=lambda entry: entry[0])
+        for (before, prev), (after, nxt) in zip(turns, turns[1:], strict=False):
+            if 0 < after - before <= SEQ_GAP:
+                follows[nxt.id] = prev.id
+    return follows
 
 
 def search(

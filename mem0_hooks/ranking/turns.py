@@ -240,6 +240,8 @@ def search_turns(
     ]
     ids = {rowid: rows[rowid][ID] for _, _, rowid in scored[:limit] if rowid >= 0}
     links = {ids[n]: ids[p] for n, p in follows.items() if n in ids and p in ids}
+    if elsewhere:
+        links.update(fusion.links([m for m in memories if m.id not in ids.values()]))
     context = frozenset(ids[r] for r in ids if own[r] < CONTEXT_SHARE * top)
     return Found(memories, links, asked.words, context)
 
