@@ -73,13 +73,14 @@ def backends_of(args: Any) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
-def open_store(backend: str, args: Any) -> RemoteStore | None:
-    """The remote store for ``backend`` (None for the local store)."""
+def open_store(backend: str, args: Any, user: str | None = None) -> RemoteStore | None:
+    """The remote store for ``backend`` (None for the local store), under a new user id unless ``user``
+    (a kept run's, for ``--reuse``)."""
     if backend == "local":
         return None
     url = getattr(args, f"{backend}_url").rstrip("/")
     key = getattr(args, f"{backend}_key")
-    user = f"{args.remote_user}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    user = user or f"{args.remote_user}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
     return (ServerStore if backend == "server" else OpenMemoryStore)(url, key, user)
 
 

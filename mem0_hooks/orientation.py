@@ -76,7 +76,10 @@ def for_session_start(
                 recall.record_failure(config, error)
             if not falls_back:
                 raise error
-            _warn(f"SessionStart: oriented from the local index alone, the {config['backend']} store failed: {error}")
+            _warn(
+                f"SessionStart: oriented from the local index alone, the {config['backend']} store failed: "
+                f"{type(error).__name__}: {error}"
+            )
         elsewhere = [memory for _, memory in found.only]
         last = _newest_session(last, elsewhere)
         taken = {m.id for m in last}

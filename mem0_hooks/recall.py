@@ -170,50 +170,55 @@ def hybrid_search(
         pending = None
     else:
         mem0 = config["mem0"]
+        read_session = getattr(backend, "session_memories", None)
         pending = fusion.start(
-            lambda: _remote_search(backend, config, query, project, fusion.REMOTE_HITS),
+            lambda: guarded_search(backend, config, query, project, fusion.REMOTE_HITS),
             mem0["recall_timeout_seconds"],
+            (lambda session_id, deadline: read_session(session_id, deadline=deadline)) if read_session else None,
         )
-    store = local_store() if keeps_local_index(config) else None
     try:
-        found = fusion.search(
-            store,
-            pending,
-            query,
-            project=project,
-            limit=limit,
-            skip_session=skip_session,
-            skip_ids=skip_ids,
-            min_share=min_share,
-            semantic_weight=weight,
-        )
-    except BackendError as exc:  # the local index failed: the remote half alone
-        _log_once(f"{event}: the local index failed, recalled from the {config['backend']} store alone: {exc}")
-        found = fusion.search(
-            None,
-            pending,
-            query,
-            project=project,
-            limit=limit,
-            skip_session=skip_session,
-            skip_ids=skip_ids,
-            min_share=min_share,
-        )
-    if pending is not None and pending.error is not None:
-        error = as_backend_error(pending.error, config)
-        if error.retryable:
-            record_failure(config, error)
-        if not falls_back:
-            raise RemoteSkipped(error, asked=True)
-        _log_once(f"{event}: recalled from the local index alone, the {config['backend']} store failed: {error}")
-    return found
-
-
-def _remote_search(backend: Any, config: dict[str, Any], query: str, project: str, limit: int) -> list[Memory]:
-    try:
-        return guarded_search(backend, config, query, project, limit)
+        store = local_store() if keeps_local_index(config) else None
+        try:
+            found = fusion.search(
+                store,
+                pending,
+                query,
+                project=project,
+                limit=limit,
+                skip_session=skip_session,
+                skip_ids=skip_ids,
+                min_share=min_share,
+                semantic_weight=weight,
+            )
+        except BackendError as exc:  # the local index failed: the remote half alone
+            _log_once(
+                f"{event}: the local index failed, recalled from the {config['backend']} store alone: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            found = fusion.search(
+                None,
+                pending,
+                query,
+                project=project,
+                limit=limit,
+                skip_session=skip_session,
+                skip_ids=skip_ids,
+                min_share=min_share,
+            )
+        if pending is not None and pending.error is not None:
+            error = as_backend_error(pending.error, config)
+            if error.retryable:
+                record_failure(config, error)
+            if not falls_back:
+                raise RemoteSkipped(error, asked=True)
+            _log_once(
+                f"{event}: recalled from the local index alone, the {config['backend']} store failed: "
+                f"{type(error).__name__}: {error}"
+            )
     finally:
-        backend.close()
+        if backend is not None:
+            backend.close()
+    return found
 
 
 def as_backend_error(error: BaseException, config: dict[str, Any]) -> BackendError:

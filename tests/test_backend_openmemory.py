@@ -159,8 +159,10 @@ def test_stateful_mcp_gets_the_handshake(fake):
 
 
 def test_mcp_tool_error_falls_back_to_keyword_search_and_parks_mcp(fake):
+    """Without the local index (``mem0.local_index: false``): REST keywords stand in for MCP."""
     fake.mcp_tool_error = VERSION_TRAP
-    b = seeded(fake)
+    seeded(fake)
+    b = backend(fake, local_index=False)
     found = b.search("which postgres database", project="/repo", limit=5)
     assert found[0].text == "We use postgres for the database"
     assert {m.project for m in found} <= {"/repo", ""}
@@ -175,7 +177,8 @@ def test_mcp_tool_error_falls_back_to_keyword_search_and_parks_mcp(fake):
 
 def test_missing_mcp_route_falls_back_to_rest(fake):
     fake.mcp_enabled = False
-    b = seeded(fake)
+    seeded(fake)
+    b = backend(fake, local_index=False)
     assert b.search("postgres database", project="/repo", limit=5)[0].text == "We use postgres for the database"
 
 
@@ -294,10 +297,28 @@ def test_recall_is_bounded_even_when_everything_hangs(fake):
 def test_slow_mcp_leaves_time_for_the_rest_fallback(fake):
     seeded(fake)
     fake.delay(5.0, match="/mcp/")
-    b = backend(fake, for_recall=True, recall_timeout_seconds=1.0)
+    b = backend(fake, for_recall=True, recall_timeout_seconds=1.0, local_index=False)
     start = time.monotonic()
     found = b.search("postgres database", project="/repo", limit=3)
     assert time.monotonic() - start < 2.0
+    assert found and found[0].text == "We use postgres for the database"
+
+
+def test_with_the_local_index_mcp_has_the_whole_deadline_and_no_keyword_fallback(fake):
+    """The hybrid store: the local index ranks by words already, so MCP gets all the time there is, and
+    its failure is the search's (recall has the local half)."""
+    seeded(fake)
+    fake.mcp_tool_error = VERSION_TRAP
+    b = backend(fake, for_recall=True)
+    with pytest.raises(BackendUnavailable, match="search_memory failed"):
+        b.search("postgres database", project="/repo", limit=3)
+    assert not [r for r in fake.requests_to("/api/v1/memories/", "GET") if "search_query" in r.query]
+    fake.mcp_tool_error = None
+    breaker.reset("openmemory")
+    fake.delay(0.8, match="/mcp/")  # past the old 70% share of a 1 s deadline, within the deadline
+    found = backend(fake, for_recall=True, recall_timeout_seconds=1.0).search(
+        "postgres database", project="/repo", limit=3
+    )
     assert found and found[0].text == "We use postgres for the database"
 
 

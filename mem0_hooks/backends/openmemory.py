@@ -92,6 +92,9 @@ class OpenMemoryBackend(_http.HttpBackend):
         )
         self._created_user = False
         self._directory: Directory | None = None
+        from mem0_hooks.config import keeps_local_index
+
+        self.local_index = bool(config.get("mem0")) and keeps_local_index(config)
         self.api = _http.Api(
             self.service,
             self.base_url,
@@ -179,17 +182,22 @@ class OpenMemoryBackend(_http.HttpBackend):
         return self._guarded(run, deadline=deadline)
 
     def _semantic(self, query: str, deadline: float | None) -> list[Memory] | None:
-        """MCP ``search_memory`` hits with their metadata; None when MCP failed (use REST instead)."""
-        if breaker.is_open(self.mcp_breaker):
+        """MCP ``search_memory`` hits with their metadata; None when MCP failed (use REST instead).
+
+        With the local index beside this store (``mem0.local_index``, the hybrid store) the REST keyword
+        fallback finds nothing the local index's own ranking by words does not: MCP gets the whole
+        deadline, and its failure is the search's (recall then has the local half)."""
+        fallback = not self.local_index
+        if fallback and breaker.is_open(self.mcp_breaker):
             return None
-        mcp_deadline = None
-        if deadline is not None:
+        mcp_deadline = deadline
+        if deadline is not None and fallback:
             mcp_deadline = time.monotonic() + MCP_SHARE * max(0.0, deadline - time.monotonic())
         try:
             hits = self.mcp_search(query, deadline=mcp_deadline)
         except BackendError as exc:
-            if getattr(exc, "connect_failed", False):
-                raise  # the whole server is unreachable: REST would fail the same way
+            if getattr(exc, "connect_failed", False) or not fallback:
+                raise  # the whole server is unreachable (REST would fail the same way), or no fallback
             breaker.record_failure(self.mcp_breaker, str(exc), MCP_PARK_SECONDS if self.cooldown else 0.0)
             return None
         breaker.record_success(self.mcp_breaker)

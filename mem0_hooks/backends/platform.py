@@ -210,6 +210,14 @@ class PlatformBackend(_http.HttpBackend):
             if not rows or not more:
                 return
 
+    def session_memories(self, session_id: str, *, deadline: float | None = None) -> list[Memory]:
+        """The memories of one session (its first page of the listing, one request): the turns around a
+        hit that another machine captured, which this machine's local index does not hold."""
+        deadline = self._deadline(deadline)
+        return self._guarded(
+            lambda: list(self._pages(self._filters(session_id), deadline, max_pages=1)), deadline=deadline
+        )
+
     def _scan(self, session_id: str | None) -> Iterator[Memory]:
         return self._pages(self._filters(session_id or "*"))
 

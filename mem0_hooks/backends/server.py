@@ -207,6 +207,12 @@ class ServerBackend(_http.HttpBackend):
         params = {"user_id": self.user_id, "top_k": LIST_LIMIT, "run_id": run_id or None}
         return self._results(self.api.call_json("GET", "/memories", params=params, deadline=deadline))
 
+    def session_memories(self, session_id: str, *, deadline: float | None = None) -> list[Memory]:
+        """Every memory of one session (``GET /memories?user_id=&run_id=``, one request): the turns around
+        a hit that another machine captured, which this machine's local index does not hold."""
+        deadline = self._deadline(deadline)
+        return self._guarded(lambda: self._listing(run_id=session_id, deadline=deadline), deadline=deadline)
+
     def _scan(self, session_id: str | None) -> Iterator[Memory]:
         return iter(self._listing(run_id=session_id))
 

@@ -55,9 +55,7 @@ def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
 def _drain_leftovers(config: dict[str, Any]) -> None:
     """Start the flusher when an earlier outage or crash left items in the queue, when retention is due, or
     when OpenMemory's directory (which project each memory is) should be read again."""
-    from mem0_hooks import queue
-
-    from mem0_hooks import flush
+    from mem0_hooks import flush, queue
 
     if config["backend"] != "none" and (queue.depth() or _retention_due(config) or flush.directory_due(config)):
         flush.spawn()

@@ -53,31 +53,42 @@ REMOTE_ONLY_WEIGHT = 1.0  # a remote-only memory the remote ranks best scores th
 SCORE_POWER = 2.0  # credit: (score / best score) ** SCORE_POWER ...
 RANK_HALF = 10.0  # ... times 1 / (1 + rank / RANK_HALF): the hit at rank RANK_HALF counts half the first
 UNKNOWN = "unknown"  # the scope of a hit whose project its store could not say (OpenMemory's search)
-WAIT_GRACE = 0.5
-SEQ_GAP = 2  # remote-only turns of a session this close in number are shown as one exchange  # seconds past the remote deadline the local half waits for the remote thread
+WAIT_GRACE = 0.5  # seconds past the remote deadline the local half waits for the remote thread
+REMOTE_SESSIONS = 6  # sessions of the best remote-only hits read for the turns around them ...
+NEIGHBOUR_SHARES = (0.5, 0.2)  # ... a turn 1 (2) away from a hit gets this share of its credit, as locally
+MIN_SESSION_SECONDS = 0.05  # no session is read with less time than this left
+SEQ_GAP = 2  # remote-only turns of a session this close in number are shown as one exchange
 
 
 class Remote:
     """The remote hits as the local ranking takes them: the local turns they are (``rows``, ``credit``,
     best first in ``ranked``) and the memories only the remote store has (``only``: credit, memory)."""
 
-    __slots__ = ("rows", "credit", "ranked", "only")
+    __slots__ = ("rows", "credit", "ranked", "only", "context")
 
     def __init__(self) -> None:
         self.rows: dict[int, Row] = {}
         self.credit: dict[int, float] = {}
         self.ranked: list[int] = []
         self.only: list[tuple[float, Memory]] = []
+        self.context: set[str] = set()  # remote-only turns that are there for the hit next to them
 
 
 class Pending:
     """A remote search running in its own thread: ``wait`` gives its hits, or [] with ``error`` set."""
 
-    def __init__(self, search: Callable[[], list[Memory]], seconds: float) -> None:
+    def __init__(
+        self,
+        search: Callable[[], list[Memory]],
+        seconds: float,
+        read_session: Callable[[str, float], list[Memory]] | None = None,
+    ) -> None:
         self.hits: list[Memory] = []
         self.error: BaseException | None = None
         self.seconds = 0.0
-        self._until = time.monotonic() + seconds + WAIT_GRACE
+        self.deadline = time.monotonic() + seconds
+        self.read_session = read_session  # the turns of one session in the remote store, by its deadline
+        self._until = self.deadline + WAIT_GRACE
         self._done = False
         self._thread = threading.Thread(target=self._run, args=(search,), name="mem0-hooks-remote", daemon=True)
         self._started = time.monotonic()
@@ -104,9 +115,14 @@ class Pending:
         return self.hits if self.error is None else []
 
 
-def start(search: Callable[[], list[Memory]], seconds: float) -> Pending:
-    """Run ``search`` (the remote store's, already bounded by its deadline) in the background."""
-    return Pending(search, seconds)
+def start(
+    search: Callable[[], list[Memory]],
+    seconds: float,
+    read_session: Callable[[str, float], list[Memory]] | None = None,
+) -> Pending:
+    """Run ``search`` (the remote store's, already bounded by its deadline) in the background;
+    ``read_session(session_id, deadline)`` reads a session's turns there (``around``), where it can."""
+    return Pending(search, seconds, read_session)
 
 
 def _valid(hits: Any) -> list[Memory]:
@@ -178,6 +194,69 @@ def resolve(
     return remote
 
 
+def around(
+    remote: Remote,
+    read_session: Callable[[str, float], list[Memory]],
+    deadline: float,
+    *,
+    skip_ids: Collection[str] = (),
+) -> None:
+    """Add to ``remote.only`` the turns around the best remote-only hits (another machine's: this one
+    holds no neighbours for them), read from their sessions in the remote store, ``REMOTE_SESSIONS`` at
+    most, in parallel, until ``deadline``: a turn ``d`` away from a hit gets ``NEIGHBOUR_SHARES[d - 1]``
+    of its credit, as a local neighbour adds to a turn's score. A session that cannot be read in time
+    only costs its neighbours."""
+    sessions: list[str] = []
+    for _, memory in remote.only:
+        if memory.session_id and _seq(memory) and memory.session_id not in sessions:
+            sessions.append(memory.session_id)
+    sessions = sessions[:REMOTE_SESSIONS]
+    if not sessions or deadline - time.monotonic() < MIN_SESSION_SECONDS:
+        return
+    read: dict[str, list[Memory]] = {}
+
+    def fetch(session_id: str) -> None:
+        try:
+            read[session_id] = _valid(read_session(session_id, deadline))
+        except Exception:  # noqa: BLE001 - a session not read costs its neighbours only
+            pass
+
+    threads = [threading.Thread(target=fetch, args=(s,), daemon=True, name="mem0-hooks-session") for s in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    have = {m.id for _, m in remote.only}
+    texts = {_flat(m.text) for _, m in remote.only}
+    skip = set(skip_ids)
+    added: dict[str, tuple[float, Memory]] = {}
+    for session_id, memories in list(read.items()):
+        turns = sorted((m for m in memories if _seq(m)), key=_seq)
+        where = {m.id: i for i, m in enumerate(turns)}
+        for credit, hit in remote.only:
+            at = where.get(hit.id)
+            if hit.session_id != session_id or at is None:
+                continue
+            for distance, share in enumerate(NEIGHBOUR_SHARES, start=1):
+                for index in (at - distance, at + distance):
+                    if not 0 <= index < len(turns):
+                        continue
+                    turn = turns[index]
+                    mine = str(turn.metadata.get("mem0_hooks_id") or "")
+                    if turn.id in have or _flat(turn.text) in texts or turn.id in skip or mine in skip:
+                        continue
+                    if turn.id not in added or added[turn.id][0] < share * credit:
+                        added[turn.id] = (share * credit, turn)
+    for credit, turn in added.values():
+        remote.only.append((credit, turn))
+        remote.context.add(turn.id)
+
+
+def _seq(memory: Memory) -> int:
+    seq = memory.metadata.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else 0
+
+
 def _same_text(rows: Collection[Row], flat: str, project: str) -> Row | None:
     """Of the local turns with a hit's text key, the one with its text: this project's first, else a
     user-wide one (another project's turn with the same words is not the hit)."""
@@ -208,7 +287,7 @@ def remote_only(remote: Remote, words: list[str], *, limit: int, min_share: floa
     for credit, memory in ranked[:limit]:
         memory.score = credit
         memories.append(memory)
-    return Found(memories, links(memories), words)
+    return Found(memories, links(memories), words, frozenset(remote.context & {m.id for m in memories}))
 
 
 def links(memories: list[Memory]) -> dict[str, str]:
@@ -217,8 +296,8 @@ def links(memories: list[Memory]) -> dict[str, str]:
     capture it), so that a question and its answer found there read as one exchange, as local ones do."""
     sessions: dict[str, list[tuple[int, Memory]]] = {}
     for memory in memories:
-        seq = memory.metadata.get("seq")
-        if memory.session_id and isinstance(seq, int) and not isinstance(seq, bool) and seq > 0:
+        seq = _seq(memory)
+        if memory.session_id and seq:
             sessions.setdefault(memory.session_id, []).append((seq, memory))
     follows: dict[str, str] = {}
     for turns in sessions.values():
@@ -249,7 +328,10 @@ def search(
     def fused() -> Remote:
         if pending is None:
             return Remote()
-        return resolve(store, pending.wait(), project=project, skip_session=skip_session, skip_ids=skip_ids)
+        remote = resolve(store, pending.wait(), project=project, skip_session=skip_session, skip_ids=skip_ids)
+        if remote.only and pending.read_session is not None and pending.error is None:
+            around(remote, pending.read_session, pending.deadline, skip_ids=skip_ids)
+        return remote
 
     if store is None:
         return remote_only(fused(), query_words(query), limit=limit, min_share=min_share)

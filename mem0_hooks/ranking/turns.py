@@ -243,6 +243,8 @@ def search_turns(
     if elsewhere:
         links.update(fusion.links([m for m in memories if m.id not in ids.values()]))
     context = frozenset(ids[r] for r in ids if own[r] < CONTEXT_SHARE * top)
+    if elsewhere:
+        context |= fused.context & {m.id for m in memories}  # type: ignore[union-attr]
     return Found(memories, links, asked.words, context)
 
 
