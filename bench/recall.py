@@ -447,9 +447,7 @@ def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
                         {
                             "user": store.user_id if store is not None else None,
                             "ingest_seconds": ingest_seconds,
-                            "plan": [
-                                [str(project), sample["_places"], sample["_turns"]] for sample, project in plan
-                            ],
+                            "plan": [[str(project), sample["_places"], sample["_turns"]] for sample, project in plan],
                         }
                     )
                 )
@@ -495,6 +493,14 @@ def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
             hooks.env.update(store.hook_env())
             hooks.cli("config", "show")
             home = other
+            if backend == "openmemory":  # what the flusher a session start starts does: the directory
+                code = (
+                    f"import sys; sys.path.insert(0, {str(repo)!r}); from mem0_hooks import config; "
+                    "from mem0_hooks.backends import open_backend; "
+                    "print(open_backend(config.load()).refresh_directory(force=True))"
+                )
+                done = subprocess.run([args.python, "-c", code], capture_output=True, text=True, env=hooks.env)
+                print(f"openmemory directory: {done.stdout.strip() or done.stderr.strip()[-300:]}", file=sys.stderr)
 
         # questions: a new session each, capture off
         ask_env = dict(hooks.env, MEM0_HOOKS_MEMORY_AUTO_STORE="false")

@@ -47,10 +47,10 @@ if TYPE_CHECKING:
     Row = tuple[Any, ...]
 
 REMOTE_HITS = 30  # hits asked of the remote store
-REMOTE_WEIGHT = 1.0  # a local turn the remote ranks best gets this share of the best word score
+REMOTE_WEIGHT = 0.5  # a local turn the remote ranks best gets this share of the best word score
 REMOTE_WINDOWED = 5  # the best hits held here are read with their neighbours
 REMOTE_ONLY_WEIGHT = 1.0  # a remote-only memory the remote ranks best scores this share of the best turn's
-SCORE_POWER = 2.0  # credit: (score / best score) ** SCORE_POWER ...
+SCORE_POWER = 1.0  # credit: (score / best score) ** SCORE_POWER ...
 RANK_HALF = 10.0  # ... times 1 / (1 + rank / RANK_HALF): the hit at rank RANK_HALF counts half the first
 UNKNOWN = "unknown"  # the scope of a hit whose project its store could not say (OpenMemory's search)
 WAIT_GRACE = 0.5  # seconds past the remote deadline the local half waits for the remote thread
