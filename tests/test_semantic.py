@@ -318,3 +318,12 @@ def test_a_damaged_model_leaves_recall_by_words_and_says_so_once(data_home: Path
     served = [line for line in lines if "recall is by words only: the embedding model's file" in line]
     flushed = [line for line in lines if "could not embed memories" in line]
     assert len(served) == 1 and len(flushed) <= 1, lines  # one line each, not one per prompt
+
+
+def test_a_store_of_one_memory_recalls_it_by_meaning_and_not_for_an_unrelated_prompt(
+    store: LocalStore, loaded: embedding.Model
+) -> None:
+    store.add(turns([ANSWER]))
+    vectors.index(store, loaded)
+    assert found(store) == [ANSWER]  # a new user's first memory: no word in common, found by meaning
+    assert found(store, "how do I bake sourdough bread at home?") == []  # not close: nothing injected
