@@ -158,4 +158,7 @@ def delete_all_memories(*, project: str, store: Any) -> dict[str, Any]:
     if not project or not project.startswith("/"):
         raise ToolFailed(f"no project to forget ({project!r})")  # never delete_all(project=None): that is every project
     count = store.delete_all(project=project)
+    from mem0_hooks import injections
+
+    injections.forget(project=project)  # the record of what this project's prompts were shown
     return {"project": project, "deleted": count}
