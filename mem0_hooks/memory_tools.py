@@ -74,9 +74,7 @@ def list_memories(*, offset: int, limit: int, project: str, store: Any) -> dict[
         raise ToolFailed(f"offset must be between 0 and {MAX_OFFSET:,}, got {offset}")
     if not 1 <= limit <= MAX_PAGE:
         raise ToolFailed(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
-    found = store.list(project=project, limit=offset + limit + 1)  # one more: is there a next page?
-    page = found[offset : offset + limit]
-    more = len(found) > offset + limit
+    page, more = page_of(store, project=project, offset=offset, limit=limit)
     return {
         "project": project,
         "offset": offset,
@@ -86,8 +84,21 @@ def list_memories(*, offset: int, limit: int, project: str, store: Any) -> dict[
     }
 
 
-def add_memories(text: str, *, project: str, config: dict[str, Any], wait: float = ADD_WAIT_SECONDS) -> dict[str, Any]:
-    """Queue a note for this project and start the flusher; say whether the store confirmed it in time."""
+def page_of(store: Any, *, project: str | None, offset: int, limit: int) -> tuple[list[Any], bool]:
+    """One page of memories (of ``project``; every one for None), newest first, and whether more follow.
+    The local store reads just the page; a remote one is listed up to its end (its API pages by itself)."""
+    if store.name == "local":
+        found = store.list(project=project, limit=limit + 1, offset=offset)  # one more: is there a next page?
+        return found[:limit], len(found) > limit
+    found = store.list(project=project, limit=offset + limit + 1)
+    return found[offset : offset + limit], len(found) > offset + limit
+
+
+def add_memories(
+    text: str, *, project: str, config: dict[str, Any], wait: float = ADD_WAIT_SECONDS, user_wide: bool = False
+) -> dict[str, Any]:
+    """Queue a note for this project (every project: ``user_wide``, the viewer's choice) and start the
+    flusher; say whether the store confirmed it in time."""
     if not text.strip():
         raise ToolFailed("text is empty: give the fact or decision to remember, in one or a few sentences")
     if len(text) > MAX_NOTE_CHARS:
@@ -96,7 +107,7 @@ def add_memories(text: str, *, project: str, config: dict[str, Any], wait: float
         )
     from mem0_hooks import capture, flush, queue
 
-    item = capture.note(text, project=project, user_wide=False, config=config)
+    item = capture.note(text, project=project, user_wide=user_wide, config=config)
     if item is None:
         raise ToolFailed("nothing left to remember once secrets and <private> spans were removed")
     flush.spawn()

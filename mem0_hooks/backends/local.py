@@ -721,16 +721,18 @@ class LocalStore:
         ).fetchall()
         return [memory_of(r) for r in rows]
 
-    def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
+    def list(self, *, project: str | None = None, limit: int | None = None, offset: int = 0) -> list[Memory]:
+        """Every memory (of ``project`` when given), newest first; ``offset`` skips the newest ones (a
+        page further on is read from the index, not from every memory before it in Python)."""
         sql = f"SELECT {COLUMNS} FROM memories"
         args: list[Any] = []
         if project is not None:
             sql += " WHERE project = ?"
             args.append(project)
         sql += " ORDER BY created_at DESC, seq DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            args += [-1 if limit is None else limit, max(offset, 0)]
         return [memory_of(r) for r in self.db.execute(sql, args).fetchall()]
 
     def count(self) -> int:
