@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from mem0_hooks import injections, queue, recall
 from mem0_hooks import config as config_mod
+from mem0_hooks import injections, queue, recall
 from mem0_hooks.backends.base import MemoryItem
 from mem0_hooks.backends.local import LocalStore
 from mem0_hooks.viewer import app as app_mod
@@ -148,7 +148,7 @@ def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
         assert "default-src 'none'" in csp and "script-src" not in csp  # no script of any kind
         assert "frame-ancestors 'none'" in csp and "form-action 'self'" in csp
         assert headers["cache-control"] == "no-store" and headers["x-content-type-options"] == "nosniff"
-        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["referrer-policy"] == "same-origin"
     with _client() as c:
         assert "default-src 'none'" in c.get("/").headers["content-security-policy"]  # the 403 too
 

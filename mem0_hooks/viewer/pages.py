@@ -31,7 +31,7 @@ header nav a.on { color: #fff; border-bottom: 3px solid #8fa8ff; }
 header .store { margin-left: auto; color: #aab3c5; font-size: 13px; }
 main { max-width: 1080px; margin: 0 auto; padding: 20px 24px 60px; }
 h1 { font-size: 22px; margin: 8px 0 4px; } h2 { font-size: 17px; margin: 26px 0 10px; }
-.sub { color: var(--muted); font-size: 13px; margin: 0 0 14px; word-break: break-all; }
+.sub { color: var(--muted); font-size: 13px; margin: 0 0 14px; overflow-wrap: anywhere; }
 a { color: var(--accent); }
 .banner { border-radius: 6px; padding: 10px 14px; margin: 12px 0; }
 .banner.bad { background: var(--bad-bg); color: var(--bad); border: 1px solid #f3c4c4; }
@@ -64,6 +64,7 @@ form.row { display: flex; gap: 8px; flex-wrap: wrap; align-items: center; margin
 input[type=text], input[type=search], select, textarea { font: inherit; padding: 6px 9px; border: 1px solid #b9c1d0;
   border-radius: 5px; background: #fff; }
 input[type=search] { flex: 1 1 320px; } textarea { width: 100%; min-height: 64px; }
+select { max-width: 320px; text-overflow: ellipsis; }
 ul.timeline { border-left: 3px solid #c9d3ea; margin-left: 8px; }
 ul.timeline li { position: relative; padding: 2px 0 14px 20px; }
 ul.timeline li::before { content: ""; position: absolute; left: -8px; top: 8px; width: 13px; height: 13px;
@@ -72,7 +73,8 @@ ul.timeline .when { font-weight: 600; } ul.timeline .opening { color: var(--fg);
 li.record { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px;
   margin: 0 0 12px; }
 li.record .prompt { font-style: italic; margin: 4px 0 8px; }
-li.record table { border: 0; } li.record td, li.record th { padding: 4px 8px; }
+li.record table { border: 0; table-layout: fixed; } li.record td, li.record th { padding: 4px 8px; }
+th.w-score, th.w-share { width: 90px; } th.w-chars { width: 70px; } th.w-id { width: 130px; }
 meter { width: 70px; height: 10px; vertical-align: middle; }
 .pager { margin: 14px 0; display: flex; gap: 14px; align-items: center; color: var(--muted); }
 .cards { display: flex; gap: 12px; flex-wrap: wrap; margin: 6px 0 14px; }
@@ -102,7 +104,6 @@ def layout(
             "head",
             el("meta", charset="utf-8"),
             el("meta", name="viewport", content="width=device-width, initial-scale=1"),
-            el("meta", name="referrer", content="no-referrer"),
             el("title", f"{title} · mem0-hooks"),
             el("link", rel="stylesheet", href="/viewer.css"),
         ),
@@ -497,10 +498,10 @@ def records_list(
             "table",
             el(
                 "tr",
-                el("th", "score", class_="num"),
-                el("th", "of best", class_="num"),
-                el("th", "chars", class_="num"),
-                el("th", "id"),
+                el("th", "score", class_="num w-score"),
+                el("th", "of best", class_="num w-share"),
+                el("th", "chars", class_="num w-chars"),
+                el("th", "id", class_="w-id"),
                 el("th", "memory"),
             ),
             rows,
@@ -552,17 +553,30 @@ def queue_page(
 ) -> Markup:
     def item_row(record: dict[str, Any]) -> Markup:
         item = record.get("item") if isinstance(record.get("item"), dict) else {}
+        words = " ".join(str(item.get("text") or "").split())
+        queued = record.get("enqueued_at")
         return el(
             "tr",
             el("td", el("span", str(item.get("id") or record.get("name") or "")[:12], class_="id")),
-            el("td", str(item.get("role") or "")),
-            el("td", project_name(str(item.get("project") or ""))),
+            el("td", when(queued) if isinstance(queued, (int, float)) else "", class_="num"),
+            el(
+                "td",
+                str(item.get("role") or ""),
+                el("div", project_name(str(item.get("project") or "")), class_="path"),
+            ),
+            el("td", words[:100] + ("\u2026" if len(words) > 100 else "")),
             el("td", str(record.get("attempts") or 0), class_="num"),
             el("td", str(record.get("dead_reason") or record.get("last_error") or "")),
         )
 
     head = el(
-        "tr", el("th", "id"), el("th", "role"), el("th", "project"), el("th", "tries", class_="num"), el("th", "reason")
+        "tr",
+        el("th", "id"),
+        el("th", "queued", class_="num"),
+        el("th", "role"),
+        el("th", "text"),
+        el("th", "tries", class_="num"),
+        el("th", "reason"),
     )
     replay = el(
         "form",
