@@ -27,7 +27,9 @@ def bind(port: int) -> socket.socket:
     one the system picks (``port`` 0 asks for that at once)."""
     candidates = [port + n for n in range(PORT_TRIES) if port + n < 65536] if port else []
     for candidate in [*candidates, 0]:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP said, not 0: asyncio turns Nagle off (TCP_NODELAY) only on a socket that says so,
+        # and with Nagle on every answer on a kept-alive connection waits 40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             # (On Linux SO_REUSEADDR lets a port in TIME_WAIT be taken again, never one that listens.)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
