@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import signal
 import statistics
@@ -309,7 +308,7 @@ print(len(injections.read()))
                 got[key + "cpu_ms"].append(cpu * 1000)
             hook_bench.Bench.clear_queue(home)
 
-        for n in range(3):  # warm-up: start the warm process, load the model
+        for _ in range(3):  # warm-up: start the warm process, load the model
             run_round("warm-up")
         samples.pop("warm-up", None)
         for _ in range(self.args.blocks):
@@ -349,8 +348,9 @@ print(len(injections.read()))
             )
 
     def _click_around(self, address: str, roots: dict[str, str], stop: threading.Event) -> None:
-        import httpx
         from urllib.parse import urlencode
+
+        import httpx
 
         origin = address.split("/?")[0]
         paths = [
@@ -373,7 +373,8 @@ print(len(injections.read()))
 import json, random, sqlite3, statistics, time
 from mem0_hooks import injections
 from mem0_hooks.backends.base import Memory
-rows = sqlite3.connect({str(home / "memories.sqlite3")!r}).execute("SELECT id, text FROM memories LIMIT 3000").fetchall()
+db = sqlite3.connect({str(home / "memories.sqlite3")!r})
+rows = db.execute("SELECT id, text FROM memories LIMIT 3000").fetchall()
 rng = random.Random(5)
 times = []
 for n in range({self.args.record_calls}):
@@ -383,8 +384,9 @@ for n in range({self.args.record_calls}):
                       block_chars=5800, prompt="how do the stripe webhook retries use the idempotency key we agreed")
     times.append(time.perf_counter() - started)
 import os
+lines = open(injections.path(), "rb").read().count(b"\\n")
 print(json.dumps({{"median_us": statistics.median(times) * 1e6, "p99_us": sorted(times)[int(len(times) * .99)] * 1e6,
-    "max_us": max(times) * 1e6, "bytes": os.path.getsize(injections.path()) / max(1, len(open(injections.path(), 'rb').read().splitlines()))}}))
+    "max_us": max(times) * 1e6, "bytes": os.path.getsize(injections.path()) / max(1, lines)}}))
 """
         record_home = self.root / "record"
         record_home.mkdir(mode=0o700)
@@ -443,7 +445,8 @@ print(json.dumps({{"median_us": statistics.median(times) * 1e6, "p99_us": sorted
         worst = max((r["max_ms"] for r in self.results["pages"]), default=0.0)
         lines += ["", f"Slowest answer of any page: {worst} ms (target: {PAGE_TARGET_MS:.0f} ms).", ""]
         lines += [
-            "| UserPromptSubmit (real hook, warm process) | rounds | median ms | bare ms | ratio | CPU ms | CPU ratio |",
+            "| UserPromptSubmit (real hook, warm process) | rounds | median ms | bare ms | ratio | CPU ms "
+            "| CPU ratio |",
             "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for h in self.results["hooks"]:
