@@ -155,7 +155,8 @@ def test_a_person_browses_searches_reads_the_record_and_forgets(
         browser.click("#search button")
         results = browser.text("#results")
         assert NOTE in results and "score" in results
-        assert browser.evaluate("document.querySelector('#results li').dataset.id") == note_id  # the best match
+        found = browser.evaluate("[...document.querySelectorAll('#results li')].map(e => e.dataset.id)")
+        assert note_id in found[:2]  # (the prompt that asked about it, once delivered, may rank with it)
         shots.append(browser.screenshot(screens / "viewer-search.png"))
 
         browser.click("header nav a[href='/injections']")

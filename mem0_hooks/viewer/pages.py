@@ -371,7 +371,7 @@ def project_page(
             el("ul", [memory_item(n, csrf, back) for n in notes], class_="memories")
             if notes
             else el("p", "No notes in this project.", class_="empty"),
-            el("h2", "Sessions"),
+            el("h2", "Sessions, newest first"),
             el("ul", timeline, class_="timeline", id="sessions")
             if timeline
             else el("p", "No sessions.", class_="empty"),

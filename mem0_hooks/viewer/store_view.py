@@ -49,34 +49,39 @@ class LocalView:
         return [{"project": r[0], "memories": r[1], "last_at": r[2] or ""} for r in rows]
 
     def project_counts(self, project: str) -> tuple[int, int]:
-        """(memories, sessions) of ``project``."""
-        row = self.store.db.execute(
-            "SELECT count(*), count(DISTINCT nullif(session_id, '')) FROM memories WHERE project = ?", (project,)
-        ).fetchone()
-        return int(row[0]), int(row[1])
+        """(memories, sessions) of ``project``: both counted in an index (a session by its opening turn)."""
+        memories = self.store.db.execute("SELECT count(*) FROM memories WHERE project = ?", (project,)).fetchone()[0]
+        sessions = self.store.db.execute(
+            "SELECT count(*) FROM memories WHERE project = ? AND seq = 1", (project,)
+        ).fetchone()[0]
+        return int(memories), int(sessions)
 
     def sessions(self, project: str, *, offset: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
-        """One page of ``project``'s sessions, newest first: first and last date, turns, the opening turn."""
-        rows = self.store.db.execute(
-            "SELECT session_id, min(created_at), max(created_at), count(*) FROM memories"
-            " WHERE project = ? AND session_id != '' GROUP BY session_id ORDER BY 3 DESC LIMIT ? OFFSET ?",
+        """One page of ``project``'s sessions, newest first by when they began: each found by its opening
+        turn (``seq`` 1, the index recall reads openings with), so a page costs the same at any depth and
+        size. (A session whose opening turn was forgotten is not on the timeline; its turns are still on
+        the memories pages.) With the first and last date, the number of turns and the opening."""
+        openings = self.store.db.execute(
+            "SELECT session_id, created_at, text FROM memories WHERE project = ? AND seq = 1 AND session_id != ''"
+            " ORDER BY created_at DESC LIMIT ? OFFSET ?",
             (project, limit + 1, offset),
         ).fetchall()
         out = []
-        for session_id, first_at, last_at, turns in rows[:limit]:
-            opening = self.store.db.execute(
-                "SELECT text FROM memories WHERE session_id = ? ORDER BY seq, created_at LIMIT 1", (session_id,)
+        for session_id, first_at, opening in openings[:limit]:
+            turns = self.store.db.execute("SELECT count(*) FROM memories WHERE session_id = ?", (session_id,))
+            last = self.store.db.execute(
+                "SELECT created_at FROM memories WHERE session_id = ? ORDER BY seq DESC LIMIT 1", (session_id,)
             ).fetchone()
             out.append(
                 {
                     "session": session_id,
                     "first_at": first_at,
-                    "last_at": last_at,
-                    "turns": turns,
-                    "opening": opening[0] if opening else "",
+                    "last_at": max(first_at, last[0] if last else first_at),
+                    "turns": int(turns.fetchone()[0]),
+                    "opening": opening,
                 }
             )
-        return out, len(rows) > limit
+        return out, len(openings) > limit
 
     def session_turns(self, session_id: str) -> list[Memory]:
         """The turns of one session, in order."""
@@ -170,7 +175,7 @@ class RemoteView:
                     "opening": first.text,
                 }
             )
-        out.sort(key=lambda s: s["last_at"], reverse=True)
+        out.sort(key=lambda s: s["first_at"], reverse=True)  # newest first by when they began, as LocalView
         return out[offset : offset + limit], len(out) > offset + limit
 
     def session_turns(self, session_id: str) -> list[Memory]:
