@@ -722,21 +722,6 @@ class LocalStore:
         ).fetchall()
         return [memory_of(r) for r in rows]
 
-    def list(self, *, project: str | None = None, limit: int | None = None, offset: int = 0) -> list[Memory]:
-        """Every memory (of ``project`` when given), newest first; ``offset`` skips the newest ones."""
-        if project is not None and offset >= DEEP_OFFSET:
-            return self._list_deep(project, limit, offset)
-        sql = f"SELECT {COLUMNS} FROM memories"
-        args: list[Any] = []
-        if project is not None:
-            sql += " WHERE project = ?"
-            args.append(project)
-        sql += " ORDER BY created_at DESC, seq DESC"
-        if limit is not None or offset:
-            sql += " LIMIT ? OFFSET ?"
-            args += [-1 if limit is None else limit, max(offset, 0)]
-        return [memory_of(r) for r in self.db.execute(sql, args).fetchall()]
-
     def _list_deep(self, project: str, limit: int | None, offset: int) -> list[Memory]:
         """``list`` far into a project: skipping rows in the newest-first order costs a read of each one
         skipped (the order's tie-break, ``seq``, is not in the index), 0.1 s at 100,000. So the date at
@@ -757,6 +742,21 @@ class LocalStore:
             (project, at[0], -1 if limit is None else limit, offset - newer),
         ).fetchall()
         return [memory_of(r) for r in rows]
+
+    def list(self, *, project: str | None = None, limit: int | None = None, offset: int = 0) -> list[Memory]:
+        """Every memory (of ``project`` when given), newest first; ``offset`` skips the newest ones."""
+        if project is not None and offset >= DEEP_OFFSET:
+            return self._list_deep(project, limit, offset)
+        sql = f"SELECT {COLUMNS} FROM memories"
+        args: list[Any] = []
+        if project is not None:
+            sql += " WHERE project = ?"
+            args.append(project)
+        sql += " ORDER BY created_at DESC, seq DESC"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            args += [-1 if limit is None else limit, max(offset, 0)]
+        return [memory_of(r) for r in self.db.execute(sql, args).fetchall()]
 
     def count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM memories").fetchone()[0])

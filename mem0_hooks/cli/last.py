@@ -98,7 +98,8 @@ def print_entry(entry: dict[str, Any], texts: dict[str, Any], *, looked_up: bool
     print(f"{when}  {what}  {injections.clean(str(entry.get('project') or '-'))}  session {injections.clean(session)}")
     if entry.get("prompt"):
         print(f'  "{injections.clean(entry["prompt"])}"')
-    print(f"  {len(triples)} memories, {entry.get('chars') or 0:,} characters")
+    count = len(triples)
+    print(f"  {count} {'memory' if count == 1 else 'memories'}, {entry.get('chars') or 0:,} characters")
     best = max((s for _, _, s in triples if s is not None), default=None)
     for memory_id, chars, score in triples:
         if score is None:

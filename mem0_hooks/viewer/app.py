@@ -86,11 +86,11 @@ class Guard:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
             return
-        headers = {}
+        headers: dict[bytes, bytes] = {}
         for name, value in scope.get("headers") or []:
             headers.setdefault(name.lower(), value)
         method = scope.get("method", "GET")
-        if headers.get(b"host") not in self.hosts:
+        if headers.get(b"host", b"") not in self.hosts:
             await _plain(send, 403, DENIED)
             return
         if method not in ("GET", "HEAD", "POST"):
@@ -418,12 +418,13 @@ def build_app(*, token: str, port: int, csrf: str) -> Any:
             if chosen not in names:
                 names.insert(0, chosen)
             found = None
-            if query.strip() and page.config is not None:
+            config = page.config
+            if query.strip() and config is not None:
 
                 def ranked(view: Any) -> list[Any]:
                     from mem0_hooks import recall
 
-                    return recall.search(query, project=chosen, config=page.config, limit=SEARCH_LIMIT)
+                    return recall.search(query, project=chosen, config=config, limit=SEARCH_LIMIT)
 
                 found = page.read(ranked, [])
             return pages.search_page(names, chosen, query, found, viewer.csrf, page.back)

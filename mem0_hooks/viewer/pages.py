@@ -552,7 +552,7 @@ def queue_page(
     pending: int, items: list[dict[str, Any]], dead: list[dict[str, Any]], status: dict[str, Any], csrf: str
 ) -> Markup:
     def item_row(record: dict[str, Any]) -> Markup:
-        item = record.get("item") if isinstance(record.get("item"), dict) else {}
+        item: dict[str, Any] = record["item"] if isinstance(record.get("item"), dict) else {}
         words = " ".join(str(item.get("text") or "").split())
         queued = record.get("enqueued_at")
         return el(

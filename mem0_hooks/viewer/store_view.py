@@ -175,7 +175,7 @@ class RemoteView:
                     "opening": first.text,
                 }
             )
-        out.sort(key=lambda s: s["first_at"], reverse=True)  # newest first by when they began, as LocalView
+        out.sort(key=lambda s: str(s["first_at"]), reverse=True)  # newest first by when they began, as LocalView
         return out[offset : offset + limit], len(out) > offset + limit
 
     def session_turns(self, session_id: str) -> list[Memory]:
