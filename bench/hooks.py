@@ -1546,7 +1546,7 @@ class Bench:
                 lines.append(
                     f"What the record of injections costs ({with_record['case']}, same rounds): CPU "
                     f"{with_record['cpu_median_ms']:.2f} ms with it, {without['cpu_median_ms']:.2f} ms without "
-                    f"(x{with_record['cpu_median_ms'] / without['cpu_median_ms'] - 1:+.3f}); wall "
+                    f"({with_record['cpu_median_ms'] / without['cpu_median_ms'] - 1:+.3f}x); wall "
                     f"{with_record['median_ms']:.1f} ms and {without['median_ms']:.1f} ms."
                 )
         for r in self.results:

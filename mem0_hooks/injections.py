@@ -7,14 +7,16 @@ markers), the block's size, and for each memory shown its id, its length and the
 No memory text is kept here: a forgotten memory leaves only its id. ``mem0-hooks last`` and the viewer
 (``mem0-hooks ui``) read it; ``memory.record_injections: false`` stops it.
 
-Bounded: once the file holds ``KEEP`` records it becomes ``injections.1.jsonl`` (replacing the one
-before), so the newest ``KEEP`` to ``2 * KEEP`` records are on disk and the reader shows the newest.
+Bounded: once the file reaches ``SEGMENT_BYTES`` it becomes ``injections.1.jsonl`` (replacing the one
+before), so at most twice that is on disk: about 1,900 to 3,800 records of a full block (30 memories,
+1.3 KB a line), more of smaller ones. The reader shows the newest.
 
 Many writers at once (hooks of parallel sessions, the warm process): each record is one ``write`` to a
-file opened ``O_APPEND``, which the kernel does not interleave with another writer's. Whether the file
-is full is counted only when a write crosses a ``CHECK_BYTES`` mark (every fifty records or so), under
-a lock, so one writer rotates and the others carry on; one that opened the file just before the rename
-appends to the older file, which is still read. A reader skips a line it cannot parse.
+file opened ``O_APPEND``, which the kernel does not interleave with another writer's. The writer whose
+``write`` takes the file past its size renames it, under a lock and after looking at the size again, so
+one writer rotates; one that opened the file just before the rename appends to the older file, which is
+still read. Nothing is read or counted to decide: a record costs an open, a write, an ``fstat`` and a
+close. A reader skips a line it cannot parse.
 
 Imported by hooks after they answered: ``os``, ``time`` and ``fastjson`` only (``fcntl`` when rotating).
 """
@@ -33,8 +35,7 @@ if TYPE_CHECKING:
 
     from mem0_hooks.backends.base import Memory
 
-KEEP = 2000  # records per file; two files are kept
-CHECK_BYTES = 64 * 1024
+SEGMENT_BYTES = 2_500_000  # one file's size before it is rotated; two files are kept
 PROMPT_WORDS = 16
 PROMPT_CHARS = 160
 
@@ -101,16 +102,8 @@ def append(entry: dict[str, Any]) -> None:
         size = os.fstat(fd).st_size
     finally:
         os.close(fd)
-    if size // CHECK_BYTES != (size - len(data)) // CHECK_BYTES:
-        _rotate_if_full()
-
-
-def _count_lines(name: str) -> int:
-    try:
-        with open(name, "rb") as fh:
-            return fh.read().count(b"\n")
-    except FileNotFoundError:
-        return 0
+    if size >= SEGMENT_BYTES:
+        _rotate()
 
 
 class _Locked:
@@ -127,9 +120,13 @@ class _Locked:
         os.close(self.fd)  # releases the lock
 
 
-def _rotate_if_full() -> None:
+def _rotate() -> None:
     with _Locked():
-        if _count_lines(path()) >= KEEP:  # counted again under the lock: another writer may have rotated
+        try:
+            full = os.stat(path()).st_size >= SEGMENT_BYTES  # again, under the lock: another may have rotated
+        except FileNotFoundError:
+            return
+        if full:
             os.replace(path(), older_path())
 
 

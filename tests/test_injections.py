@@ -83,12 +83,11 @@ def test_first_words_are_cut_to_a_line() -> None:
 
 
 def test_the_record_is_bounded_and_keeps_the_newest(data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(injections, "KEEP", 10)
-    monkeypatch.setattr(injections, "CHECK_BYTES", 1)  # count at every write
+    monkeypatch.setattr(injections, "SEGMENT_BYTES", 2000)
     for n in range(57):
         injections.record("UserPromptSubmit", session_id=f"s{n}", project="/p", shown=[_memory(n)], block_chars=n)
-    on_disk = sum(len(Path(name).read_bytes().splitlines()) for name in (injections.path(), injections.older_path()))
-    assert 10 <= on_disk <= 20
+    sizes = [os.path.getsize(name) for name in (injections.path(), injections.older_path())]
+    assert sizes[0] < 2000 and 2000 <= sizes[1] < 2000 + 200  # the newer file is not full; the older just past it
     newest = injections.read(10)
     assert [e["session"] for e in newest] == [f"s{n}" for n in range(56, 46, -1)]
     assert stat.S_IMODE(os.stat(injections.older_path()).st_mode) == 0o600
@@ -99,8 +98,7 @@ import sys
 sys.path.insert(0, {root!r})
 from mem0_hooks import injections
 from mem0_hooks.backends.base import Memory
-injections.KEEP = {keep}
-injections.CHECK_BYTES = 512
+injections.SEGMENT_BYTES = {segment}
 who = sys.argv[1]
 for n in range({count}):
     shown = [Memory(id=f"{{who}}-{{n}}-{{k}}", text="t" * k, score=k / 3) for k in range(12)]
@@ -108,24 +106,28 @@ for n in range({count}):
 """
 
 
-@pytest.mark.parametrize("keep", [100_000, 40])
-def test_parallel_writers_never_tear_a_record(data_home: Path, keep: int) -> None:
+@pytest.mark.parametrize("segment", [100_000_000, 40_000])
+def test_parallel_writers_never_tear_a_record(data_home: Path, segment: int) -> None:
     """Four processes append at once (as hooks of parallel sessions and the warm process do): every line
     is whole, nothing is lost while the file is not full, and rotation keeps it bounded when it is."""
     count = 150
-    code = WRITER.format(root=str(REPO_ROOT), keep=keep, count=count)
+    code = WRITER.format(root=str(REPO_ROOT), segment=segment, count=count)
     procs = [subprocess.Popen([sys.executable, "-c", code, f"w{n}"]) for n in range(4)]
     assert [p.wait(60) for p in procs] == [0, 0, 0, 0]
     lines = []
+    sizes = []
     for name in (injections.older_path(), injections.path()):
         if os.path.exists(name):
             lines += Path(name).read_bytes().splitlines()
+            sizes.append(os.path.getsize(name))
     records = [json.loads(line) for line in lines]  # every line parses: none torn
     assert all(len(r["memories"]) == 12 for r in records)
-    if keep > 4 * count:
+    if segment > 100 * 4 * count:
         assert len(records) == 4 * count
     else:
-        assert keep <= len(records) <= 2 * keep + 4  # (a writer mid-rotation may add one to the older file)
+        line = max(len(raw) + 1 for raw in lines)
+        assert len(sizes) == 2 and sizes[1] < segment and sizes[0] < segment + 4 * line  # (late appends to the old)
+        assert sum(sizes) >= segment  # the newest whole file at least
         assert {r["session"] for r in injections.read(8)} <= {"w0", "w1", "w2", "w3"}
 
 
