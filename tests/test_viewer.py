@@ -119,6 +119,11 @@ def test_the_token_becomes_a_strict_httponly_cookie_and_leaves_the_address(store
         page = c.get("/search?q=retries")
         assert page.status_code == 200 and "back off up to 90 seconds" in page.text
         assert TOKEN not in page.text  # the key is never put in a page
+        again = c.get(f"/?token={TOKEN}", follow_redirects=False)  # the printed address, opened again
+        assert again.status_code == 303 and again.headers["location"] == "/"
+        assert c.get("/?token=an-old-runs-key").status_code == 403
+        elsewhere = c.get(f"{BASE}//evil.example/x?token={TOKEN}", follow_redirects=False)
+        assert elsewhere.headers["location"] == "/"  # never a redirect to another site
 
 
 def test_another_host_name_gets_nothing_even_with_the_cookie(client: TestClient) -> None:

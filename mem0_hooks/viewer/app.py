@@ -97,11 +97,14 @@ class Guard:
             await _plain(send, 405, b"Method not allowed.\n", extra=[(b"allow", b"GET, HEAD, POST")])
             return
         query = scope.get("query_string") or b""
-        if not self._cookie_ok(headers.get(b"cookie", b"")):
-            given = _query_token(query)
-            if method == "GET" and given is not None and hmac.compare_digest(given, self.token):
+        given = _query_token(query)
+        if given is not None:  # the printed address (again): set the cookie, and drop the key from the address
+            if method == "GET" and hmac.compare_digest(given, self.token):
                 await self._let_in(scope, query, send)
-                return
+            else:
+                await _plain(send, 403, DENIED)
+            return
+        if not self._cookie_ok(headers.get(b"cookie", b"")):
             await _plain(send, 403, DENIED)
             return
         if method == "POST" and not self._same_origin(headers):
@@ -135,7 +138,7 @@ class Guard:
     async def _let_in(self, scope: dict[str, Any], query: bytes, send: Any) -> None:
         """The printed URL's token, once: set it as the cookie and go to the same page without it."""
         rest = [(k, v) for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True) if k != "token"]
-        location = (scope.get("path") or "/") + (("?" + urlencode(rest)) if rest else "")
+        location = safe_back(scope.get("path") or "/") + (("?" + urlencode(rest)) if rest else "")
         cookie = self.cookie + b"=" + self.token + b"; Path=/; HttpOnly; SameSite=Strict"
         await _plain(
             send,
