@@ -67,6 +67,7 @@ class ViewerBench:
         self.root = Path(tempfile.mkdtemp(prefix="mem0-hooks-viewer-bench-", dir=args.workdir))
         self.python = sys.executable
         self.results: dict[str, Any] = {"pages": [], "hooks": [], "record": {}, "notes": []}
+        self.records_kept: dict[Path, int] = {}
 
     def log(self, message: str) -> None:
         if not self.args.json or self.args.verbose:
@@ -98,6 +99,7 @@ class ViewerBench:
                 "sizes": [size],
                 "out": str(out / "%d.sqlite3"),
                 "project_roots": project_roots,
+                "first_project": "payments-api",  # the project measured (and whose questions are searched)
                 "data_dir": self.args.data,
             }
             gen_home = self.root / "gen"
@@ -147,7 +149,8 @@ for name in queue.names()[:20]:
 print(len(injections.read()))
 """
         out = subprocess.run([self.python, "-c", code], check=True, capture_output=True, text=True, env=self.env(home))
-        self.log(f"record of {out.stdout.strip()} injections, 50 pending and 20 dead-lettered items")
+        self.records_kept[home] = int(out.stdout.strip())  # what the two files hold of those written
+        self.log(f"record of {self.records_kept[home]} injections kept, 50 pending and 20 dead-lettered items")
 
     # -- the viewer ------------------------------------------------------------------------------------
     def start_viewer(self, home: Path) -> tuple[subprocess.Popen[str], str]:
@@ -216,10 +219,10 @@ print(len(injections.read()))
         if label != ALONE:
             prompts = hook_bench.real_prompts(self.args.data, "payments-api", sorted(roots), 5)
             cases += [(f"search: {q[:40]}", "/search?" + urlencode({"q": q, "project": project})) for q in prompts]
-            last_records = max((self.args.records + RECORDS_PAGE - 1) // RECORDS_PAGE, 1)
+            last_records = max((self.records_kept[home] + RECORDS_PAGE - 1) // RECORDS_PAGE, 1)
             cases += [
                 ("injections page 1", "/injections"),
-                (f"injections page {last_records}", f"/injections?page={last_records}"),
+                (f"injections page {last_records} (last)", f"/injections?page={last_records}"),
                 ("injections of one session", "/injections?" + urlencode({"session": session})),
                 ("queue (50 pending, 20 dead)", "/queue"),
             ]
