@@ -679,6 +679,9 @@ def apply_retention(config: dict[str, Any]) -> None:
     if days:
         cutoff = time.time() - days * 86400
         queue.expire(cutoff)
+        from mem0_hooks import injections
+
+        injections.expire(cutoff)  # the prompts' first words go with the turns
         iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff))
         if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
             from mem0_hooks.backends.local import LocalStore

@@ -13,6 +13,7 @@ from mem0_hooks.ranking.query import is_trivial
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any
 
     from mem0_hooks.backends.base import Memory
@@ -145,9 +146,16 @@ def search(query: str, *, project: str, config: dict[str, Any], limit: int) -> l
 
 
 def for_prompt(
-    prompt: str, *, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]
+    prompt: str,
+    *,
+    session_id: str,
+    project: str,
+    config: dict[str, Any],
+    state: dict[str, Any],
+    shown: list[Memory] | None = None,
 ) -> tuple[str, list[str]]:
-    """The block to inject for ``prompt`` (``""`` for nothing) and the ids it holds."""
+    """The block to inject for ``prompt`` (``""`` for nothing) and the ids it holds; ``shown`` (when
+    given) gets the memories placed in the block, with their scores (the record of injections)."""
     memory_cfg = config["memory"]
     if is_trivial(prompt, memory_cfg["min_prompt_words"]):
         return "", []
@@ -182,7 +190,7 @@ def for_prompt(
         ]
     from mem0_hooks.context import format_context
 
-    return format_context(
+    block, placed = format_context(
         memories,
         budget=memory_cfg["context_budget_chars"],
         max_items=limit,
@@ -190,12 +198,28 @@ def for_prompt(
         words=words,
         context=context,
     )
+    if shown is not None:
+        _placed(shown, placed, memories)
+    return block, placed
+
+
+def _placed(shown: list[Memory], placed: list[str], memories: Iterable[Memory]) -> None:
+    """Append to ``shown`` the memories whose ids are in ``placed``, in the block's order."""
+    if placed:
+        by_id = {m.id: m for m in memories}
+        shown.extend(by_id[i] for i in placed if i in by_id)
 
 
 def for_session_start(
-    *, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]
+    *,
+    session_id: str,
+    project: str,
+    config: dict[str, Any],
+    state: dict[str, Any],
+    shown: list[Memory] | None = None,
 ) -> tuple[str, list[str]]:
-    """Orientation for a session: what happened last time here, then notes and recent memories."""
+    """Orientation for a session: what happened last time here, then notes and recent memories
+    (``shown``, when given, gets the memories placed in it, as ``for_prompt``'s does)."""
     from mem0_hooks.context import format_context
 
     memory_cfg = config["memory"]
@@ -234,9 +258,12 @@ def for_session_start(
             sections.append(("Memories for this project and user:", recent))
     if not sections:
         return "", []
-    return format_context(
+    block, placed = format_context(
         [], budget=memory_cfg["session_start_budget_chars"], title=f"Project: {project}", sections=sections
     )
+    if shown is not None:
+        _placed(shown, placed, (m for _, items in sections for m in items))
+    return block, placed
 
 
 def _summarise(turns: list[Memory]) -> list[Memory]:

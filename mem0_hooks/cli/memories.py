@@ -82,6 +82,9 @@ def forget(memory_id: str | None, *, everything: bool, project: str | None, yes:
                 print("nothing forgotten")
                 return 1
         count = store.delete_all(project=scope)
+        from mem0_hooks import injections
+
+        injections.forget(project=scope)  # what the prompts were shown, and their first words
         print(f"forgot {count} memories")
         return 0
     if not memory_id:
