@@ -339,9 +339,20 @@ def generate_stores(spec: dict[str, Any]) -> None:
             store.add(batch)
             store.tidy()
             batch = []
+        _embed(store)  # as the flusher leaves a store: every memory with its vector
         store.close()  # checkpoints the WAL into the main file, so one file is the whole store
         shutil.copyfile(work, spec["out"] % target)
         store = LocalStore(work)
+
+
+def _embed(store: Any) -> None:
+    """Give every memory of ``store`` its vector, as the flusher does (skipped when the model is missing)."""
+    from mem0_hooks import embedding, vectors
+
+    try:
+        vectors.index(store, embedding.load())
+    except embedding.EmbeddingUnavailable as exc:
+        print(f"[bench] no vectors: {exc}", file=sys.stderr)
 
 
 def real_samples(data_dir: str) -> list[dict[str, Any]]:

@@ -138,6 +138,11 @@ class LocalStore:
 
     # -- connection --------------------------------------------------------------------------------
     @property
+    def timeout(self) -> float:
+        """Seconds a statement waits for another writer's lock before failing."""
+        return self._timeout
+
+    @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             self._db = self._open()
