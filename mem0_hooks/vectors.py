@@ -1,4 +1,5 @@
-"""Vectors for the memories that have none: the flusher after it stores turns, and ``mem0-hooks reindex``.
+"""Vectors for the memories that have none: the warm process for new turns (it holds the model), the
+flusher for bigger backlogs (an upgrade, an import, no warm process running), ``mem0-hooks reindex``.
 
 A memory is embedded once (``embedding.Model``), its vector stored beside it with the tokens it was
 made of (``LocalStore.add_vectors``), in batches of ``BATCH``, each its own transaction: a kill or a
