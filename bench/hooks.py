@@ -76,6 +76,8 @@ PLUGIN_MARGIN = 0.1  # the plugin route's ratio may exceed the install.sh route'
 WARM_OFF = "MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS"
 SEMANTIC_OFF = "MEM0_HOOKS_MEMORY_SEMANTIC"
 SEMANTIC_OFF_VARIANT = "semantic off"  # the variant run with recall by words only
+RECORD_OFF = "MEM0_HOOKS_MEMORY_RECORD_INJECTIONS"
+RECORD_OFF_VARIANT = "record off"  # the variant run without the record of injections
 
 FULL = {"rounds": 20, "warmup": 3, "sizes": [0, 1_000, 10_000, 100_000], "transcripts_mb": [1, 10, 100]}
 QUICK = {"rounds": 3, "warmup": 1, "sizes": [0, 300], "transcripts_mb": [0.25]}
@@ -338,9 +340,20 @@ def generate_stores(spec: dict[str, Any]) -> None:
             store.add(batch)
             store.tidy()
             batch = []
+        _embed(store)  # as the flusher leaves a store: every memory with its vector
         store.close()  # checkpoints the WAL into the main file, so one file is the whole store
         shutil.copyfile(work, spec["out"] % target)
         store = LocalStore(work)
+
+
+def _embed(store: Any) -> None:
+    """Give every memory of ``store`` its vector, as the flusher does (skipped when the model is missing)."""
+    from mem0_hooks import embedding, vectors
+
+    try:
+        vectors.index(store, embedding.load())
+    except embedding.EmbeddingUnavailable as exc:
+        print(f"[bench] no vectors: {exc}", file=sys.stderr)
 
 
 def real_samples(data_dir: str) -> list[dict[str, Any]]:
@@ -812,7 +825,7 @@ class Case:
         expected_log: tuple[str, ...] = (),
         also_flags: tuple[str, ...] = (),
         also_in_process: bool = False,
-        also_env: dict[str, str] | None = None,
+        also_env: dict[str, dict[str, str]] | None = None,
         also_plugin: bool = False,
     ) -> None:
         self.key, self.label, self.event, self.home, self.project = key, label, event, home, project
@@ -820,7 +833,9 @@ class Case:
         self.expect_output, self.env, self.expected_log = expect_output, env or {}, expected_log
         self.also_flags = also_flags  # variants run in the same rounds (what -S buys: ("",))
         self.also_in_process = also_in_process  # and the same hook with the warm process switched off
-        self.also_env = also_env or {}  # and with these variables (recall by words only: semantic off)
+        # and, per variant name, with these variables (recall by words only: "semantic off"; no record of
+        # injections: "record off")
+        self.also_env = also_env or {}
         self.also_plugin = also_plugin  # and the same hook as the Claude Code plugin runs it
 
 
@@ -979,12 +994,12 @@ class Bench:
             variants.append(IN_PROCESS)
             commands[IN_PROCESS] = f"{WARM_OFF}=false " + self.hook_command(case.home, case.event, case.flags)
             envs[IN_PROCESS] = env
-        if case.also_env:
+        for variant_name, variant_env in case.also_env.items():
             # Another environment, another fingerprint: served by a warm process of its own.
-            variants.append(SEMANTIC_OFF_VARIANT)
-            prefix = " ".join(f"{name}={value}" for name, value in case.also_env.items())
-            commands[SEMANTIC_OFF_VARIANT] = f"{prefix} " + self.hook_command(case.home, case.event, case.flags)
-            envs[SEMANTIC_OFF_VARIANT] = env
+            variants.append(variant_name)
+            prefix = " ".join(f"{name}={value}" for name, value in variant_env.items())
+            commands[variant_name] = f"{prefix} " + self.hook_command(case.home, case.event, case.flags)
+            envs[variant_name] = env
         if case.also_plugin:
             variants.append(PLUGIN)
             commands[PLUGIN], envs[PLUGIN] = self.plugin_command(case.home, case.event, env)
@@ -1045,15 +1060,7 @@ class Bench:
             target = RATIO_TARGETS.get(case.key) if flags == "-S" else None
             if flags == PLUGIN:  # within PLUGIN_MARGIN of the install.sh route's ratio, same rounds
                 target = round(results[0]["ratio"] + PLUGIN_MARGIN, 3)
-            variant = (
-                {
-                    IN_PROCESS: "warm process off",
-                    PLUGIN: "plugin route",
-                    SEMANTIC_OFF_VARIANT: SEMANTIC_OFF_VARIANT,
-                }.get(flags)
-                or flags
-                or "without -S"
-            )
+            variant = {IN_PROCESS: "warm process off", PLUGIN: "plugin route"}.get(flags) or flags or "without -S"
             label = case.label + ("" if flags == "-S" else f", {variant}")
             result = {
                 "case": label,
@@ -1250,9 +1257,13 @@ class Bench:
 
             # what -S buys, in the same rounds (once, on the synthetic store as before)
             also = ("",) if size == flag_size and kind == "synthetic" and wanted("flags") else ()
-            extra_env = {}
+            extra_env: dict[str, dict[str, str]] = {}
             if kind == "local" and size == flag_size:
-                extra_env = {SEMANTIC_OFF: "false"}  # what recall by meaning costs, in the same rounds
+                extra_env[SEMANTIC_OFF_VARIANT] = {SEMANTIC_OFF: "false"}  # what recall by meaning costs
+            if kind == "local" and size:
+                # What the record of injections costs, in the same rounds: the same hook without it. (The
+                # default variant writes it; this one has its own warm process, as every environment has.)
+                extra_env[RECORD_OFF_VARIANT] = {RECORD_OFF: "false"}
             plugin_too = size == flag_size and kind == "local" and wanted("plugin")
             if wanted("local") or also or plugin_too:
                 self.measure(
@@ -1464,6 +1475,20 @@ class Bench:
         if not opened:
             self.notes.append("remote down: no breaker state file was written; the breaker never opened")
 
+    def _same_case(self, variant: dict[str, Any]) -> dict[str, Any] | None:
+        """The default (``-S``) result of the case ``variant`` was measured beside."""
+        return next(
+            (
+                r
+                for r in self.results
+                if r["flags"] == "-S"
+                and r["kind"] == variant["kind"]
+                and r["size"] == variant["size"]
+                and r["event"] == variant["event"]
+            ),
+            None,
+        )
+
     # -- output ------------------------------------------------------------------------------------
     def machine(self) -> dict[str, Any]:
         cpu = platform.processor() or platform.machine()
@@ -1560,6 +1585,15 @@ class Bench:
                 lines.append(
                     f"What `-S` buys ({with_s['case']}, same rounds): {without['median_ms']:.1f} ms without it, "
                     f"{with_s['median_ms']:.1f} ms with it: {saved:.1f} ms per hook run."
+                )
+        for without in (r for r in self.results if r["flags"] == RECORD_OFF_VARIANT):
+            with_record = self._same_case(without)
+            if with_record:
+                lines.append(
+                    f"What the record of injections costs ({with_record['case']}, same rounds): CPU "
+                    f"{with_record['cpu_median_ms']:.2f} ms with it, {without['cpu_median_ms']:.2f} ms without "
+                    f"({with_record['cpu_median_ms'] / without['cpu_median_ms'] - 1:+.3f}x); wall "
+                    f"{with_record['median_ms']:.1f} ms and {without['median_ms']:.1f} ms."
                 )
         for r in self.results:
             for problem in r["problems"]:

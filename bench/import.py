@@ -472,6 +472,41 @@ class Install:
         return time.perf_counter() - started
 
 
+def end_background(home: Path, grace: float = 10.0) -> None:
+    """End the processes serving ``home`` (the warm process the hooks started, a flusher making vectors),
+    found by their ``MEM0_HOOKS_HOME``: left running, they would write to the directory after it is gone."""
+    import signal
+
+    marker = f"MEM0_HOOKS_HOME={home}".encode()
+    pids = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0") and int(environ.parent.name) != os.getpid():
+                pids.append(int(environ.parent.name))
+        except (OSError, ValueError):
+            continue
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.05)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:  # a zombie (exited, not yet reaped by whoever adopted it) writes nothing more
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 HOOK_PAUSE = 0.1  # between two prompts: a hook every ~0.1 s, far more often than a person types
 
 
@@ -578,6 +613,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
     finally:
         if not args.keep_work:
+            end_background(work / "data")
             shutil.rmtree(work, ignore_errors=True)
 
 

@@ -56,6 +56,13 @@ class MemoryConfig(_Section):
             "embedded again)."
         ),
     )
+    record_injections: bool = Field(
+        True,
+        description=(
+            "Keep a record of every injected block (when, session, project, the prompt's first words, the ids, "
+            "sizes and scores of the memories shown) in injections.jsonl, for `mem0-hooks last` and the viewer."
+        ),
+    )
 
 
 class PrivacyConfig(_Section):

@@ -679,6 +679,9 @@ def apply_retention(config: dict[str, Any]) -> None:
     if days:
         cutoff = time.time() - days * 86400
         queue.expire(cutoff)
+        from mem0_hooks import injections
+
+        injections.expire(cutoff)  # the prompts' first words go with the turns
         iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff))
         from mem0_hooks.config import keeps_local_index
 
@@ -794,6 +797,34 @@ def tidy_local(*stores: Any) -> None:
             log(f"could not merge the local store's full-text index: {exc}", level="WARNING")
 
 
+# A warm process running with the model embeds what the hooks capture, a few turns at a time, between
+# requests; a flusher loading the model for that would spend a third of a second of CPU on every prompt.
+# A bigger backlog (an upgrade, an import) is the flusher's: a background job.
+WARM_EMBEDS_UP_TO = 2000
+
+
+def _warm_embeds(store: Any) -> bool:
+    """Whether a warm process of this data dir is running (it embeds new turns for the store)."""
+    from mem0_hooks import relay
+
+    if os.path.abspath(store.path) != os.path.abspath(paths.store_db()):
+        return False  # not the data dir's own store (a bench's, a test's): nobody else will embed it
+    home = paths.home()
+    try:
+        names = os.listdir(relay.run_dir(home))
+    except OSError:
+        return False
+    for name in names:
+        if name.startswith("warm-") and name.endswith(".pid"):
+            try:
+                with open(os.path.join(relay.run_dir(home), name), encoding="utf-8") as fh:
+                    os.kill(int(fh.read().split("\n", 1)[0]), 0)
+                return True
+            except (OSError, ValueError):
+                continue
+    return False
+
+
 def embed_local(config: dict[str, Any], *stores: Any, should_stop: Any = None) -> bool:
     """Give the memories of the local store among ``stores`` that have no vector one (``vectors.index``),
     until done or ``should_stop()``; True when it stopped with work left. A failure (the model missing
@@ -811,6 +842,8 @@ def embed_local(config: dict[str, Any], *stores: Any, should_stop: Any = None) -
         try:
             if not vectors.needed(store):
                 continue
+            if _warm_embeds(store) and vectors.missing_estimate(store) < WARM_EMBEDS_UP_TO:
+                continue  # the warm process has the model loaded: it embeds the new turns at no load cost
             progress = vectors.index(store, should_stop=should_stop)
         except Exception as exc:  # noqa: BLE001 - EmbeddingUnavailable, BackendError: recall stays lexical
             message = f"could not embed memories for semantic recall: {exc}"

@@ -227,9 +227,11 @@ class Tools:
     def run(self, tool: str, arguments: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         """Run one tool (in the calling thread); raises what the tool raises."""
         from mem0_hooks import memory_tools as t
+        from mem0_hooks.project import locate
 
-        project = self.project()
-        t.check_project(project, config)
+        place = locate(self.cwd or None)  # (None: CLAUDE_PROJECT_DIR, else the working directory)
+        project = place.id
+        t.check_project(place, config)
         if tool == "search_memory":
             return t.search_memory(arguments["query"], project=project, config=config)
         if tool == "add_memories":

@@ -11,9 +11,12 @@ flusher delivers (exactly once, after an outage too).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mem0_hooks.errors import Mem0HooksError
+
+if TYPE_CHECKING:
+    from mem0_hooks.project import Project
 
 SEARCH_LIMIT = 10  # results of one search_memory call
 LIST_PAGE = 20  # list_memories' default page
@@ -45,13 +48,15 @@ def _shown(memory: Any, *, with_score: bool) -> dict[str, Any]:
     return shown
 
 
-def check_project(project: str, config: dict[str, Any]) -> None:
-    """Refuse in a project that opted out of memory, as the hooks do."""
+def check_project(place: Project | str, config: dict[str, Any]) -> None:
+    """Refuse in a project that opted out of memory, as the hooks do (``place``: ``project.locate``'s
+    answer, or a project directory: opt-outs are about the directory on this machine)."""
     from mem0_hooks.gates import may_recall
 
-    if not may_recall(config, project):
+    if not may_recall(config, place):
+        where = place if isinstance(place, str) else place.root
         raise ToolFailed(
-            f"memory is switched off for {project} (a .mem0-hooks-ignore file or privacy.exclude_projects); "
+            f"memory is switched off for {where} (a .mem0-hooks-ignore file or privacy.exclude_projects); "
             "nothing is searched or stored here"
         )
 
@@ -74,9 +79,7 @@ def list_memories(*, offset: int, limit: int, project: str, store: Any) -> dict[
         raise ToolFailed(f"offset must be between 0 and {MAX_OFFSET:,}, got {offset}")
     if not 1 <= limit <= MAX_PAGE:
         raise ToolFailed(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
-    found = store.list(project=project, limit=offset + limit + 1)  # one more: is there a next page?
-    page = found[offset : offset + limit]
-    more = len(found) > offset + limit
+    page, more = page_of(store, project=project, offset=offset, limit=limit)
     return {
         "project": project,
         "offset": offset,
@@ -86,8 +89,21 @@ def list_memories(*, offset: int, limit: int, project: str, store: Any) -> dict[
     }
 
 
-def add_memories(text: str, *, project: str, config: dict[str, Any], wait: float = ADD_WAIT_SECONDS) -> dict[str, Any]:
-    """Queue a note for this project and start the flusher; say whether the store confirmed it in time."""
+def page_of(store: Any, *, project: str | None, offset: int, limit: int) -> tuple[list[Any], bool]:
+    """One page of memories (of ``project``; every one for None), newest first, and whether more follow.
+    The local store reads just the page; a remote one is listed up to its end (its API pages by itself)."""
+    if store.name == "local":
+        found = store.list(project=project, limit=limit + 1, offset=offset)  # one more: is there a next page?
+        return found[:limit], len(found) > limit
+    found = store.list(project=project, limit=offset + limit + 1)
+    return found[offset : offset + limit], len(found) > offset + limit
+
+
+def add_memories(
+    text: str, *, project: str, config: dict[str, Any], wait: float = ADD_WAIT_SECONDS, user_wide: bool = False
+) -> dict[str, Any]:
+    """Queue a note for this project (every project: ``user_wide``, the viewer's choice) and start the
+    flusher; say whether the store confirmed it in time."""
     if not text.strip():
         raise ToolFailed("text is empty: give the fact or decision to remember, in one or a few sentences")
     if len(text) > MAX_NOTE_CHARS:
@@ -96,7 +112,7 @@ def add_memories(text: str, *, project: str, config: dict[str, Any], wait: float
         )
     from mem0_hooks import capture, flush, queue
 
-    item = capture.note(text, project=project, user_wide=False, config=config)
+    item = capture.note(text, project=project, user_wide=user_wide, config=config)
     if item is None:
         raise ToolFailed("nothing left to remember once secrets and <private> spans were removed")
     flush.spawn()
@@ -155,7 +171,10 @@ def _local_in_reach(store: Any, memory_id: str, project: str) -> bool:
 
 def delete_all_memories(*, project: str, store: Any) -> dict[str, Any]:
     """Forget every memory of this project; other projects and user-wide memories stay."""
-    if not project.strip():
+    if not project or not project.strip():
         raise ToolFailed(f"no project to forget ({project!r})")  # never delete_all(project=None): that is every project
     count = store.delete_all(project=project)
+    from mem0_hooks import injections
+
+    injections.forget(project=project)  # the record of what this project's prompts were shown
     return {"project": project, "deleted": count}

@@ -31,9 +31,15 @@ RECENT = 8
 
 
 def for_session_start(
-    *, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]
+    *,
+    session_id: str,
+    project: str,
+    config: dict[str, Any],
+    state: dict[str, Any],
+    shown: list[Memory] | None = None,
 ) -> tuple[str, list[str]]:
-    """The orientation block for a session (``""`` for nothing) and the ids it holds."""
+    """The orientation block for a session (``""`` for nothing) and the ids it holds; ``shown`` (when
+    given) gets the memories placed in it, with their scores (the record of injections)."""
     from mem0_hooks import recall
     from mem0_hooks.config import keeps_local_index
     from mem0_hooks.context import format_context
@@ -97,9 +103,12 @@ def for_session_start(
         sections.append(("Recent memories for this project:", recent))
     if not sections:
         return "", []
-    return format_context(
+    block, placed = format_context(
         [], budget=memory_cfg["session_start_budget_chars"], title=f"Project: {project}", sections=sections
     )
+    if shown is not None:
+        recall._placed(shown, placed, (m for _, items in sections for m in items))
+    return block, placed
 
 
 def _remote_recent(backend: Any, config: dict[str, Any], project: str) -> list[Memory]:

@@ -16,7 +16,7 @@ from mem0_hooks.ranking.query import is_trivial
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Iterable
     from typing import Any
 
     from mem0_hooks.backends.base import Memory
@@ -267,9 +267,16 @@ def search(query: str, *, project: str, config: dict[str, Any], limit: int) -> l
 
 
 def for_prompt(
-    prompt: str, *, session_id: str, project: str, config: dict[str, Any], state: dict[str, Any]
+    prompt: str,
+    *,
+    session_id: str,
+    project: str,
+    config: dict[str, Any],
+    state: dict[str, Any],
+    shown: list[Memory] | None = None,
 ) -> tuple[str, list[str]]:
-    """The block to inject for ``prompt`` (``""`` for nothing) and the ids it holds.
+    """The block to inject for ``prompt`` (``""`` for nothing) and the ids it holds; ``shown`` (when
+    given) gets the memories placed in the block, with their scores (the record of injections).
 
     Ranked turns plus which follows which: the block shows adjacent turns as one exchange.
     ``max_context_memories`` caps the exchanges; the character budget caps the turns, and
@@ -297,7 +304,7 @@ def for_prompt(
         raise skipped.error from None  # logged by the hook, which injects nothing
     from mem0_hooks.context import format_context
 
-    return format_context(
+    block, placed = format_context(
         found.memories,
         budget=memory_cfg["context_budget_chars"],
         max_items=memory_cfg["max_context_memories"],
@@ -305,3 +312,13 @@ def for_prompt(
         words=found.words,
         context=found.context,
     )
+    if shown is not None:
+        _placed(shown, placed, found.memories)
+    return block, placed
+
+
+def _placed(shown: list[Memory], placed: list[str], memories: Iterable[Memory]) -> None:
+    """Append to ``shown`` the memories whose ids are in ``placed``, in the block's order."""
+    if placed:
+        by_id = {m.id: m for m in memories}
+        shown.extend(by_id[i] for i in placed if i in by_id)

@@ -1,4 +1,5 @@
-"""Vectors for the memories that have none: the flusher after it stores turns, and ``mem0-hooks reindex``.
+"""Vectors for the memories that have none: the warm process for new turns (it holds the model), the
+flusher for bigger backlogs (an upgrade, an import, no warm process running), ``mem0-hooks reindex``.
 
 A memory is embedded once (``embedding.Model``), its vector stored beside it with the tokens it was
 made of (``LocalStore.add_vectors``), in batches of ``BATCH``, each its own transaction: a kill or a
@@ -73,8 +74,6 @@ def index(
 ) -> Progress:
     """Embed every memory without a vector (all of them with ``rebuild``), batch by batch, until done
     or ``should_stop()``. Raises ``embedding.EmbeddingUnavailable`` or ``errors.BackendError``."""
-    from array import array
-
     from mem0_hooks import embedding
 
     model = model or embedding.load()
@@ -87,16 +86,28 @@ def index(
         rows = store.without_vectors(after, BATCH)
         if not rows:
             break
-        token_lists = model.tokens([text for _, _, text in rows])
-        vectors = model.embed(token_lists).astype("<f2")
-        entries = [
-            (rowid, memory_id, vectors[n].tobytes(), array("H", sorted(set(tokens))).tobytes())
-            for n, ((rowid, memory_id, _), tokens) in enumerate(zip(rows, token_lists, strict=True))
-        ]
-        progress.done += store.add_vectors(model.id, entries)
+        progress.done += embed_rows(store, model, rows)
         after = rows[-1][0]
         if on_batch is not None:
             on_batch(progress)
     if not store.missing_vectors():
         store.mark_vectors(stamp=stamp())
     return progress
+
+
+def embed_rows(store: LocalStore, model: Model, rows: list[tuple[int, str, str]]) -> int:
+    """Embed and store (rowid, id, text) rows in one transaction; how many were stored."""
+    from array import array
+
+    token_lists = model.tokens([text for _, _, text in rows])
+    vectors = model.embed(token_lists).astype("<f2")
+    entries = [
+        (rowid, memory_id, vectors[n].tobytes(), array("H", sorted(set(tokens))).tobytes())
+        for n, ((rowid, memory_id, _), tokens) in enumerate(zip(rows, token_lists, strict=True))
+    ]
+    return store.add_vectors(model.id, entries)
+
+
+def missing_estimate(store: LocalStore) -> int:
+    """About how many memories lack a vector (the count kept with the vectors against the table's)."""
+    return max(store.count() - int(store.vector_state().get("count") or 0), 0)

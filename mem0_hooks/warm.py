@@ -52,6 +52,7 @@ class Warm:
         self.served = False
         self.sock: Any = None
         self.inode = 0
+        self.embedder = _Embedder()
 
     # -- life --------------------------------------------------------------------------------------
     def claim(self) -> bool:
@@ -108,6 +109,7 @@ class Warm:
                     self.handle(conn)
                 finally:
                     conn.close()
+            self.embedder.run()  # (after the answer and its bookkeeping, or when idle: nobody waits)
             if time.monotonic() - checked >= TICK:
                 checked = time.monotonic()
                 _reap_children()
@@ -264,6 +266,60 @@ def _preload() -> None:
         from mem0_hooks.backends import open_backend
 
         open_backend(config, for_recall=True)  # imports the HTTP client; no request is made
+
+
+class _Embedder:
+    """Gives the turns the flusher stores their vectors, a batch at a time, with the model this process
+    holds anyway (``flush.embed_local`` leaves new turns to a running warm process). It looks past the
+    last row it saw, so a look costs one indexed query; a look that finds the store's write lock taken
+    gives up at once (a hook may be waiting) and tries again on the next pass."""
+
+    BATCH = 64
+    EVERY = 1.0  # seconds between looks at the store
+
+    def __init__(self) -> None:
+        self.after = 0  # rowids up to this one have been looked at
+        self.next_at = 0.0
+
+    def run(self) -> None:
+        now = time.monotonic()
+        if now < self.next_at:
+            return
+        self.next_at = now + self.EVERY
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - a locked or failing store: the flusher catches up
+            from mem0_hooks.log import log
+
+            log(f"warm process: could not embed new memories: {exc}", level="DEBUG")
+
+    def _run(self) -> None:
+        from mem0_hooks import embedding, recall, vectors
+
+        model = embedding.loaded()
+        config = _config()
+        if model is None or config is None or not recall.semantic_weight(config):
+            return
+        if config["backend"] != "local" and config["claude_code"]["fallback_mode"] != "local":
+            return
+        store = recall.local_store()
+        state = store.vector_state()
+        if state.get("model") != model.id:
+            if state.get("model") or int(state.get("count") or 0):
+                return  # vectors of another model: the flusher's backfill (a background job) redoes them
+            store.reset_vectors(model.id)  # a store without vectors yet: they will be this model's
+        rows = store.without_vectors(self.after, self.BATCH)
+        if not rows:
+            self.after = max(self.after, store.newest_rowid())
+            return
+        db = store.db
+        db.execute("PRAGMA busy_timeout = 0")  # a writer at work: try again later, never make a hook wait
+        try:
+            vectors.embed_rows(store, model, rows)
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {int(store.timeout * 1000)}")
+        self.after = rows[-1][0]
+        self.next_at = time.monotonic()  # more may be waiting: look again after the next request or tick
 
 
 def _small_tail(raw: bytes) -> bool:

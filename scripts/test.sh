@@ -18,5 +18,18 @@ echo "==> installing mem0-hooks and test dependencies into .venv"
 echo "==> installing the Claude Code CLI for the end-to-end tests"
 bash scripts/install-claude-code.sh
 
+# The viewer's browser tests drive Debian's Chromium (tests/test_viewer_browser.py); they skip, saying
+# so, only where it cannot be had.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+        && [ -z "${MEM0_HOOKS_CHROMIUM:-}" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "==> installing Debian's chromium for the viewer's browser tests"
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+            || echo "    could not install chromium: the browser tests will skip"
+    else
+        echo "==> no chromium and no apt-get as root to install it: the viewer's browser tests will skip"
+    fi
+fi
+
 echo "==> running the tests"
 exec .venv/bin/python -m pytest "$@"

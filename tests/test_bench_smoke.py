@@ -122,3 +122,33 @@ def test_quick_embed_bench(tmp_path: Path) -> None:
     assert report["flusher"]["turns"] >= 190 and report["flusher"]["turns_per_second"] > 0
     assert report["reindex"]["turns"] == 500 and report["reindex"]["turns_per_second"] > 0
     assert 0 < report["model_and_one_project"]["peak_rss_mb"] < 400
+
+
+def test_quick_viewer_bench(tmp_path: Path) -> None:
+    """``bench/viewer.py --quick``: the viewer's pages over HTTP, the hook beside it, the record's cost."""
+    data = BENCH.parents[1].parent / "shared" / "data"
+    if not (data / "devmem" / "devmem-dev.json").exists():
+        import pytest
+
+        pytest.skip(f"the DevMem / LoCoMo dev sets are not beside the checkout ({data})")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run(
+        [sys.executable, str(BENCH.parent / "viewer.py"), "--quick", "--json", "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout)
+    pages = {(p["store"], p["page"].split(":")[0]) for p in figures["pages"]}
+    assert ("8 projects", "search") in pages and ("one project", "memories page 1") in pages
+    assert all(p["median_ms"] > 0 for p in figures["pages"])
+    assert {h["state"] for h in figures["hooks"]} == {
+        "no viewer",
+        "viewer idle",
+        "viewer serving a page every 100 ms",
+    }
+    assert 0 < figures["record"]["cpu_mean_us"] < 100_000
+    assert list(tmp_path.iterdir()) == []  # the work directory is removed

@@ -58,6 +58,9 @@ def project(tmp_path: Path) -> Path:
     return proj
 
 
+WAIT_FOR_MCP = {"MCP_CONNECTION_NONBLOCKING": "false"}
+
+
 def test_a_fact_from_one_session_reaches_the_model_in_the_next(
     data_home: Path, isolated_home: Path, project: Path
 ) -> None:
@@ -157,7 +160,9 @@ def test_the_model_searches_memory_through_the_mcp_tool(data_home: Path, isolate
         return ToolUse(tool, {"query": "staging database port"})
 
     with MockAnthropic(reply=reply) as api:
-        proc = run_claude(QUESTION, home=isolated_home, cwd=project, api=api)
+        # (connect the MCP servers before the first request: by default Claude Code does not wait, and
+        # on a loaded machine the server could come up after it)
+        proc = run_claude(QUESTION, home=isolated_home, cwd=project, api=api, env=WAIT_FOR_MCP)
         requests = list(api.requests)
 
     assert proc.returncode == 0, proc.stderr

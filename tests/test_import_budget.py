@@ -127,6 +127,9 @@ def test_local_recall_hooks_import_no_heavy_dependency(data_home: Path, project:
     assert "idempotency key" in injected_context(proc, "UserPromptSubmit")  # it really recalled
     assert heavy_imports(modules) == []
     assert "mem0_hooks.backends.local" in modules
+    from mem0_hooks import injections
+
+    assert "mem0_hooks.injections" in modules and len(injections.read()) == 1  # the record, after the answer
 
     start = {
         "session_id": "s-start",
@@ -280,6 +283,7 @@ OWN_HOT_MODULES = (
     "mem0_hooks.paths",
     "mem0_hooks.log",
     "mem0_hooks.transcript",
+    "mem0_hooks.injections",
 )
 COSTLY_STDLIB = (
     "typing",

@@ -770,3 +770,31 @@ def test_shrinking_to_a_cap_forgets_the_oldest_turns_first_and_notes_last(store:
     assert "remember: deploys need the VPN" in kept  # the note, though the oldest, stays
     newest_first = [f"turn {n} {big}" for n in range(59, 1, -1)]
     assert [t for t in kept if t.startswith("turn")] == newest_first[: len(kept) - 1]  # the newest turns stay
+
+
+def test_a_deep_page_of_list_is_the_same_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``list(offset=...)`` far into a project (found through the index) gives exactly the rows of the
+    plain newest-first order, ties on the date broken by ``seq`` as there."""
+    store = LocalStore(str(tmp_path / "m.sqlite3"))
+    store.add(
+        [
+            MemoryItem(
+                id=f"t{n}",
+                text=f"turn {n}",
+                role="user",
+                created_at=f"2026-03-{1 + n // 40:02d}T10:00:{(n // 7) % 60:02d}Z",  # runs of equal dates
+                session_id=f"s{n // 9}",
+                project="/p" if n % 5 else "/other",
+                seq=n % 9,
+            )
+            for n in range(400)
+        ]
+    )
+    everything = [m.id for m in store.list(project="/p")]
+    monkeypatch.setattr(local, "DEEP_OFFSET", 0)
+    for offset in (0, 1, 6, 7, 50, 137, 250, 319, 320, 400):
+        for limit in (1, 13, 50):
+            assert [m.id for m in store.list(project="/p", limit=limit, offset=offset)] == everything[
+                offset : offset + limit
+            ], (offset, limit)
+    assert [m.id for m in store.list(project="/p", offset=300)] == everything[300:]

@@ -572,7 +572,7 @@ def test_plugin_dir_offers_the_memory_tools(home: Path, tmp_path: Path) -> None:
     from tests.support.mock_anthropic import ToolUse, offered_tool, tool_results
 
     require_claude()
-    env = python3_with_dependencies(tmp_path)
+    env = python3_with_dependencies(tmp_path) | {"MCP_CONNECTION_NONBLOCKING": "false"}  # connect before asking
     project = tmp_path / "proj"
     (project / ".git").mkdir(parents=True)
 

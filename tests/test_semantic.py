@@ -22,7 +22,7 @@ from mem0_hooks.backends.base import MemoryItem
 from mem0_hooks.backends.local import LocalStore
 from mem0_hooks.errors import BackendUnavailable
 from mem0_hooks.ranking import semantic
-from tests.support.hooks import injected_context, prompt_event, run_hook
+from tests.support.hooks import injected_context, prompt_event, run_hook, stop_event
 
 PROJECT = "/work/vectorland"
 REPO = Path(__file__).resolve().parents[1]
@@ -318,3 +318,39 @@ def test_a_damaged_model_leaves_recall_by_words_and_says_so_once(data_home: Path
     served = [line for line in lines if "recall is by words only: the embedding model's file" in line]
     flushed = [line for line in lines if "could not embed memories" in line]
     assert len(served) == 1 and len(flushed) <= 1, lines  # one line each, not one per prompt
+
+
+def test_a_store_of_one_memory_recalls_it_by_meaning_and_not_for_an_unrelated_prompt(
+    store: LocalStore, loaded: embedding.Model
+) -> None:
+    store.add(turns([ANSWER]))
+    vectors.index(store, loaded)
+    assert found(store) == [ANSWER]  # a new user's first memory: no word in common, found by meaning
+    assert found(store, "how do I bake sourdough bread at home?") == []  # not close: nothing injected
+
+
+def test_with_a_warm_process_running_new_turns_get_vectors_without_a_flusher_loading_the_model(
+    data_home: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "proj"
+    (project / ".git").mkdir(parents=True)
+    _remember_talk(project)  # (replay embedded these)
+    _served_context(project, PROMPT)  # a warm process with the model is up and serving
+    said = "the nightly backup goes to the bucket named glacier-seven"
+    assert run_hook("UserPromptSubmit", prompt_event("later", project, said)).returncode == 0
+    assert run_hook("Stop", stop_event("later", project, "Noted: glacier-seven.")).returncode == 0  # flushes
+    deadline = time.monotonic() + 30
+    store = LocalStore()
+    while time.monotonic() < deadline:
+        row = store.db.execute(
+            "SELECT v.rowid FROM memories m JOIN vectors v ON v.rowid = m.rowid WHERE m.text = ?", (said,)
+        ).fetchone()
+        if row is not None:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the new turn never got a vector")
+    log = (data_home / "mem0-hooks.log").read_text()
+    flushed = [line for line in log.splitlines() if "embedded" in line and "for semantic recall" in line]
+    assert len(flushed) <= 1, flushed  # only replay's, before the warm process: no flusher loaded the model
+    store.close()

@@ -40,6 +40,7 @@ __all__ = ["LocalStore", "memory_of", "scope_token", "text_key"]
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
+DEEP_OFFSET = 500  # ``list`` past this many memories of a project finds its page through the index
 TIDY_SEGMENTS = 8  # ``tidy`` rewrites the full-text index as one segment when merging leaves more than this
 WAL_KEPT_BYTES = 4 * 1024 * 1024  # the WAL file is cut back to this after a checkpoint
 
@@ -155,6 +156,11 @@ class LocalStore:
         self._db: sqlite3.Connection | None = None
 
     # -- connection --------------------------------------------------------------------------------
+    @property
+    def timeout(self) -> float:
+        """Seconds a statement waits for another writer's lock before failing."""
+        return self._timeout
+
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
@@ -804,16 +810,40 @@ class LocalStore:
         ).fetchall()
         return [memory_of(r) for r in rows]
 
-    def list(self, *, project: str | None = None, limit: int | None = None) -> list[Memory]:
+    def _list_deep(self, project: str, limit: int | None, offset: int) -> list[Memory]:
+        """``list`` far into a project: skipping rows in the newest-first order costs a read of each one
+        skipped (the order's tie-break, ``seq``, is not in the index), 0.1 s at 100,000. So the date at
+        ``offset`` and the number of newer memories are read from the index alone, and only the rows
+        from that date on are read. (Not one snapshot: a memory stored in between may shift the page by one.)"""
+        at = self.db.execute(
+            "SELECT created_at FROM memories WHERE project = ? ORDER BY created_at DESC LIMIT 1 OFFSET ?",
+            (project, offset),
+        ).fetchone()
+        if at is None:
+            return []
+        newer = self.db.execute(
+            "SELECT count(*) FROM memories WHERE project = ? AND created_at > ?", (project, at[0])
+        ).fetchone()[0]
+        rows = self.db.execute(
+            f"SELECT {COLUMNS} FROM memories WHERE project = ? AND created_at <= ?"
+            " ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?",
+            (project, at[0], -1 if limit is None else limit, offset - newer),
+        ).fetchall()
+        return [memory_of(r) for r in rows]
+
+    def list(self, *, project: str | None = None, limit: int | None = None, offset: int = 0) -> list[Memory]:
+        """Every memory (of ``project`` when given), newest first; ``offset`` skips the newest ones."""
+        if project is not None and offset >= DEEP_OFFSET:
+            return self._list_deep(project, limit, offset)
         sql = f"SELECT {COLUMNS} FROM memories"
         args: list[Any] = []
         if project is not None:
             sql += " WHERE project = ?"
             args.append(project)
         sql += " ORDER BY created_at DESC, seq DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            args += [-1 if limit is None else limit, max(offset, 0)]
         return [memory_of(r) for r in self.db.execute(sql, args).fetchall()]
 
     def count(self) -> int:

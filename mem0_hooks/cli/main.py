@@ -45,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", help="with --all: only this project's memories")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
 
+    p = sub.add_parser("last", help="what the last prompts were given from memory, and why (their scores)")
+    p.add_argument("-n", "--limit", type=int, default=5, help="how many injections (default 5)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("ui", help="a local web viewer: projects, sessions, memories, search, injections, queue")
+    p.add_argument("--port", type=int, default=7319, help="port on 127.0.0.1 (default 7319; a free one if taken)")
+    p.add_argument("--no-browser", action="store_true", help="print the address only")
+
     p = sub.add_parser("replay", help="deliver the queued items now, with progress")
     p.add_argument("--dead", action="store_true", help="also retry dead-lettered items")
     p.add_argument("--dry-run", action="store_true", help="say what would be delivered, send nothing")
@@ -135,6 +143,14 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from mem0_hooks.cli.memories import forget
 
         return forget(args.id, everything=args.everything, project=args.project, yes=args.yes)
+    if command == "last":
+        from mem0_hooks.cli.last import last
+
+        return last(limit=args.limit, as_json=args.json)
+    if command == "ui":
+        from mem0_hooks.cli.ui import ui
+
+        return ui(port=args.port, open_browser=not args.no_browser)
     if command == "replay":
         from mem0_hooks.cli.replay import replay
 

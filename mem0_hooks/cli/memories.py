@@ -60,8 +60,12 @@ def add(text: str, *, user_wide: bool, project: str | None) -> int:
     item = capture.note(text, project=where, user_wide=user_wide, config=config)
     if item is None:
         raise FatalError("nothing left to remember after removing secrets and <private> spans")
+    from mem0_hooks import queue
+
     result = drain_now(config, quiet=True)
-    if result is not None and (result.delivered or result.duplicates):
+    delivered = result is not None and (result.delivered or result.duplicates)
+    # (a background flusher may have delivered it first: then it has left the queue, and not as dead)
+    if delivered or queue.where(item["id"]) is None:
         print(f"remembered {item['id'][:12]} ({'user-wide' if user_wide else where})")
         return 0
     print(f"queued {item['id'][:12]}; the store did not confirm yet (see `mem0-hooks status`)", file=sys.stderr)
@@ -82,6 +86,9 @@ def forget(memory_id: str | None, *, everything: bool, project: str | None, yes:
                 print("nothing forgotten")
                 return 1
         count = store.delete_all(project=scope)
+        from mem0_hooks import injections
+
+        injections.forget(project=scope)  # what the prompts were shown, and their first words
         print(f"forgot {count} memories")
         return 0
     if not memory_id:

@@ -37,7 +37,10 @@ def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
     state = session.load(session_id) if session_id else {}
     from mem0_hooks import orientation
 
-    block, ids = orientation.for_session_start(session_id=session_id, project=project, config=config, state=state)
+    shown: list[Any] | None = [] if config["memory"]["record_injections"] else None
+    block, ids = orientation.for_session_start(
+        session_id=session_id, project=project, config=config, state=state, shown=shown
+    )
     if not block:
         return None
     import zlib
@@ -49,7 +52,17 @@ def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
         state.setdefault("blocks", []).append(digest)
         state.setdefault("injected", []).extend(ids)
         after_reply(lambda: session.save(session_id, state))
+    if shown is not None:
+        source = text_field(data, "source")
+        after_reply(lambda: _record(session_id, project, source, shown, len(block)))
     return context_output(data, EVENT, block)
+
+
+def _record(session_id: str, project: str, source: str, shown: list[Any], chars: int) -> None:
+    """Add the block to the record of injections (``mem0_hooks.injections``), after the answer."""
+    from mem0_hooks import injections
+
+    injections.record(EVENT, session_id=session_id, project=project, shown=shown, block_chars=chars, source=source)
 
 
 def _drain_leftovers(config: dict[str, Any]) -> None:

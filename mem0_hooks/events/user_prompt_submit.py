@@ -36,17 +36,30 @@ def user_prompt_submit(data: dict[str, Any]) -> dict[str, Any] | None:
     if captures:
         _capture(prompt, session_id, project, state, config)
         after_reply(lambda: session.save(session_id, state))  # Claude need not wait for the bookkeeping
-    query = _search_text(prompt, config)
+    scrubbed = _scrubbed(prompt, config)
+    query = _search_text(scrubbed)
     if not config["memory"]["search_on_query"] or not recalls or _trivial(query, config):
         return None
     from mem0_hooks import recall
 
-    block, ids = recall.for_prompt(query, session_id=session_id, project=project, config=config, state=state)
+    shown: list[Any] | None = [] if config["memory"]["record_injections"] else None
+    block, ids = recall.for_prompt(
+        query, session_id=session_id, project=project, config=config, state=state, shown=shown
+    )
     if ids and session_id:
         state.setdefault("injected", []).extend(ids)  # saved after the answer (above, or here)
         if not captures:
             after_reply(lambda: session.save(session_id, state))
+    if block and shown is not None:
+        after_reply(lambda: _record(session_id, project, scrubbed, shown, len(block)))
     return context_output(data, EVENT, block) if block else None
+
+
+def _record(session_id: str, project: str, prompt: str, shown: list[Any], chars: int) -> None:
+    """Add the block to the record of injections (``mem0_hooks.injections``), after the answer."""
+    from mem0_hooks import injections
+
+    injections.record(EVENT, session_id=session_id, project=project, shown=shown, block_chars=chars, prompt=prompt)
 
 
 def _capture(prompt: str, session_id: str, project: str, state: dict[str, Any], config: dict[str, Any]) -> None:
@@ -76,13 +89,19 @@ def _capture(prompt: str, session_id: str, project: str, state: dict[str, Any], 
         after_reply(sync_written)
 
 
-def _search_text(prompt: str, config: dict[str, Any]) -> str:
-    """The prompt as it may leave this process: the search query goes to the store, which may log it and
-    quote it back in its errors (into our log and breaker state). ``<private>`` spans and secrets are
-    scrubbed as for capture, and the markers that replace them dropped, so they are not search words."""
+def _scrubbed(prompt: str, config: dict[str, Any]) -> str:
+    """The prompt as it may leave this process or be written down (the search, the record of
+    injections): ``<private>`` spans and secrets scrubbed as for capture. The search goes to the store,
+    which may log it and quote it back in its errors (into our log and breaker state)."""
     from mem0_hooks.redact import scrub
 
-    query = scrub(prompt, config["privacy"]["redact_patterns"])
+    return scrub(prompt, config["privacy"]["redact_patterns"])
+
+
+def _search_text(scrubbed: str) -> str:
+    """The search query: the scrubbed prompt without the markers that replaced secrets and private
+    spans, so they are not search words."""
+    query = scrubbed
     if "[" in query:
         import re
 

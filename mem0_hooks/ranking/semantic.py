@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from mem0_hooks.backends.local import LocalStore
 
 KEPT_MATRICES = 3  # projects whose vectors a process keeps in memory (about 1.2 KB a memory)
+# A prompt's closeness to a project's memories: mean 0.28, spread 0.065, on both development sets (devmem
+# crowded 0.281 / 0.063, LoCoMo 0.280 / 0.067, each nearly the same for every prompt). A small store's own
+# figures are weighed against these as if they came from PRIOR_MEMORIES memories: a store of one memory
+# still knows what "close" means.
+PRIOR_MEAN, PRIOR_SPREAD, PRIOR_MEMORIES = 0.28, 0.065, 10
 COARSE_DIMS = (64, 32)  # dimensions of each table (WordLlama's, MiniLM's) in the first pass
 POOL = 400  # memories the first pass hands to the exact scoring (at least 10 a memory asked for)
 
@@ -112,13 +117,15 @@ class _Matrix:
         self.second: np.ndarray | None = None
 
     def moments(self, vector: np.ndarray) -> tuple[float, float]:
-        """The mean and standard deviation of ``vector``'s closeness to every row."""
-        if not self.size or self.total is None or self.second is None:
-            return 0.0, 0.0
+        """The mean and standard deviation of ``vector``'s closeness to every row, with the prior
+        (``PRIOR_MEAN``...) weighed in: it only matters for a store of a few dozen memories."""
+        n, k = self.size, PRIOR_MEMORIES
+        if not n or self.total is None or self.second is None:
+            return PRIOR_MEAN, PRIOR_SPREAD
         query = vector.astype("float64")
-        mean = float(query @ self.total) / self.size
-        square = float(query @ (self.second @ query)) / self.size
-        return mean, max(square - mean * mean, 0.0) ** 0.5
+        mean = float(query @ self.total) / n
+        variance = max(float(query @ (self.second @ query)) / n - mean * mean, 0.0)
+        return (n * mean + k * PRIOR_MEAN) / (n + k), ((n * variance + k * PRIOR_SPREAD**2) / (n + k)) ** 0.5
 
     def extend(self, rows: list[tuple[int, bytes]]) -> None:
         import numpy as np
