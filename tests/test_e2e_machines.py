@@ -111,8 +111,8 @@ def test_a_fact_said_on_one_machine_reaches_the_model_on_the_other(tmp_path: Pat
         fused = run_claude(BOTH, home=home_b, cwd=repo_b, api=api, env=quiet_start)
         assert fused.returncode == 0, fused.stderr
         block = _injected(fused.stdout, "UserPromptSubmit")
-        assert block.count("aurora-blue") == 1, block  # only in the server: the remote half
-        assert block.count("kestrel-green") == 1, block  # in this machine's local index (and the server): once
+        assert block.count(FACT) == 1, block  # only in the server: the remote half (with its reply, read around it)
+        assert block.count(LOCAL_FACT) == 1, block  # in this machine's local index (and the server): once
         local = _local_texts(env_b)
         assert any("kestrel-green" in t for t in local) and not any("aurora-blue" in t for t in local)
 
