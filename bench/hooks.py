@@ -69,6 +69,7 @@ RATIO_TARGETS = {
     ("UserPromptSubmit", "remote-up", 0): 2.0,
 }
 MAX_RSS_TARGET_MB = 40.0
+REMOTE_LOCAL_INDEX = 10_000  # memories in the local index beside the remote store in the remote cases
 IN_PROCESS = "in-process"  # the variant run with the warm process switched off
 PLUGIN = "plugin"  # the variant run as the Claude Code plugin runs it
 PLUGIN_MARGIN = 0.1  # the plugin route's ratio may exceed the install.sh route's by this much
@@ -1373,6 +1374,29 @@ class Bench:
             return
         prompts = bench_prompts(project_name, 64)
         env = {"MEM0_API_KEY": "bench-key"}
+        # Every remote store comes with the local index beside it (the hybrid store): the homes get a
+        # synthetic one of this machine's turns, so that recall fuses both, and still recalls with the
+        # remote down.
+        local_size = min(max(self.args.sizes), REMOTE_LOCAL_INDEX)
+        local_index = self.root / "remote-local-index"
+        local_index.mkdir()
+        self.log(f"generating the remote cases' local index ({local_size} memories) ...")
+        self.generate(
+            self.make_home("remote-gen", _config_yaml()),
+            {
+                "kind": "stores",
+                "work_db": str(local_index / "work.sqlite3"),
+                "sizes": [local_size],
+                "out": str(local_index / "%d.sqlite3"),
+                "project_roots": {project_name: project},
+                "seed": 2,
+            },
+        )
+
+        def with_local_index(home: Path) -> Path:
+            shutil.copyfile(local_index / f"{local_size}.sqlite3", home / "memories.sqlite3")
+            os.chmod(home / "memories.sqlite3", 0o600)
+            return home
 
         def payload_for(home: Path) -> Callable[[int], dict[str, Any]]:
             def payload(rnd: int) -> dict[str, Any]:
@@ -1390,11 +1414,11 @@ class Bench:
 
         with remote_up(backend, project) as (url, key):
             env["MEM0_API_KEY"] = key
-            home = self.make_home("remote-up", _config_yaml(backend=backend, url=url))
+            home = with_local_index(self.make_home("remote-up", _config_yaml(backend=backend, url=url)))
             self.measure(
                 Case(
                     ("UserPromptSubmit", "remote-up", 0),
-                    f"UserPromptSubmit, remote ({backend}) answering at once",
+                    f"UserPromptSubmit, remote ({backend}) answering at once, local index of {local_size}",
                     "UserPromptSubmit",
                     home,
                     project,
@@ -1430,17 +1454,17 @@ class Bench:
                 expected_log=("BackendUnavailable",),
             )
         )
-        home = self.make_home("remote-down-open", _config_yaml(backend=backend, url=down_url))
+        home = with_local_index(self.make_home("remote-down-open", _config_yaml(backend=backend, url=down_url)))
         self.measure(
             Case(
                 ("UserPromptSubmit", "remote-down-open", 0),
-                f"UserPromptSubmit, remote ({backend}) down, breaker open",
+                f"UserPromptSubmit, remote ({backend}) down, breaker open: the local index of {local_size} alone",
                 "UserPromptSubmit",
                 home,
                 project,
                 payload_for(home),
                 after=lambda rnd, h=home: self.clear_queue(h),
-                expect_output=False,
+                expect_output=True,
                 env=env,
                 expected_log=("BackendUnavailable",),
             )

@@ -78,6 +78,7 @@ MODULES = {
     "turns": "mem0_hooks.ranking.turns",
     "speakers": "mem0_hooks.ranking.speakers",
     "semantic": "mem0_hooks.ranking.semantic",
+    "fusion": "mem0_hooks.ranking.fusion",
     "context": "mem0_hooks.context",
     "recall": "mem0_hooks.recall",
 }
@@ -415,16 +416,19 @@ def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
     if args.limit_conversations:
         samples = samples[: args.limit_conversations]
     repo = Path(args.repo).resolve()
-    store = remote_stores.open_store(backend, args)  # None: the local store
-    root = Path(tempfile.mkdtemp(prefix="mem0-recall-"))
+    root = Path(args.reuse) if args.reuse else Path(tempfile.mkdtemp(prefix="mem0-recall-"))
+    saved = root / f"ingested-{backend}.json"
+    reused = json.loads(saved.read_text()) if args.reuse else None
+    store = remote_stores.open_store(backend, args, user=(reused or {}).get("user"))  # None: the local store
     try:
         home = root / "data"
-        home.mkdir(mode=0o700)
-        (root / "user-home").mkdir()
         sys.path.insert(0, str(repo))
         from mem0_hooks.config import default_yaml
 
-        (home / "config.yaml").write_text(default_yaml(consent=True))
+        if reused is None:
+            home.mkdir(mode=0o700)
+            (root / "user-home").mkdir()
+            (home / "config.yaml").write_text(default_yaml(consent=True))
         hooks = Hooks(args.python, repo, home, args.set, args.in_process)
         if store is not None:
             hooks.env.update(store.hook_env())
@@ -432,10 +436,28 @@ def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
         transcripts = root / "user-home" / ".claude" / "projects"
         hooks.cli("config", "show")  # validate once, so the -S hooks find the config cache
 
-        started = time.perf_counter()
-        plan = ingest_all(hooks, samples, root, transcripts, args.crowded)
-        drain(hooks, home)
-        ingest_seconds = time.perf_counter() - started
+        if reused is None:
+            started = time.perf_counter()
+            plan = ingest_all(hooks, samples, root, transcripts, args.crowded)
+            drain(hooks, home)
+            ingest_seconds = time.perf_counter() - started
+            if args.keep:  # what --reuse needs to ask again without ingesting again
+                saved.write_text(
+                    json.dumps(
+                        {
+                            "user": store.user_id if store is not None else None,
+                            "ingest_seconds": ingest_seconds,
+                            "plan": [[str(project), sample["_places"], sample["_turns"]] for sample, project in plan],
+                        }
+                    )
+                )
+        else:
+            ingest_seconds = float(reused["ingest_seconds"])
+            plan = []
+            for sample, (project, places, turns) in zip(samples, reused["plan"], strict=True):
+                sample["_places"] = {k: tuple(v) for k, v in places.items()}
+                sample["_turns"] = turns
+                plan.append((sample, Path(project)))
 
         # capture check: one memory per distinct turn, texts as captured
         stored_total = missing = 0
@@ -457,6 +479,28 @@ def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
                     sample["_captured"] = {
                         d: held[s][i] for d, (s, i) in sample["_places"].items() if s in held and i < len(held[s])
                     }
+
+        if args.other_machine:
+            # A second data dir against the same remote store and user: no local index for the projects,
+            # so every memory is one only the remote store has (another machine's).
+            if store is None:
+                raise SystemExit("error: --other-machine needs a remote --backend")
+            other = root / "other-machine"
+            if not other.exists():
+                other.mkdir(mode=0o700)
+                (other / "config.yaml").write_text(default_yaml(consent=True))
+            hooks = Hooks(args.python, repo, other, args.set, args.in_process)
+            hooks.env.update(store.hook_env())
+            hooks.cli("config", "show")
+            home = other
+            if backend == "openmemory":  # what the flusher a session start starts does: the directory
+                code = (
+                    f"import sys; sys.path.insert(0, {str(repo)!r}); from mem0_hooks import config; "
+                    "from mem0_hooks.backends import open_backend; "
+                    "print(open_backend(config.load()).refresh_directory(force=True))"
+                )
+                done = subprocess.run([args.python, "-c", code], capture_output=True, text=True, env=hooks.env)
+                print(f"openmemory directory: {done.stdout.strip() or done.stderr.strip()[-300:]}", file=sys.stderr)
 
         # questions: a new session each, capture off
         ask_env = dict(hooks.env, MEM0_HOOKS_MEMORY_AUTO_STORE="false")
@@ -547,7 +591,7 @@ def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
         early_all = [r for values in first_by_category.values() for r in values]
         return {
             "data": str(data_path),
-            "backend": backend,
+            "backend": backend + (" (other machine)" if args.other_machine else ""),
             "store": store.describe() if store is not None else str(home / "memories.sqlite3"),
             "turns_not_stored": missing,
             "questions_seconds": round(time.perf_counter() - asking_started, 1),
@@ -591,7 +635,7 @@ def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
                 print(f"warning: {store.describe()}: cleanup failed: {exc}", file=sys.stderr)
         stop_warm_processes(root)
         if args.keep:
-            print(f"kept {root}", file=sys.stderr)
+            print(f"kept {root} (ask again with --reuse {root})", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
 
@@ -662,8 +706,8 @@ def in_process(repo: Path, env: dict[str, str], sets: list[str]) -> Any:
     """A function answering a UserPromptSubmit payload in this process as the warm process answers it
     (the embedding model loaded, the same handler and runner), with ``--set`` overrides applied: what
     ``--in-process`` measures. Returns (output, seconds)."""
-    os.environ.update({k: v for k, v in env.items() if k.startswith("MEM0_HOOKS_")})
-    for key in [k for k in os.environ if k.startswith("MEM0_HOOKS_") and k not in env]:
+    os.environ.update({k: v for k, v in env.items() if k.startswith("MEM0_")})  # (MEM0_API_KEY too)
+    for key in [k for k in os.environ if k.startswith("MEM0_") and k not in env]:
         del os.environ[key]
     sys.path.insert(0, str(repo))
     import importlib
@@ -791,13 +835,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--python", default=sys.executable, help="interpreter that runs the hooks (default: this one)")
     parser.add_argument("--repo", default=str(REPO_ROOT), help="checkout whose hooks/ and mem0_hooks/ are measured")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the temporary directory (and a remote run's memories), for --reuse",
+    )
+    parser.add_argument(
+        "--reuse",
+        metavar="DIR",
+        default="",
+        help="ask again in a directory an earlier --keep run of the same data and one --backend left, without "
+        "ingesting again (its remote memories are deleted at the end unless --keep is given again)",
+    )
+    parser.add_argument(
+        "--other-machine",
+        action="store_true",
+        help="a remote --backend: ask from a second data dir with no local index (another machine), so that "
+        "recall is the remote store's alone, fused and packed by the hooks",
+    )
     remote_stores.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.ablate and not args.in_process:
         parser.error("--ablate needs --in-process (the rules are switched off inside this process)")
     if not Path(args.data).is_file():
         parser.error(f"no LoCoMo-format file at {args.data}")
+    if args.reuse and len(remote_stores.backends_of(args)) != 1:
+        parser.error("--reuse takes one --backend (the one the kept run measured)")
     results = [run(args, backend) for backend in remote_stores.backends_of(args)]
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results, indent=2))

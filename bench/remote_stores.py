@@ -8,9 +8,13 @@ What a remote run changes, and nothing else (ingestion, questions and scoring st
   stored whole, as the local store keeps it, and an evidence turn can be matched by its text.
 * Every run has a user id of its own (``<user>-<run id>``): runs never see each other's memories, nor a
   person's real ones, and what a run stored is deleted at the end (``--keep`` keeps it).
-* ``claude_code.fallback_mode: skip``, so a question the store fails to answer gets nothing rather than
-  the local store's answer, and the breaker's cooldown is 0, so one failed search costs that question
-  only, not the questions of the next minute. Failures are counted from the data dir's log.
+* Every remote store is hybrid (the local index beside it, ``mem0.local_index``), and the config is the
+  default one: a question the store fails to answer in time gets the local half
+  (``claude_code.fallback_mode: local``; ``--config claude_code.fallback_mode=skip`` gets nothing
+  instead). The breaker's cooldown is 0, so one failed search costs that question only, not the
+  questions of the next minute. Failures are counted from the data dir's log (one line each).
+* ``--other-machine`` asks from a second data dir with no local index (another machine): recall is then
+  what only the remote store has, ranked, cut and packed by the hooks.
 * What the store holds is read back from it (per session: the server lists at most 1,000 memories per
   call, so one listing per ``run_id``; OpenMemory pages its REST listing), in each turn's ``seq`` order,
   as recall.py reads the local store.
@@ -73,13 +77,14 @@ def backends_of(args: Any) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
-def open_store(backend: str, args: Any) -> RemoteStore | None:
-    """The remote store for ``backend`` (None for the local store)."""
+def open_store(backend: str, args: Any, user: str | None = None) -> RemoteStore | None:
+    """The remote store for ``backend`` (None for the local store), under a new user id unless ``user``
+    (a kept run's, for ``--reuse``)."""
     if backend == "local":
         return None
     url = getattr(args, f"{backend}_url").rstrip("/")
     key = getattr(args, f"{backend}_key")
-    user = f"{args.remote_user}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    user = user or f"{args.remote_user}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:6]}"
     return (ServerStore if backend == "server" else OpenMemoryStore)(url, key, user)
 
 
@@ -99,7 +104,6 @@ class RemoteStore:
             "MEM0_HOOKS_MEM0_BASE_URL": self.url,
             "MEM0_HOOKS_MEM0_INFER": "false",
             "MEM0_HOOKS_MEM0_BREAKER_COOLDOWN_SECONDS": "0",
-            "MEM0_HOOKS_CLAUDE_CODE_FALLBACK_MODE": "skip",
         }
         if self.key:
             env["MEM0_API_KEY"] = self.key

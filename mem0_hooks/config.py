@@ -311,6 +311,12 @@ def _default_user_id() -> str:
         return "default"
 
 
+def keeps_local_index(config: dict[str, Any]) -> bool:
+    """Whether this machine keeps the embedded store: always with the local backend; with a remote one,
+    unless ``mem0.local_index`` is off (the hybrid store: the local index beside the remote one)."""
+    return config["backend"] == "local" or bool(config["mem0"].get("local_index", True))
+
+
 def api_key(config: dict[str, Any]) -> str | None:
     """The Mem0 API key: ``MEM0_API_KEY``, else the 0600 ``api_key`` file, else ``mem0.api_key``."""
     key = os.environ.get("MEM0_API_KEY")

@@ -97,10 +97,11 @@ _FALLBACK_WORDS = {"true": "local", "yes": "local", "on": "local", "false": "ski
 class ClaudeCodeConfig(_Section):
     memory_integration: bool = Field(True, description="False switches every hook off: no capture, no recall.")
     fallback_mode: Literal["skip", "local"] = Field(
-        "skip",
+        "local",
         description=(
-            "When a remote backend is down: 'skip' injects nothing; 'local' also keeps every captured turn "
-            "in the embedded store and recalls from it while the remote is unreachable."
+            "While a remote backend is down, or does not answer within mem0.recall_timeout_seconds: 'local' "
+            "recalls from the local index alone (the turns captured on this machine, see mem0.local_index); "
+            "'skip' injects nothing."
         ),
     )
     hook_timeout_seconds: int = Field(10, ge=1, le=60, description="The timeout written into settings.json.")
@@ -150,6 +151,14 @@ class Mem0Config(_Section):
     infer: bool = Field(True, description="Let Mem0 extract facts from each turn.")
     org_id: str | None = None
     project_id: str | None = None
+    local_index: bool = Field(
+        True,
+        description=(
+            "With a remote backend, also keep every turn captured on this machine in the embedded store, and "
+            "fuse its ranking (words, meaning, neighbours, sessions) with the remote store's own search "
+            "(hybrid recall); false: recall from the remote store alone, and nothing kept here."
+        ),
+    )
     recall_timeout_seconds: float = Field(1.5, gt=0, le=30, description="Whole-recall deadline on the hot path.")
     write_timeout_seconds: float = Field(20.0, gt=0, le=300)
     breaker_cooldown_seconds: float = Field(

@@ -683,7 +683,9 @@ def apply_retention(config: dict[str, Any]) -> None:
 
         injections.expire(cutoff)  # the prompts' first words go with the turns
         iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cutoff))
-        if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
+        from mem0_hooks.config import keeps_local_index
+
+        if keeps_local_index(config):
             from mem0_hooks.backends.local import LocalStore
 
             LocalStore().delete_older_than(iso)
@@ -712,12 +714,14 @@ def apply_retention(config: dict[str, Any]) -> None:
 
 
 def open_targets(config: dict[str, Any]) -> tuple[Any, Any | None]:
-    """The store to deliver to, and the local mirror when fallback_mode is 'local'."""
+    """The store to deliver to, and the local index beside a remote one (``mem0.local_index``)."""
     from mem0_hooks.backends import open_backend
 
     backend = open_backend(config)
     mirror = None
-    if backend.name != "local" and config["claude_code"]["fallback_mode"] == "local":
+    from mem0_hooks.config import keeps_local_index
+
+    if backend.name != "local" and keeps_local_index(config):
         from mem0_hooks.backends.local import LocalStore
 
         mirror = LocalStore()
@@ -856,6 +860,40 @@ def embed_local(config: dict[str, Any], *stores: Any, should_stop: Any = None) -
     return False
 
 
+def refresh_directory(backend: Any) -> None:
+    """OpenMemory: read its listing into the directory of which project each memory is (its search
+    answers text alone), when a hook asked or it is stale. A failure is logged, never raised."""
+    refresh = getattr(backend, "refresh_directory", None)
+    if refresh is None:
+        return
+    try:
+        new = refresh()
+    except Exception as exc:  # noqa: BLE001 - the directory is an aid to recall; delivery goes on
+        from mem0_hooks.log import log
+
+        log(f"could not read {backend.name}'s listing into its directory: {exc}", level="WARNING")
+        return
+    if new:
+        from mem0_hooks.log import log
+
+        log(f"{backend.name}: {new} memories new to this machine's directory (their projects are known now)")
+
+
+def directory_due(config: dict[str, Any]) -> bool:
+    """Whether a session start should start the flusher to refresh OpenMemory's directory."""
+    if config["backend"] != "openmemory":
+        return False
+    from mem0_hooks.backends.openmemory import OpenMemoryBackend
+
+    backend = OpenMemoryBackend(config)
+    try:
+        return bool(backend.directory.due(backend.owner))
+    except Exception:  # noqa: BLE001 - an unreadable directory: let the flusher try
+        return True
+    finally:
+        backend.directory.close()
+
+
 def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
     """Drain until the queue is empty (or only long backoffs remain); one flusher at a time."""
     from mem0_hooks import config as config_mod
@@ -908,6 +946,7 @@ def run_flusher(*, max_idle: float = MAX_IDLE_WAIT) -> int:
             if queue.depth() == 0:
                 if embed_local(config, backend, mirror, should_stop=lambda: lock_requested() or queue.depth() > 0):
                     continue  # new items came (or a replay asked for the lock): deliver them first
+                refresh_directory(backend)
                 if stored:
                     move_projects(backend, mirror)  # items captured under a path before its identity changed
                     cap_local(config, backend, mirror)

@@ -210,11 +210,11 @@ class Tools:
             return recall.local_store()
         key = json.dumps([config["backend"], config["user_id"], config["mem0"]], sort_keys=True, default=str)
         if self._store is None or self._store[0] != key:
-            from mem0_hooks.backends import open_backend
+            from mem0_hooks.backends.hybrid import open_store
 
             if self._store is not None:
                 self._store[1].close()
-            self._store = (key, open_backend(config))
+            self._store = (key, open_store(config))
         return self._store[1]
 
     def deadline(self, tool: str, config: dict[str, Any]) -> float:

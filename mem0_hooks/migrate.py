@@ -50,8 +50,8 @@ def migrate(
     if not os.path.exists(tally.source):
         tally.missing_source = True
         return tally, 0
-    # (No local mirror for this delivery, whatever fallback_mode says: the memories come from the local store.)
-    target = dict(config, backend=to, claude_code=dict(config["claude_code"], fallback_mode="skip"))
+    # (No local index beside this delivery, whatever mem0.local_index says: the memories come from the local store.)
+    target = dict(config, backend=to, mem0=dict(config["mem0"], local_index=False))
     _check_ready(target)
     from mem0_hooks.backends.local import LocalStore
 

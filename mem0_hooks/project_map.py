@@ -131,7 +131,9 @@ def _settle(place: Project, config: dict[str, Any]) -> None:
 
 
 def _uses_local_store(config: dict[str, Any]) -> bool:
-    return bool(config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local")
+    from mem0_hooks.config import keeps_local_index
+
+    return keeps_local_index(config)
 
 
 def _move_local(old: str, new: str, *, at_most: int | None) -> bool:

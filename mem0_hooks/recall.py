@@ -1,34 +1,36 @@
-"""From a prompt (or a session start) to the memories worth injecting.
+"""From a prompt to the memories worth injecting.
 
-Picks the store (the local one, a remote one under its deadline and circuit breaker, or the local
-fallback while a remote is down), drops what this session already has in context, and hands the
-rest to ``context.format_context``.
+Searches this machine's store: the local one, or the hybrid one (the local index fused with a remote
+store's own search, under its deadline and circuit breaker: ``ranking.fusion``), leaves out what this
+session already has in context, and hands the rest to ``context.format_context``. A remote store that
+fails leaves the local half (``claude_code.fallback_mode: local``, the default) or nothing (``skip``).
+SessionStart's orientation is ``orientation``'s.
 """
 
 from __future__ import annotations
 
 import time
 
+from mem0_hooks.errors import BackendError, BackendUnavailable
 from mem0_hooks.ranking.query import is_trivial
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Collection, Iterable
     from typing import Any
 
     from mem0_hooks.backends.base import Memory
+    from mem0_hooks.ranking.turns import Found
 
 
-def recall_backend(config: dict[str, Any]) -> Any | None:
-    """The store to search now, or None when recall must skip the network (breaker open, no fallback)."""
+def remote_backend(config: dict[str, Any]) -> Any | None:
+    """The remote store to ask now: None with the local backend, or while the breaker holds it back."""
     name = config["backend"]
     if name == "local":
-        return local_store()
+        return None
     from mem0_hooks import breaker
 
     if breaker.is_open(name):
-        if config["claude_code"]["fallback_mode"] == "local":
-            return local_store()
         return None
     from mem0_hooks.backends import open_backend
 
@@ -73,7 +75,6 @@ def guarded_search(backend: Any, config: dict[str, Any], query: str, project: st
     if backend.name == "local":
         return list(backend.search(query, project=project, limit=limit))
     from mem0_hooks import breaker
-    from mem0_hooks.errors import BackendError
 
     mem0 = config["mem0"]
     deadline = time.monotonic() + mem0["recall_timeout_seconds"]
@@ -116,33 +117,153 @@ def load_embeddings() -> bool:
     return True
 
 
+class RemoteSkipped(Exception):
+    """Recall must inject nothing: the remote store failed (or is held back) and there is no local half
+    to fall back on (``claude_code.fallback_mode: skip``, or ``mem0.local_index`` off)."""
+
+    def __init__(self, error: BackendError, *, asked: bool) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.asked = asked  # False: the breaker held the store back, nothing was tried
+
+
+def hybrid_search(
+    query: str,
+    *,
+    project: str,
+    config: dict[str, Any],
+    limit: int,
+    skip_session: str = "",
+    skip_ids: Collection[str] = (),
+    event: str = "recall",
+    load_model: bool = False,
+) -> Found:
+    """``query`` ranked in this machine's store: the local index, fused with the remote store's own search
+    when there is one (``ranking.fusion``). A remote store that fails, is slow or answers garbage leaves
+    the local half and one line in the log; ``RemoteSkipped`` when that leaves nothing to recall from.
+    ``load_model``: load the embedding model into this process first (long-lived processes only, never
+    a hook: see ``load_embeddings``)."""
+    from mem0_hooks.ranking import fusion
+
+    memory_cfg = config["memory"]
+    min_share = memory_cfg["min_relevance"]
+    weight = semantic_weight(config)
+    if weight and load_model:
+        load_embeddings()
+    if config["backend"] == "local":
+        return local_store().search_turns(
+            query,
+            project=project,
+            limit=limit,
+            skip_session=skip_session,
+            skip_ids=skip_ids,
+            min_share=min_share,
+            semantic_weight=weight,
+        )
+    from mem0_hooks.config import keeps_local_index
+
+    falls_back = keeps_local_index(config) and config["claude_code"]["fallback_mode"] == "local"
+    backend = remote_backend(config)
+    if backend is None:
+        if not falls_back:
+            raise RemoteSkipped(_held_back(config), asked=False)
+        pending = None
+    else:
+        mem0 = config["mem0"]
+        read_session = getattr(backend, "session_memories", None)
+        pending = fusion.start(
+            lambda: guarded_search(backend, config, query, project, fusion.REMOTE_HITS),
+            mem0["recall_timeout_seconds"],
+            (lambda session_id, deadline: read_session(session_id, deadline=deadline)) if read_session else None,
+        )
+    try:
+        store = local_store() if keeps_local_index(config) else None
+        try:
+            found = fusion.search(
+                store,
+                pending,
+                query,
+                project=project,
+                limit=limit,
+                skip_session=skip_session,
+                skip_ids=skip_ids,
+                min_share=min_share,
+                semantic_weight=weight,
+            )
+        except BackendError as exc:  # the local index failed: the remote half alone
+            _log_once(
+                f"{event}: the local index failed, recalled from the {config['backend']} store alone: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            found = fusion.search(
+                None,
+                pending,
+                query,
+                project=project,
+                limit=limit,
+                skip_session=skip_session,
+                skip_ids=skip_ids,
+                min_share=min_share,
+            )
+        if pending is not None and pending.error is not None:
+            error = as_backend_error(pending.error, config)
+            if error.retryable:
+                record_failure(config, error)
+            if not falls_back:
+                raise RemoteSkipped(error, asked=True)
+            _log_once(
+                f"{event}: recalled from the local index alone, the {config['backend']} store failed: "
+                f"{type(error).__name__}: {error}"
+            )
+    finally:
+        if backend is not None:
+            backend.close()
+    return found
+
+
+def as_backend_error(error: BaseException, config: dict[str, Any]) -> BackendError:
+    """A remote failure as a ``BackendError`` (a store that answered something its parser choked on
+    counts as unavailable)."""
+    if isinstance(error, BackendError):
+        return error
+    return BackendUnavailable(f"the {config['backend']} store's answer could not be read: {error!r}")
+
+
+def record_failure(config: dict[str, Any], error: BackendError) -> None:
+    """Open the breaker for the remote store (the same failure recorded twice at once counts once)."""
+    from mem0_hooks import breaker
+
+    mem0 = config["mem0"]
+    cooldown = max(mem0["breaker_cooldown_seconds"], error.retry_after or 0)
+    breaker.record_failure(config["backend"], str(error), cooldown)
+
+
+def _held_back(config: dict[str, Any]) -> BackendError:
+    from mem0_hooks import breaker
+
+    state = breaker.status(config["backend"])
+    return BackendUnavailable(
+        f"the {config['backend']} store failed recently and is skipped for {state['seconds_left']:.0f}s more",
+        server_message=state["last_failure"],
+    )
+
+
+def _log_once(line: str) -> None:
+    from mem0_hooks.log import log
+
+    log(line, level="WARNING")
+
+
 def search(query: str, *, project: str, config: dict[str, Any], limit: int) -> list[Memory]:
     """Memories for ``query`` ranked as recall ranks them (this project's and user-wide ones), best
-    first: the search behind the memory tools (``mem0-hooks mcp``). BackendError when the store
-    cannot answer, including a remote one the breaker holds back."""
-    backend = recall_backend(config)
-    if backend is None:
-        from mem0_hooks import breaker
-        from mem0_hooks.errors import BackendUnavailable
-
-        state = breaker.status(config["backend"])
-        raise BackendUnavailable(
-            f"the {config['backend']} store failed recently and is skipped for {state['seconds_left']:.0f}s more",
-            server_message=state["last_failure"],
-        )
-    if backend.name == "local":
-        memory_cfg = config["memory"]
-        weight = semantic_weight(config)
-        if weight:
-            load_embeddings()
-        found = backend.search_turns(
-            query, project=project, limit=limit, min_share=memory_cfg["min_relevance"], semantic_weight=weight
-        )
-        return list(found.memories)
+    first: the search behind the memory tools (``mem0-hooks mcp``) and ``mem0-hooks search``.
+    BackendError when there is nothing to search: the remote store failed (or the breaker holds it
+    back) and there is no local half to fall back on."""
     try:
-        return guarded_search(backend, config, query, project, limit)
-    finally:
-        backend.close()
+        found = hybrid_search(query, project=project, config=config, limit=limit, event="search", load_model=True)
+    except RemoteSkipped as skipped:
+        raise skipped.error from None
+    return list(found.memories)
 
 
 def for_prompt(
@@ -155,51 +276,44 @@ def for_prompt(
     shown: list[Memory] | None = None,
 ) -> tuple[str, list[str]]:
     """The block to inject for ``prompt`` (``""`` for nothing) and the ids it holds; ``shown`` (when
-    given) gets the memories placed in the block, with their scores (the record of injections)."""
+    given) gets the memories placed in the block, with their scores (the record of injections).
+
+    Ranked turns plus which follows which: the block shows adjacent turns as one exchange.
+    ``max_context_memories`` caps the exchanges; the character budget caps the turns, and
+    ``min_relevance`` leaves out the weak ones, so a prompt with one clear answer gets a short block.
+    The search itself leaves out this session's turns and those already injected. With a remote store
+    the ranking is the hybrid one (``hybrid_search``), packed the same way.
+    """
     memory_cfg = config["memory"]
     if is_trivial(prompt, memory_cfg["min_prompt_words"]):
         return "", []
-    backend = recall_backend(config)
-    if backend is None:
-        return "", []
-    limit = memory_cfg["max_context_memories"]
-    follows: dict[str, str] | None = None
-    context: frozenset[str] = frozenset()
-    words: list[str] | str = prompt
     seen = set(state.get("injected") or ())
-    if backend.name == "local":
-        # Ranked turns plus which follows which: the block shows adjacent turns as one exchange.
-        # ``max_context_memories`` caps the exchanges; the character budget caps the turns, and
-        # ``min_relevance`` leaves out the weak ones, so a prompt with one clear answer gets a short
-        # block. The search itself leaves out this session's turns and those already injected.
-        found = backend.search_turns(
+    try:
+        found = hybrid_search(
             prompt,
             project=project,
+            config=config,
             limit=RECALL_TURNS,
             skip_session=session_id,
             skip_ids=seen,
-            min_share=memory_cfg["min_relevance"],
-            semantic_weight=semantic_weight(config),
+            event="UserPromptSubmit",
         )
-        memories, follows, words, context = found.memories, found.follows, found.words, found.context
-    else:
-        memories = [
-            m
-            for m in guarded_search(backend, config, prompt, project, limit * 3)
-            if m.id not in seen and m.session_id != session_id
-        ]
+    except RemoteSkipped as skipped:
+        if not skipped.asked:
+            return "", []  # the breaker is open: nothing asked, nothing to log
+        raise skipped.error from None  # logged by the hook, which injects nothing
     from mem0_hooks.context import format_context
 
     block, placed = format_context(
-        memories,
+        found.memories,
         budget=memory_cfg["context_budget_chars"],
-        max_items=limit,
-        follows=follows,
-        words=words,
-        context=context,
+        max_items=memory_cfg["max_context_memories"],
+        follows=found.follows,
+        words=found.words,
+        context=found.context,
     )
     if shown is not None:
-        _placed(shown, placed, memories)
+        _placed(shown, placed, found.memories)
     return block, placed
 
 
@@ -208,70 +322,3 @@ def _placed(shown: list[Memory], placed: list[str], memories: Iterable[Memory]) 
     if placed:
         by_id = {m.id: m for m in memories}
         shown.extend(by_id[i] for i in placed if i in by_id)
-
-
-def for_session_start(
-    *,
-    session_id: str,
-    project: str,
-    config: dict[str, Any],
-    state: dict[str, Any],
-    shown: list[Memory] | None = None,
-) -> tuple[str, list[str]]:
-    """Orientation for a session: what happened last time here, then notes and recent memories
-    (``shown``, when given, gets the memories placed in it, as ``for_prompt``'s does)."""
-    from mem0_hooks.context import format_context
-
-    memory_cfg = config["memory"]
-    backend = recall_backend(config)
-    if backend is None:
-        return "", []
-    seen = set(state.get("injected") or ())
-    sections: list[tuple[str, list[Memory]]] = []
-    if backend.name == "local":
-        last = [m for m in backend.last_session(project=project, exclude_session=session_id) if m.id not in seen]
-        if last:
-            sections.append((f"Last session in this project ({last[0].created_at[:10]}):", _summarise(last)))
-        notes = [m for m in backend.notes(project=project, limit=10) if m.id not in seen]
-        if notes:
-            sections.append(("Notes you asked to remember:", notes))
-        taken = {m.id for _, items in sections for m in items}
-        recent = [
-            m
-            for m in backend.recent(project=project, limit=8)
-            if m.id not in seen and m.id not in taken and m.session_id != session_id
-        ]
-        if recent and not last:
-            sections.append(("Recent memories for this project:", recent))
-    else:
-        mem0 = config["mem0"]
-        from mem0_hooks import breaker
-        from mem0_hooks.errors import BackendError
-
-        try:
-            recent = [m for m in backend.recent(project=project, limit=10) if m.id not in seen]
-        except BackendError as exc:
-            if exc.retryable:
-                breaker.record_failure(config["backend"], str(exc), mem0["breaker_cooldown_seconds"])
-            raise
-        if recent:
-            sections.append(("Memories for this project and user:", recent))
-    if not sections:
-        return "", []
-    block, placed = format_context(
-        [], budget=memory_cfg["session_start_budget_chars"], title=f"Project: {project}", sections=sections
-    )
-    if shown is not None:
-        _placed(shown, placed, (m for _, items in sections for m in items))
-    return block, placed
-
-
-def _summarise(turns: list[Memory]) -> list[Memory]:
-    """The gist of a session without a language model: its user requests and its last reply."""
-    users = [t for t in turns if t.role == "user"]
-    picked = users[:3] + users[-2:] if len(users) > 5 else users
-    last_reply = next((t for t in reversed(turns) if t.role == "assistant"), None)
-    out = list({t.id: t for t in picked}.values())
-    if last_reply is not None:
-        out.append(last_reply)
-    return out

@@ -255,7 +255,7 @@ def _preload() -> None:
     from mem0_hooks.events import session_start, stop, user_prompt_submit  # noqa: F401
 
     config = config_mod.load()
-    if config["backend"] == "local" or config["claude_code"]["fallback_mode"] == "local":
+    if config_mod.keeps_local_index(config):
         recall.local_store().db  # noqa: B018 - opens the connection (and applies migrations) now
         if recall.semantic_weight(config) and recall.load_embeddings():
             from mem0_hooks import flush, vectors

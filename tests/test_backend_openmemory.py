@@ -159,8 +159,10 @@ def test_stateful_mcp_gets_the_handshake(fake):
 
 
 def test_mcp_tool_error_falls_back_to_keyword_search_and_parks_mcp(fake):
+    """Without the local index (``mem0.local_index: false``): REST keywords stand in for MCP."""
     fake.mcp_tool_error = VERSION_TRAP
-    b = seeded(fake)
+    seeded(fake)
+    b = backend(fake, local_index=False)
     found = b.search("which postgres database", project="/repo", limit=5)
     assert found[0].text == "We use postgres for the database"
     assert {m.project for m in found} <= {"/repo", ""}
@@ -175,16 +177,41 @@ def test_mcp_tool_error_falls_back_to_keyword_search_and_parks_mcp(fake):
 
 def test_missing_mcp_route_falls_back_to_rest(fake):
     fake.mcp_enabled = False
-    b = seeded(fake)
+    seeded(fake)
+    b = backend(fake, local_index=False)
     assert b.search("postgres database", project="/repo", limit=5)[0].text == "We use postgres for the database"
 
 
-def test_mcp_hits_without_readable_metadata_count_as_user_wide(fake):
-    b = seeded(fake)
-    fake.fail_with(500, {"detail": "db locked"}, match="/api/v1/memories/", times=None)
+def test_hits_stored_elsewhere_are_placed_by_the_directory_not_by_a_read_each(fake):
+    """A hit this machine did not store has no project (MCP gives text and score alone): it comes back as
+    "unknown", with no request per hit, until the flusher reads the listing into the directory."""
+    metadata = {"project": "/repo", "scope": "project", "role": "assistant", "run_id": "s9", "mem0_hooks_id": "x1"}
+    fake.seed("The postgres database was moved to port 6543", metadata=metadata)
+    fake.seed("The elsewhere postgres database is mysql now", metadata={**metadata, "project": "/elsewhere"})
+    b = backend(fake, for_recall=True)
     found = b.search("postgres database", project="/repo", limit=5)
-    assert "The other project uses mysql database" in {m.text for m in found}  # project unknown: kept
-    assert all(m.project == "" for m in found)
+    assert {m.scope for m in found} == {"unknown"} and len(found) == 2
+    assert not fake.requests_to("/api/v1/memories/", "GET")  # no read per hit on the hot path
+    assert b.directory.due(b.owner)  # a hook asked for the listing
+
+    assert backend(fake).refresh_directory() == 2
+    found = b.search("postgres database", project="/repo", limit=5)
+    assert [(m.text, m.project, m.role, m.session_id) for m in found] == [
+        ("The postgres database was moved to port 6543", "/repo", "assistant", "s9")
+    ]
+    assert backend(fake).refresh_directory() == 0  # fresh, and nobody asked
+
+
+def test_the_directory_reads_only_what_is_new(fake):
+    b = backend(fake)
+    for n in range(150):
+        fake.seed(f"memory number {n}", metadata={"project": "/repo", "scope": "project"})
+    assert b.refresh_directory(force=True) == 150
+    pages = len([r for r in fake.requests_to("/api/v1/memories/", "GET") if r.query.get("page")])
+    fake.seed("one more", metadata={"project": "/repo", "scope": "project"})
+    assert b.refresh_directory(force=True) == 1
+    later = len([r for r in fake.requests_to("/api/v1/memories/", "GET") if r.query.get("page")])
+    assert pages == 2 and later - pages <= 2
 
 
 def test_health_uses_openapi_a_listing_and_mcp_never_a_health_route(fake):
@@ -270,10 +297,28 @@ def test_recall_is_bounded_even_when_everything_hangs(fake):
 def test_slow_mcp_leaves_time_for_the_rest_fallback(fake):
     seeded(fake)
     fake.delay(5.0, match="/mcp/")
-    b = backend(fake, for_recall=True, recall_timeout_seconds=1.0)
+    b = backend(fake, for_recall=True, recall_timeout_seconds=1.0, local_index=False)
     start = time.monotonic()
     found = b.search("postgres database", project="/repo", limit=3)
     assert time.monotonic() - start < 2.0
+    assert found and found[0].text == "We use postgres for the database"
+
+
+def test_with_the_local_index_mcp_has_the_whole_deadline_and_no_keyword_fallback(fake):
+    """The hybrid store: the local index ranks by words already, so MCP gets all the time there is, and
+    its failure is the search's (recall has the local half)."""
+    seeded(fake)
+    fake.mcp_tool_error = VERSION_TRAP
+    b = backend(fake, for_recall=True)
+    with pytest.raises(BackendUnavailable, match="search_memory failed"):
+        b.search("postgres database", project="/repo", limit=3)
+    assert not [r for r in fake.requests_to("/api/v1/memories/", "GET") if "search_query" in r.query]
+    fake.mcp_tool_error = None
+    breaker.reset("openmemory")
+    fake.delay(0.8, match="/mcp/")  # past the old 70% share of a 1 s deadline, within the deadline
+    found = backend(fake, for_recall=True, recall_timeout_seconds=1.0).search(
+        "postgres database", project="/repo", limit=3
+    )
     assert found and found[0].text == "We use postgres for the database"
 
 

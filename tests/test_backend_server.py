@@ -159,8 +159,12 @@ def test_round_trip_with_project_filtering(fake):
     assert [m.text for m in found] == ["We use postgres for the database", "Alice likes short database names"]
     top = found[0]
     assert (top.project, top.role, top.session_id) == ("/repo", "user", "sess-1")
-    body = fake.last("/search").body
-    assert body["filters"] == {"user_id": "alice"} and body["top_k"] >= 5
+    body = fake.last("/search").body  # the server restricts the search to the project itself
+    assert body["filters"] == {
+        "user_id": "alice",
+        "NOT": [{"mem0_hooks_id": "*", "project": {"nin": ["/repo"]}, "scope": {"ne": "user"}}],
+    }
+    assert 5 <= body["top_k"] <= 10
     assert {m.text for m in b.list()} == {r["memory"] for r in fake.memories.values()}
     assert fake.last("/memories", "GET").query == {"user_id": "alice", "top_k": "1000"}
     assert [m.text for m in b.recent(project="/elsewhere", limit=5)] == [
@@ -273,3 +277,51 @@ def test_the_role_the_server_keeps_outside_the_metadata_is_read(fake):
     raw = {"id": "m1", "memory": "use postgres", "metadata": {"mem0_hooks_id": "i1"}, "role": "assistant"}
     memory = backend(fake)._memory(raw)
     assert memory is not None and memory.role == "assistant"
+
+
+def test_the_project_filter_keeps_what_recall_may_see(fake):
+    """This project's memories, its old path identities', user-wide ones and other clients' (no id of
+    ours) pass the server's filter; another project's do not even leave the server."""
+    b = backend(fake)
+    b.add([item(), item(id="i2", text="postgres for the other database", project="/elsewhere")])
+    b.add([item(id="i3", text="the user prefers postgres database names", project="/elsewhere", scope="user")])
+    fake.seed("postgres database tip from another client", user_id="alice")
+    found = b.search("postgres database", project="/repo", limit=10)
+    assert sorted(m.text for m in found) == [
+        "We use postgres for the database",
+        "postgres database tip from another client",
+        "the user prefers postgres database names",
+    ]
+    returned = fake.last("/search")
+    assert returned.body["top_k"] < 30  # no over-fetch
+
+
+def test_a_server_that_refuses_the_filter_is_filtered_here(fake, monkeypatch):
+    """A vector store without these operators (400): the search is sent again unfiltered and filtered
+    here, and later searches do not try the filter for a day."""
+    b = backend(fake, breaker_cooldown_seconds=60)
+    b.add([item(), item(id="i2", text="postgres for the other database", project="/elsewhere")])
+    fake.fail_with(400, {"detail": "Unsupported filter operator: nin"}, times=1, match="/search")
+    found = b.search("postgres database", project="/repo", limit=5)
+    assert [m.text for m in found] == ["We use postgres for the database"]
+    first, second = fake.requests_to("/search")[-2:]
+    assert "NOT" in first.body["filters"] and second.body["filters"] == {"user_id": "alice"}
+    assert second.body["top_k"] >= 15  # over-fetched, as the project is filtered here
+    b.search("postgres database", project="/repo", limit=5)
+    assert fake.last("/search").body["filters"] == {"user_id": "alice"}
+    assert not breaker.is_open("server")  # the store itself is fine
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"results": 5}, {"results": "none"}, [1, 2, 3], {"results": [None, {"memory": "no id"}, {"id": 7}]}],
+)
+def test_a_garbled_search_answer_is_unavailable_or_empty(fake, body):
+    b = backend(fake, for_recall=True)
+    fake.fail_with(200, body, match="/search")
+    try:
+        found = b.search("postgres database", project="/repo", limit=5)
+    except BackendUnavailable as exc:
+        assert "unexpected body" in str(exc)
+    else:
+        assert all(isinstance(m.text, str) for m in found)

@@ -4,6 +4,8 @@ Two data dirs stand for two machines, installed against one mem0 server with one
 repository is checked out on each, at different paths and with its remote spelt differently (one with
 credentials in the URL). A fact said in a session on the first must reach the model in a new session
 on the second; a checkout of another repository must not see it, and the credentials reach nothing.
+On the second machine the block fuses what only the server has (the first machine's fact) with what
+the second machine's own local index holds (a fact said there), each once.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.claude_cli import python_hook_command, run_claude, write_user_settings
+from tests.support.claude_cli import hook_events, python_hook_command, run_claude, write_user_settings
 from tests.support.fake_mem0 import FakeServer
 from tests.support.hooks import HOOK_FILES, HOOKS_DIR
 from tests.support.mock_anthropic import MockAnthropic
@@ -26,6 +28,8 @@ pytestmark = pytest.mark.e2e
 
 FACT = "Our staging database is called aurora-blue and listens on port 6543."
 QUESTION = "Which port does the staging database listen on?"
+LOCAL_FACT = "The staging database's read replica on this desktop is called kestrel-green."
+BOTH = "Which names do the staging database and its read replica have?"
 SECRET = "ghp_S3cretT0kenNotForTheStore"
 
 
@@ -81,6 +85,7 @@ def test_a_fact_said_on_one_machine_reaches_the_model_on_the_other(tmp_path: Pat
         first = run_claude(FACT, home=home_a, cwd=repo_a, api=api, env=env_a)
         assert first.returncode == 0, first.stderr
         assert _wait_for(fake, "aurora-blue"), f"the fact never reached the server; log: {_log(env_a)}"
+        api.reply = "Noted."  # later replies must not repeat the fact (they are captured too)
 
         api.requests.clear()
         api.raw_bodies.clear()
@@ -95,6 +100,22 @@ def test_a_fact_said_on_one_machine_reaches_the_model_on_the_other(tmp_path: Pat
         assert third.returncode == 0, third.stderr
         assert "aurora-blue" not in api.raw_text()
 
+        # the second machine says something of its own, then asks about both
+        own = run_claude(LOCAL_FACT, home=home_b, cwd=repo_b, api=api, env=env_b)
+        assert own.returncode == 0, own.stderr
+        assert _wait_for(fake, "kestrel-green"), f"log: {_log(env_b)}"
+        api.raw_bodies.clear()
+        # (SessionStart off for this run: it would show that last session, and the prompt's block leaves
+        # out what the session already has)
+        quiet_start = {**env_b, "MEM0_HOOKS_MEMORY_RECALL_ON_SESSION_START": "false"}
+        fused = run_claude(BOTH, home=home_b, cwd=repo_b, api=api, env=quiet_start)
+        assert fused.returncode == 0, fused.stderr
+        block = _injected(fused.stdout, "UserPromptSubmit")
+        assert block.count(FACT) == 1, block  # only in the server: the remote half (with its reply, read around it)
+        assert block.count(LOCAL_FACT) == 1, block  # in this machine's local index (and the server): once
+        local = _local_texts(env_b)
+        assert any("kestrel-green" in t for t in local) and not any("aurora-blue" in t for t in local)
+
         stored = [m for m in fake.memories.values() if "aurora-blue" in json.dumps(m)]
         assert {m["metadata"]["project"] for m in stored} == {"github.com/acme/shop"}
         sent = json.dumps([r.body for r in fake.requests]) + json.dumps(list(fake.memories.values()))
@@ -105,6 +126,24 @@ def test_a_fact_said_on_one_machine_reaches_the_model_on_the_other(tmp_path: Pat
                 if path.is_file():
                     assert SECRET.encode() not in path.read_bytes(), path
             assert " ERROR " not in _log(env)
+
+
+def _injected(stream: str, event: str) -> str:
+    """The additionalContext our hook gave for ``event`` in a stream-json run (hook events included)."""
+    for entry in hook_events(stream):
+        if entry["subtype"] == "hook_response" and entry["hook_event"] == event and entry.get("stdout"):
+            return str(json.loads(entry["stdout"])["hookSpecificOutput"]["additionalContext"])
+    return ""
+
+
+def _local_texts(env: dict[str, str]) -> list[str]:
+    import sqlite3
+
+    db = sqlite3.connect(Path(env["MEM0_HOOKS_HOME"]) / "memories.sqlite3")
+    try:
+        return [row[0] for row in db.execute("SELECT text FROM memories")]
+    finally:
+        db.close()
 
 
 def _log(env: dict[str, str]) -> str:

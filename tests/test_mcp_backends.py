@@ -1,8 +1,9 @@
 """The memory tools on each remote backend, against the fake servers that answer as the real ones do.
 
 For each of platform, openmemory and server: a note added through the tool reaches the store (once),
-is found by search, listed, and forgotten; delete_all_memories forgets this project's memories and
-nothing else; a store that is down is a one-line error for a search and a queued note that is
+is found by search, listed, and forgotten (in the store and in the local index beside it);
+delete_all_memories forgets this project's memories and nothing else; a store that is down leaves a
+search the local index (or, with ``fallback_mode: skip``, is a one-line error) and a queued note that is
 delivered once it is back; a store that does not answer costs a call its deadline, not more.
 """
 
@@ -46,6 +47,16 @@ def texts(fake: FakeMem0) -> list[str]:
     return [str(r.get("memory") or r.get("content") or r.get("text") or "") for r in live(fake).values()]
 
 
+def local_texts() -> list[str]:
+    from mem0_hooks.backends.local import LocalStore
+
+    store = LocalStore()
+    try:
+        return [m.text for m in store.list()]
+    finally:
+        store.close()
+
+
 def copies_of(fake: FakeMem0, item_id: str) -> int:
     return sum(1 for r in fake.memories.values() if item_id in json.dumps(r))
 
@@ -71,11 +82,13 @@ def test_every_tool_on_the_backend(
 
         ok, deleted = server.call("delete_memories", {"memory_ids": [hit["id"]]})
         assert ok and deleted["deleted"] == [hit["id"]] and FACT not in texts(fake)
+        assert FACT not in local_texts()  # the local index beside the store forgot it too
 
         server.call("add_memories", {"text": "the second note of this project about retries"})
         ok, gone = server.call("delete_all_memories")
         assert ok and gone["deleted"] == 1
     assert list(live(fake)) == [other]  # the other project's memory stays
+    assert local_texts() == []
 
 
 def test_a_store_that_is_down_gives_one_line_and_loses_no_note(
@@ -83,6 +96,10 @@ def test_a_store_that_is_down_gives_one_line_and_loses_no_note(
 ) -> None:
     configure(data_home, fake, monkeypatch)
     fake.down()
+    with mcp_session(project) as server:
+        ok, found = server.call("search_memory", {"query": "payments webhooks"})
+        assert ok and found["count"] == 0  # the local half (fallback_mode: local, the default): nothing yet
+    monkeypatch.setenv("MEM0_HOOKS_CLAUDE_CODE_FALLBACK_MODE", "skip")
     with mcp_session(project) as server:
         ok, reason = server.call("search_memory", {"query": "payments webhooks"})
         assert not ok and "\n" not in reason and fake.service in reason
@@ -111,6 +128,9 @@ def test_a_store_that_does_not_answer_costs_a_call_its_deadline(
             start = time.monotonic()
             ok, reason = server.call(tool, arguments)
             took = time.monotonic() - start
-            assert not ok and "\n" not in reason, (tool, reason)
+            if tool == "search_memory":  # the local half, once the remote's deadline has passed
+                assert ok and reason["count"] == 0, reason
+            else:
+                assert not ok and "\n" not in reason, (tool, reason)
             assert took < limit + 1.5, (tool, took, reason)
         fake.reset_faults()

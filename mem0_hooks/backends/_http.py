@@ -664,6 +664,24 @@ class HttpBackend:
     def _scan(self, session_id: str | None) -> Iterator[Memory]:
         raise NotImplementedError
 
+    def carrying(self, item_id: str, *, session_id: str | None = None) -> list[str]:
+        """The ids of the memories that carry ``item_id`` (the turn stored whole, or facts Mem0 made of
+        it), looked for among ``session_id``'s when given: what forgetting that turn must forget here."""
+
+        def run() -> list[str]:
+            found = []
+            for memory in self._scan(session_id):
+                md = memory.metadata
+                if md.get("mem0_hooks_id") == item_id or item_id in _id_list(md.get("mem0_hooks_ids")):
+                    found.append(memory.id)
+            return found
+
+        return self._guarded(run)
+
+    def get(self, memory_id: str) -> Memory | None:
+        """One memory by this store's id, with its metadata; None when there is none."""
+        raise NotImplementedError
+
     def _ours(self, memory: Memory) -> bool:
         """Written by mem0-hooks for this user (the only memories ``delete_all`` may touch)."""
         md = memory.metadata
@@ -682,6 +700,7 @@ def item_metadata(item: MemoryItem, *, user_id: str, extra: Mapping[str, Any] | 
         project=item.project,
         scope=item.scope,
         role=item.role,
+        mem0_hooks_role=item.role,  # the mem0 server replaces ``role`` with the message's ("note" -> "user")
         created_at=item.created_at,
         mem0_hooks_id=item.id,
         user_id=user_id,
@@ -704,7 +723,19 @@ def batch_metadata(items: list[MemoryItem], *, user_id: str) -> dict[str, Any]:
         seq=items[0].seq,
         role=items[0].role if len({item.role for item in items}) == 1 else "conversation",
     )
+    md["mem0_hooks_role"] = md["role"]
     return md
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` reads as a UUID (the ids the mem0 server and OpenMemory give)."""
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def _id_list(value: Any) -> list[Any]:
@@ -776,7 +807,7 @@ def memory_from(
     return Memory(
         id=str(id),
         text=str(text or ""),
-        role=str(md.get("role") or role or ""),
+        role=str(md.get("mem0_hooks_role") or md.get("role") or role or ""),
         created_at=iso(md.get("created_at") or created_at),
         session_id=str(session_id or md.get("run_id") or md.get("session_id") or ""),
         project=project,

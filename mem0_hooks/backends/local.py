@@ -30,12 +30,13 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterable
     from typing import Any
 
+    from mem0_hooks.ranking.fusion import Remote
     from mem0_hooks.ranking.turns import Found
 
     Migration = list[str] | Callable[[sqlite3.Connection], None]
     Row = tuple[Any, ...]  # a row of FIELDS, as a search reads it (plain tuples: cheaper than sqlite3.Row)
 
-__all__ = ["LocalStore", "memory_of", "scope_token"]
+__all__ = ["LocalStore", "memory_of", "scope_token", "text_key"]
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
@@ -117,12 +118,30 @@ M005_VECTORS = [
     "CREATE TABLE IF NOT EXISTS store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ]
 
+
+def text_key(text: str) -> int:
+    """A checksum of ``text`` with its whitespace collapsed and its case folded: how a memory that another
+    store gives back (a remote store keeps the text as sent, under its own id) is found here. A checksum
+    collision only makes a candidate that the comparison of the texts then drops."""
+    return zlib.crc32(" ".join(text.split()).casefold().encode("utf-8", "surrogatepass"))
+
+
+def m006_text_keys(db: sqlite3.Connection) -> None:
+    """Give every memory its ``text_key``, indexed: the hybrid store matches a remote store's hits that
+    carry no id of ours (OpenMemory's search answers text alone) to the turns it holds."""
+    db.create_function("mem0_text_key", 1, text_key, deterministic=True)
+    db.execute("ALTER TABLE memories ADD COLUMN text_key INTEGER")
+    db.execute("UPDATE memories SET text_key = mem0_text_key(text)")
+    db.execute("CREATE INDEX memories_text_key ON memories (text_key)")
+
+
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("m001_initial", M001_INITIAL),
     ("m002_scope_column", m002_scope_column),
     ("m003_notes_index", M003_NOTES_INDEX),
     ("m004_openings_index", M004_OPENINGS_INDEX),
     ("m005_vectors", M005_VECTORS),
+    ("m006_text_keys", m006_text_keys),
 ]
 
 
@@ -204,7 +223,7 @@ class LocalStore:
             for item in items:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO memories (id, text, role, created_at, session_id, project, scope, seq,"
-                    " metadata, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " metadata, added_at, text_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         item.id,
                         item.text,
@@ -216,6 +235,7 @@ class LocalStore:
                         item.seq,
                         _dumps(item.metadata or {}),
                         now,
+                        text_key(item.text),
                     ),
                 )
                 if cur.rowcount:
@@ -600,8 +620,10 @@ class LocalStore:
         skip_ids: Collection[str] = (),
         min_share: float = 0.0,
         semantic_weight: float | None = None,
+        remote: Callable[[], Remote] | None = None,
     ) -> Found:
-        """Ranked turns for ``query`` with the adjacency the context block needs (``ranking.turns``)."""
+        """Ranked turns for ``query`` with the adjacency the context block needs (``ranking.turns``);
+        ``remote``: a remote store's hits fused in (``ranking.fusion``)."""
         from mem0_hooks.ranking import turns
 
         try:
@@ -614,6 +636,7 @@ class LocalStore:
                 skip_ids=skip_ids,
                 min_share=min_share,
                 semantic_weight=semantic_weight,
+                remote=remote,
             )
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"local store search failed: {exc}") from exc
@@ -709,6 +732,29 @@ class LocalStore:
             marks = ",".join("?" * len(chunk))
             for row in self._reader().execute(f"SELECT {COLUMNS} FROM memories WHERE rowid IN ({marks})", chunk):
                 found[row[ROWID]] = row
+        return found
+
+    def rows_by_id(self, ids: Collection[str]) -> dict[str, Row]:
+        """{id: row} of those of ``ids`` that exist (a remote store's hits, by the id of ours they carry)."""
+        found: dict[str, Row] = {}
+        wanted = list(dict.fromkeys(ids))
+        for chunk in _chunks(wanted, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._reader().execute(f"SELECT {COLUMNS} FROM memories WHERE id IN ({marks})", chunk):
+                found[row[ID]] = row
+        return found
+
+    def rows_by_text_key(self, keys: Collection[int]) -> dict[int, list[Row]]:
+        """{text_key: rows} of the memories whose text has one of ``keys`` (``text_key``): a remote hit
+        without an id of ours is matched by its text (the caller compares the texts)."""
+        found: dict[int, list[Row]] = {}
+        wanted = list(dict.fromkeys(keys))
+        for chunk in _chunks(wanted, 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._reader().execute(
+                f"SELECT {COLUMNS}, text_key FROM memories WHERE text_key IN ({marks})", chunk
+            ):
+                found.setdefault(row[-1], []).append(row[:-1])
         return found
 
     def neighbours(self, memory: Memory, *, before: int = 1, after: int = 1) -> tuple[list[Memory], list[Memory]]:
@@ -851,7 +897,7 @@ def _dumps(metadata: dict[str, Any]) -> str:
     return str(fastjson.dumps(metadata))
 
 
-def _chunks(items: list[int], size: int) -> list[list[int]]:
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import time
 import uuid
@@ -61,6 +62,10 @@ MCP_PROTOCOL = "2025-03-26"
 MCP_SHARE = 0.7  # of the recall budget MCP may use, leaving the rest for the REST fallback
 MCP_PARK_SECONDS = 300.0
 REST_TERMS = 4
+UNKNOWN = "unknown"  # the scope of a hit whose project this machine does not know (yet)
+DIRECTORY_FILE = "openmemory-directory.sqlite3"
+DIRECTORY_FRESH_SECONDS = 600.0
+DIRECTORY_OVERLAP_SECONDS = 300.0  # a refresh reads back this far before the last one (clocks, slow adds)
 
 
 class OpenMemoryBackend(_http.HttpBackend):
@@ -86,6 +91,10 @@ class OpenMemoryBackend(_http.HttpBackend):
             """'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_memories","arguments":{}}}'"""
         )
         self._created_user = False
+        self._directory: Directory | None = None
+        from mem0_hooks.config import keeps_local_index
+
+        self.local_index = bool(config.get("mem0")) and keeps_local_index(config)
         self.api = _http.Api(
             self.service,
             self.base_url,
@@ -111,9 +120,51 @@ class OpenMemoryBackend(_http.HttpBackend):
                 server_message=_http.server_message(answer),
                 hint="check mem0.base_url: is it an OpenMemory server?",
             )
+        if isinstance(answer, dict):
+            self.directory.record(self.owner, [(str(answer["id"]), metadata)])
+
+    # -- the directory: which project each of the user's memories belongs to ------------------------
+    @property
+    def owner(self) -> str:
+        return f"{_http.public_url(self.base_url)} {self.user_id}"
+
+    @property
+    def directory(self) -> Directory:
+        if self._directory is None:
+            self._directory = Directory()
+        return self._directory
+
+    def refresh_directory(self, *, force: bool = False) -> int:
+        """Read the listing, newest first, into the directory, back to a little before the last reading
+        (the whole listing the first time); only when a hook asked or it is older than
+        ``DIRECTORY_FRESH_SECONDS`` (or ``force``). Returns how many memories were new to it. The
+        flusher's work, never a hook's."""
+        directory = self.directory
+        if not force and not directory.due(self.owner):
+            return 0
+
+        since = directory.refreshed_at(self.owner) - DIRECTORY_OVERLAP_SECONDS
+
+        def run() -> int:
+            started = time.time()
+            new = 0
+            for rows in self._raw_pages():
+                entries = [
+                    (str(r["id"]), r.get("metadata_") or {}) for r in rows if isinstance(r, dict) and r.get("id")
+                ]
+                new += directory.record(self.owner, entries)
+                stored = _http.parse_time(rows[-1].get("created_at")) if rows and isinstance(rows[-1], dict) else None
+                if stored is not None and stored.timestamp() < since:
+                    break  # newest first: the rest was read the last time
+            directory.refreshed(self.owner, started)
+            return new
+
+        return self._guarded(run, check_breaker=False)
 
     # -- recall ------------------------------------------------------------------------------------
     def search(self, query: str, *, project: str, limit: int, deadline: float | None = None) -> list[Memory]:
+        """This project's and the user-wide memories for ``query``, best first; a semantic hit whose project
+        this machine does not know yet is given with ``scope`` ``"unknown"`` (see the module docstring)."""
         names = _http.project_names(project)
         if not query.strip() or limit <= 0:
             return []
@@ -124,28 +175,33 @@ class OpenMemoryBackend(_http.HttpBackend):
             hits = self._semantic(query, deadline)
             if hits is None:
                 hits = self._keyword(query, limit, deadline)
-            found = [m for m in hits if _http.in_scope(m, names)]
+            found = [m for m in hits if m.scope == UNKNOWN or _http.in_scope(m, names)]
             found.sort(key=lambda m: m.score or 0.0, reverse=True)
             return found[:limit]
 
         return self._guarded(run, deadline=deadline)
 
     def _semantic(self, query: str, deadline: float | None) -> list[Memory] | None:
-        """MCP ``search_memory`` hits with their metadata; None when MCP failed (use REST instead)."""
-        if breaker.is_open(self.mcp_breaker):
+        """MCP ``search_memory`` hits with their metadata; None when MCP failed (use REST instead).
+
+        With the local index beside this store (``mem0.local_index``, the hybrid store) the REST keyword
+        fallback finds nothing the local index's own ranking by words does not: MCP gets the whole
+        deadline, and its failure is the search's (recall then has the local half)."""
+        fallback = not self.local_index
+        if fallback and breaker.is_open(self.mcp_breaker):
             return None
-        mcp_deadline = None
-        if deadline is not None:
+        mcp_deadline = deadline
+        if deadline is not None and fallback:
             mcp_deadline = time.monotonic() + MCP_SHARE * max(0.0, deadline - time.monotonic())
         try:
             hits = self.mcp_search(query, deadline=mcp_deadline)
         except BackendError as exc:
-            if getattr(exc, "connect_failed", False):
-                raise  # the whole server is unreachable: REST would fail the same way
+            if getattr(exc, "connect_failed", False) or not fallback:
+                raise  # the whole server is unreachable (REST would fail the same way), or no fallback
             breaker.record_failure(self.mcp_breaker, str(exc), MCP_PARK_SECONDS if self.cooldown else 0.0)
             return None
         breaker.record_success(self.mcp_breaker)
-        return self._with_metadata(hits, deadline)
+        return self._with_metadata(hits)
 
     def mcp_search(self, query: str, *, deadline: float | None = None) -> list[Memory]:
         """Semantic search through the MCP tool ``search_memory`` (no metadata on the hits)."""
@@ -173,31 +229,29 @@ class OpenMemoryBackend(_http.HttpBackend):
                 )
         return hits
 
-    def _with_metadata(self, hits: list[Memory], deadline: float | None) -> list[Memory]:
-        """Each hit with its SQL metadata (project, role, turn time), as far as the deadline allows."""
+    def _with_metadata(self, hits: list[Memory]) -> list[Memory]:
+        """Each hit with the metadata this machine knows for it (``Directory``: the listing, read by the
+        flusher, and what this machine stored); a hit it does not know is given with ``scope``
+        ``"unknown"`` (the caller matches it to the local index by its text, or leaves it out), and the
+        flusher is asked to read the listing again. No request per hit: that cost ~90 ms each."""
+        if not hits:
+            return hits
+        known = self.directory.lookup(self.owner, [h.id for h in hits])
         out = []
-        for index, hit in enumerate(hits):
-            if deadline is not None and deadline - time.monotonic() < 0.05:
-                out.extend(hits[index:])  # no time left: unknown project, so user-wide
-                break
-            try:
-                row = self.api.call_json("GET", f"{MEMORIES}{quote(hit.id, safe='')}", deadline=deadline)
-            except BackendRejected as exc:
-                if exc.status in (404, 422):
-                    continue  # gone from SQL (deleted) but still in the vector store
+        unknown = False
+        for hit in hits:
+            row = known.get(hit.id)
+            if row is None:
+                hit.scope = UNKNOWN
+                unknown = True
                 out.append(hit)
                 continue
-            except BackendUnavailable:
-                out.extend(hits[index:])
-                break
-            if isinstance(row, dict) and row.get("state", "active") not in ("active", None):
-                continue
-            memory = self._memory(row) if isinstance(row, dict) else None
-            if memory is None:
-                out.append(hit)
-                continue
-            memory.score = hit.score
+            memory = _http.memory_from(
+                id=hit.id, text=hit.text, metadata=row, created_at=hit.created_at, score=hit.score
+            )
             out.append(memory)
+        if unknown:
+            self.directory.want(self.owner)
         return out
 
     def _keyword(self, query: str, limit: int, deadline: float | None) -> list[Memory]:
@@ -357,6 +411,14 @@ class OpenMemoryBackend(_http.HttpBackend):
         )
 
     def _pages(self, deadline: float | None = None, size: int = PAGE_SIZE) -> Iterator[Memory]:
+        for rows in self._raw_pages(deadline, size):
+            for row in rows:
+                memory = self._memory(row)
+                if memory is not None:
+                    yield memory
+
+    def _raw_pages(self, deadline: float | None = None, size: int = PAGE_SIZE) -> Iterator[list[Any]]:
+        """The user's memories as OpenMemory lists them (rows), a page at a time, newest stored first."""
         for page in range(1, MAX_PAGES + 1):
             answer = self.api.call_json(
                 "GET",
@@ -372,10 +434,10 @@ class OpenMemoryBackend(_http.HttpBackend):
                 hints={404: self.user_hint},
             )
             items = (answer or {}).get("items") or []
-            for row in items:
-                memory = self._memory(row)
-                if memory is not None:
-                    yield memory
+            if not isinstance(items, list):
+                raise BackendUnavailable(f"{self.service} answered GET {MEMORIES} with an unexpected body")
+            if items:
+                yield items
             if not items or page >= int((answer or {}).get("pages") or page):
                 return
 
@@ -398,6 +460,23 @@ class OpenMemoryBackend(_http.HttpBackend):
             return found
 
         return _http.newest_first(self._guarded(run, deadline=deadline))[:limit]
+
+    def get(self, memory_id: str) -> Memory | None:
+        """``GET /api/v1/memories/{id}`` (the text as ``text``, the metadata as ``metadata_``); None for an
+        id it does not have, or one that is not a UUID (OpenMemory's ids are)."""
+        if not _http.is_uuid(memory_id):
+            return None
+
+        def run() -> Memory | None:
+            try:
+                row = self.api.call_json("GET", f"{MEMORIES}{quote(memory_id, safe='')}")
+            except BackendRejected as exc:
+                if exc.status in (404, 422):
+                    return None
+                raise
+            return self._memory(row) if isinstance(row, dict) else None
+
+        return self._guarded(run)
 
     def delete(self, memory_id: str) -> bool:
         try:
@@ -510,6 +589,115 @@ class OpenMemoryBackend(_http.HttpBackend):
 
         memories = _http.newest_first(self._guarded(run))
         return memories if limit is None else memories[:limit]
+
+
+class Directory:
+    """Which project (and session, role, turn time) each OpenMemory memory of a user belongs to, as far
+    as this machine knows: OpenMemory's semantic search gives text and score alone, and reading each
+    hit's metadata costs a request. Filled by the flusher from what it stores and from the listing
+    (``refresh_directory``); read by hooks. SQLite in the data dir's state folder, ids and metadata only
+    (no text). ``owner`` keeps servers and users apart."""
+
+    COLUMNS = ("project", "scope", "role", "mem0_hooks_role", "created_at", "run_id", "seq", "mem0_hooks_id")
+
+    def __init__(self, path: str | None = None) -> None:
+        from mem0_hooks import paths
+
+        self.path = path or paths.state_file(DIRECTORY_FILE)
+        self._db: Any = None
+
+    @property
+    def db(self) -> Any:
+        if self._db is None:
+            import sqlite3
+
+            from mem0_hooks import paths
+
+            paths.ensure_private_dir(os.path.dirname(self.path))
+            if not os.path.exists(self.path):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+            db = sqlite3.connect(self.path, timeout=2.0, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS memories (owner TEXT NOT NULL, id TEXT NOT NULL, metadata TEXT NOT NULL,"
+                " PRIMARY KEY (owner, id)) WITHOUT ROWID"
+            )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, refreshed_at REAL NOT NULL DEFAULT 0,"
+                " wanted_at REAL NOT NULL DEFAULT 0)"
+            )
+            self._db = db
+        return self._db
+
+    def lookup(self, owner: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """{id: metadata} of those of ``ids`` it knows; {} when the file cannot be read."""
+        import sqlite3
+
+        try:
+            marks = ",".join("?" * len(ids))
+            rows = self.db.execute(
+                f"SELECT id, metadata FROM memories WHERE owner = ? AND id IN ({marks})", [owner, *ids]
+            ).fetchall()
+        except (sqlite3.Error, OSError):
+            return {}
+        return {i: json.loads(md) for i, md in rows}
+
+    def record(self, owner: str, entries: list[tuple[str, dict[str, Any]]]) -> int:
+        """Remember each (id, metadata); returns how many ids were new."""
+        if not entries:
+            return 0
+        db = self.db
+        known = set(self.lookup(owner, [i for i, _ in entries]))
+        with_md = [
+            (owner, i, json.dumps({k: md[k] for k in self.COLUMNS if md.get(k) not in (None, "")}))
+            for i, md in entries
+            if isinstance(md, dict)
+        ]
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("INSERT OR REPLACE INTO memories VALUES (?, ?, ?)", with_md)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return len({i for _, i, _ in with_md} - known)
+
+    def want(self, owner: str) -> None:
+        """A hook met a hit it could not place: the next flusher reads the listing again."""
+        import sqlite3
+
+        try:
+            self.db.execute(
+                "INSERT INTO owners (owner, wanted_at) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET wanted_at ="
+                " excluded.wanted_at",
+                (owner, time.time()),
+            )
+        except (sqlite3.Error, OSError):
+            pass
+
+    def due(self, owner: str) -> bool:
+        """Whether the listing should be read again: asked for since the last reading, or that is old."""
+        row = self.db.execute("SELECT refreshed_at, wanted_at FROM owners WHERE owner = ?", (owner,)).fetchone()
+        if row is None:
+            return True
+        refreshed, wanted = row
+        return wanted > refreshed or time.time() - refreshed > DIRECTORY_FRESH_SECONDS
+
+    def refreshed_at(self, owner: str) -> float:
+        row = self.db.execute("SELECT refreshed_at FROM owners WHERE owner = ?", (owner,)).fetchone()
+        return float(row[0]) if row else 0.0
+
+    def refreshed(self, owner: str, at: float) -> None:
+        self.db.execute(
+            "INSERT INTO owners (owner, refreshed_at) VALUES (?, ?) ON CONFLICT (owner) DO UPDATE SET refreshed_at ="
+            " excluded.refreshed_at",
+            (owner, at),
+        )
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 def _user_missing(exc: BackendRejected) -> bool:

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 from mem0_hooks import config as config_module
 from mem0_hooks.backends import _http
@@ -209,6 +210,14 @@ class PlatformBackend(_http.HttpBackend):
             if not rows or not more:
                 return
 
+    def session_memories(self, session_id: str, *, deadline: float | None = None) -> list[Memory]:
+        """The memories of one session (its first page of the listing, one request): the turns around a
+        hit that another machine captured, which this machine's local index does not hold."""
+        deadline = self._deadline(deadline)
+        return self._guarded(
+            lambda: list(self._pages(self._filters(session_id), deadline, max_pages=1)), deadline=deadline
+        )
+
     def _scan(self, session_id: str | None) -> Iterator[Memory]:
         return self._pages(self._filters(session_id or "*"))
 
@@ -221,6 +230,20 @@ class PlatformBackend(_http.HttpBackend):
             return [m for m in pages if _http.in_scope(m, names)]
 
         return _http.newest_first(self._guarded(run, deadline=deadline))[:limit]
+
+    def get(self, memory_id: str) -> Memory | None:
+        """``GET /v1/memories/{id}/``; None for an id it does not have (404)."""
+
+        def run() -> Memory | None:
+            try:
+                answer = self.api.call_json("GET", f"/v1/memories/{quote(memory_id, safe='')}/")
+            except BackendRejected as exc:
+                if exc.status in (400, 404):
+                    return None
+                raise
+            return self._memory(answer) if isinstance(answer, dict) else None
+
+        return self._guarded(run)
 
     def delete(self, memory_id: str) -> bool:
         return self._delete_one(f"/v1/memories/{memory_id}/")

@@ -18,9 +18,11 @@ Upstream failures (LLM, embedder, vector store) come back as 502 with a ``code``
 ``provider_unavailable``: ``BackendUnavailable`` with the code in the message.
 
 Identity: ``user_id``, ``agent_id``, ``run_id`` (the session) are first-class here; the project, role,
-turn time and ``mem0_hooks_id`` go in ``metadata``. The server filters by entity ids only in this
-client (``filters: {"user_id": …}``), so the project restriction is applied here on an over-fetched
-result. ``already_stored`` lists ``GET /memories?user_id=&run_id=<session>`` (or all of the user's) and
+turn time and ``mem0_hooks_id`` go in ``metadata`` (the server keeps them flat in its payload, and gives
+back ``role`` and the turn time as fields of the memory). A search asks the server to restrict it to the
+project (``_filters``: metadata filters, measured on the real server; not in the spec); a server whose
+vector store refuses them (400/422) is searched unfiltered, over-fetched and filtered here instead.
+``already_stored`` lists ``GET /memories?user_id=&run_id=<session>`` (or all of the user's) and
 looks for ``metadata.mem0_hooks_id``; the server's adds are synchronous, so a 200 means stored.
 """
 
@@ -32,12 +34,15 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+from mem0_hooks import breaker
 from mem0_hooks import config as config_module
 from mem0_hooks.backends import _http
 from mem0_hooks.backends.base import Memory, MemoryItem
 from mem0_hooks.errors import BackendRejected, BackendUnavailable
 
 DEFAULT_URL = "http://localhost:8888"
+FILTER_SPARES = 5
+FILTERS_PARK_SECONDS = 86400.0
 LIST_LIMIT = 1000  # the server's maximum top_k for a listing
 MAX_QUERY_CHARS = 4000
 
@@ -72,6 +77,7 @@ class ServerBackend(_http.HttpBackend):
 
     def __init__(self, config: dict[str, Any], *, for_recall: bool = False) -> None:
         super().__init__(config, for_recall=for_recall)
+        self.filters_breaker = f"{self.name}-filters"
         key = config_module.api_key(config)
         self.auth_scheme = "none" if not key else ("Bearer JWT" if looks_like_jwt(key) else "X-API-Key")
         url = _http.public_url(self.base_url)
@@ -116,7 +122,14 @@ class ServerBackend(_http.HttpBackend):
 
     def _results(self, answer: Any) -> list[Memory]:
         rows = answer.get("results") if isinstance(answer, dict) else answer
-        return [m for m in (self._memory(r) for r in rows or []) if m is not None]
+        if rows is None:
+            return []
+        if not isinstance(rows, list):
+            raise BackendUnavailable(
+                f"{self.service} answered with an unexpected body (results: {type(rows).__name__})",
+                hint="check mem0.base_url: is it a mem0 server?",
+            )
+        return [m for m in (self._memory(r) for r in rows) if m is not None]
 
     # -- Backend -----------------------------------------------------------------------------------
     @property
@@ -158,22 +171,47 @@ class ServerBackend(_http.HttpBackend):
         if not query.strip() or limit <= 0:
             return []
         deadline = self._deadline(deadline)
-        body = {
-            "query": query[:MAX_QUERY_CHARS],
-            "filters": {"user_id": self.user_id},
-            "top_k": min(max(limit * 3, limit + 10), 100),  # project filtering happens here, so over-fetch
-        }
+        filtered = names is not None and not breaker.is_open(self.filters_breaker)
+        body = {"query": query[:MAX_QUERY_CHARS], "filters": self._filters(names if filtered else None)}
+        # Filtered by the server, a few spares for what it lets through and ``in_scope`` drops (another
+        # client's memory with a project of its own); filtered here, an over-fetch.
+        body["top_k"] = min(limit + FILTER_SPARES, 100) if filtered else min(max(limit * 3, limit + 10), 100)
 
         def run() -> Any:
-            return self.api.call_json("POST", "/search", json=body, deadline=deadline)
+            try:
+                return self.api.call_json("POST", "/search", json=body, deadline=deadline)
+            except BackendRejected as exc:
+                if not filtered or exc.status not in (400, 422):
+                    raise
+                # A vector store without these operators: filter here from now on (for a day).
+                breaker.record_failure(self.filters_breaker, str(exc), FILTERS_PARK_SECONDS)
+                body.update(filters=self._filters(None), top_k=min(max(limit * 3, limit + 10), 100))
+                return self.api.call_json("POST", "/search", json=body, deadline=deadline)
 
         found = [m for m in self._results(self._guarded(run, deadline=deadline)) if _http.in_scope(m, names)]
         found.sort(key=lambda m: m.score or 0.0, reverse=True)
         return found[:limit]
 
+    def _filters(self, names: frozenset[str] | None) -> dict[str, Any]:
+        """The search filter: this user's memories, and with ``names`` only those recall may see (the
+        rule of ``_http.in_scope``, applied by the server): every memory except ours (carrying
+        ``mem0_hooks_id``) of other projects that are not user-wide. Measured against the real server
+        (pgvector): ``NOT`` at the top level works where a ``NOT`` nested in an ``OR`` is ignored, and
+        ``filters.metadata`` is refused (400)."""
+        filters: dict[str, Any] = {"user_id": self.user_id}
+        if names is not None:
+            filters["NOT"] = [{"mem0_hooks_id": "*", "project": {"nin": sorted(names)}, "scope": {"ne": "user"}}]
+        return filters
+
     def _listing(self, *, run_id: str | None = None, deadline: float | None = None) -> list[Memory]:
         params = {"user_id": self.user_id, "top_k": LIST_LIMIT, "run_id": run_id or None}
         return self._results(self.api.call_json("GET", "/memories", params=params, deadline=deadline))
+
+    def session_memories(self, session_id: str, *, deadline: float | None = None) -> list[Memory]:
+        """Every memory of one session (``GET /memories?user_id=&run_id=``, one request): the turns around
+        a hit that another machine captured, which this machine's local index does not hold."""
+        deadline = self._deadline(deadline)
+        return self._guarded(lambda: self._listing(run_id=session_id, deadline=deadline), deadline=deadline)
 
     def _scan(self, session_id: str | None) -> Iterator[Memory]:
         return iter(self._listing(run_id=session_id))
@@ -183,6 +221,14 @@ class ServerBackend(_http.HttpBackend):
         deadline = self._deadline(None)
         memories = self._guarded(lambda: self._listing(deadline=deadline), deadline=deadline)
         return _http.newest_first([m for m in memories if _http.in_scope(m, names)])[:limit]
+
+    def get(self, memory_id: str) -> Memory | None:
+        """``GET /memories/{id}``: ``null`` (200) for an id it does not have; an id that is not a UUID
+        makes this server fail (502), so it is not asked."""
+        if not _http.is_uuid(memory_id):
+            return None
+        answer = self._guarded(lambda: self.api.call_json("GET", f"/memories/{quote(memory_id, safe='')}"))
+        return self._memory(answer) if isinstance(answer, dict) else None
 
     def delete(self, memory_id: str) -> bool:
         return self._delete_one(f"/memories/{quote(memory_id, safe='')}")

@@ -22,9 +22,10 @@ def load_config() -> dict[str, Any]:
 
 
 def open_store(config: dict[str, Any]) -> Any:
-    from mem0_hooks.backends import open_backend
+    """The store to list and forget in: with a remote backend, the hybrid of it and the local index."""
+    from mem0_hooks.backends.hybrid import open_store as open_hybrid
 
-    return open_backend(config)
+    return open_hybrid(config)
 
 
 def current_project(path: str | None = None) -> str:

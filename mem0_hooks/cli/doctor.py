@@ -78,12 +78,12 @@ def _check_store() -> tuple[bool, str]:
 
 def store_size_line(cfg: dict[str, object]) -> str:
     """The local store's size against ``memory.max_store_size_mb`` ("" when there is no local store)."""
+    from mem0_hooks import config as config_mod
     from mem0_hooks.backends.local import LocalStore
 
     memory = cfg["memory"]
-    cc = cfg["claude_code"]
-    assert isinstance(memory, dict) and isinstance(cc, dict)
-    if cfg["backend"] != "local" and cc["fallback_mode"] != "local":
+    assert isinstance(memory, dict)
+    if not config_mod.keeps_local_index(cfg):  # type: ignore[arg-type]
         return ""
     if not os.path.exists(paths.store_db()):
         return ""
@@ -200,8 +200,8 @@ def _check_semantic() -> tuple[bool, str]:
     cfg = config_mod.load()
     if not recall.semantic_weight(cfg):
         return True, "recall by meaning is off (memory.semantic / semantic_weight / cache_embeddings): by words only"
-    if cfg["backend"] != "local" and cfg["claude_code"]["fallback_mode"] != "local":
-        return True, f"recall by meaning: done by the {cfg['backend']} store"
+    if not config_mod.keeps_local_index(cfg):
+        return True, f"recall by meaning: done by the {cfg['backend']} store (mem0.local_index is off)"
     try:
         model = embedding.load()
     except embedding.EmbeddingUnavailable as exc:

@@ -13,6 +13,7 @@ import time
 from typing import Any, TextIO
 
 from mem0_hooks.cli._common import FatalError, load_config
+from mem0_hooks.config import keeps_local_index
 
 
 class _Progress:
@@ -47,10 +48,10 @@ def reindex(*, rebuild: bool) -> int:
     from mem0_hooks.backends.local import LocalStore
 
     config = load_config()
-    if config["backend"] != "local" and config["claude_code"]["fallback_mode"] != "local":
+    if not keeps_local_index(config):
         raise FatalError(
-            f"the {config['backend']} store searches by meaning itself; reindex is for the local store "
-            "(backend local, or claude_code.fallback_mode: local)"
+            f"mem0.local_index is off: the {config['backend']} store searches by meaning itself; reindex is for "
+            "the local index"
         )
     from mem0_hooks.recall import semantic_weight
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from mem0_hooks import flush, paths, queue
 from mem0_hooks.cli._common import ago, load_config, open_store, print_json
+from mem0_hooks.config import keeps_local_index
 from mem0_hooks.errors import BackendError
 
 
@@ -161,7 +162,7 @@ def _semantic_line(config: dict[str, Any]) -> str | None:
     from mem0_hooks import recall
     from mem0_hooks.backends.local import LocalStore
 
-    if config["backend"] != "local" and config["claude_code"]["fallback_mode"] != "local":
+    if not keeps_local_index(config):
         return None
     if not recall.semantic_weight(config):
         return "off (memory.semantic): recall is by words only"

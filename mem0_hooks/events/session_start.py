@@ -35,10 +35,10 @@ def session_start(data: dict[str, Any]) -> dict[str, Any] | None:
     if not config["memory"]["recall_on_session_start"]:
         return None
     state = session.load(session_id) if session_id else {}
-    from mem0_hooks import recall
+    from mem0_hooks import orientation
 
     shown: list[Any] | None = [] if config["memory"]["record_injections"] else None
-    block, ids = recall.for_session_start(
+    block, ids = orientation.for_session_start(
         session_id=session_id, project=project, config=config, state=state, shown=shown
     )
     if not block:
@@ -66,13 +66,12 @@ def _record(session_id: str, project: str, source: str, shown: list[Any], chars:
 
 
 def _drain_leftovers(config: dict[str, Any]) -> None:
-    """Start the flusher when an earlier outage or crash left items in the queue, or when retention is due."""
-    from mem0_hooks import queue
+    """Start the flusher when an earlier outage or crash left items in the queue, when retention is due, or
+    when OpenMemory's directory (which project each memory is) should be read again."""
+    from mem0_hooks import flush, queue
 
-    if config["backend"] != "none" and (queue.depth() or _retention_due(config)):
-        from mem0_hooks.flush import spawn
-
-        spawn()
+    if config["backend"] != "none" and (queue.depth() or _retention_due(config) or flush.directory_due(config)):
+        flush.spawn()
 
 
 def _retention_due(config: dict[str, Any]) -> bool:

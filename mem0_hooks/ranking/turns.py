@@ -39,15 +39,16 @@ import sys
 
 from mem0_hooks.backends.base import Memory
 from mem0_hooks.backends.local import CREATED_AT, ID, ROLE, ROWID, SEQ, SESSION_ID, TEXT, memory_of
-from mem0_hooks.ranking import lexical, semantic, speakers
+from mem0_hooks.ranking import fusion, lexical, semantic, speakers
 from mem0_hooks.ranking.query import analyse, date_closeness, date_range, mentions_time, split_words
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Callable, Collection
     from typing import Any
 
     from mem0_hooks.backends.local import LocalStore
+    from mem0_hooks.ranking.fusion import Remote
 
     Row = tuple[Any, ...]  # a row of local.FIELDS, as a search reads it
 
@@ -103,6 +104,7 @@ def search_turns(
     skip_ids: Collection[str] = (),
     min_share: float = 0.0,
     semantic_weight: float | None = None,
+    remote: Callable[[], Remote] | None = None,
 ) -> Found:
     """Ranked turns of ``project`` (and user-wide ones) for ``query``, with the adjacency the block needs.
 
@@ -110,15 +112,17 @@ def search_turns(
     injected) are left out, and do not count as matches: a prompt that only they match finds nothing.
     ``semantic_weight`` (``memory.semantic_weight``; default ``SEMANTIC_WEIGHT``) is how much closeness
     in meaning counts, where this process has the embedding model loaded; 0 ranks by words only.
+    ``remote`` gives a remote store's hits once the candidates are gathered (the hybrid store,
+    ``ranking.fusion``): the turns it found join them, and what only it has is ranked with them.
     """
     weight = SEMANTIC_WEIGHT if semantic_weight is None else semantic_weight
     asked = analyse(query)
     if not asked.words and not asked.dates:
-        return Found([], {}, [])
+        return _remote_alone(remote, asked.words, limit, min_share)
     in_scope = store.scope_match(project)
     counts = lexical.word_counts(store, in_scope)
     if not counts.total:
-        return Found([], {}, asked.words)
+        return _remote_alone(remote, asked.words, limit, min_share)
     weights = lexical.weigh(store, counts, in_scope, asked.words)
     similar = semantic.similar(store, query, project) if weight else None
 
@@ -149,9 +153,14 @@ def search_turns(
         for rowid, row in store.rows_by_rowid([r for r in closest if r not in rows]).items():
             rows[rowid] = row
         widened = list(dict.fromkeys(widened + [r for r in closest[:SEMANTIC_WINDOWED] if r in rows]))
+    fused = remote() if remote is not None else None  # (the remote search ran while the above was read)
+    if fused is not None:
+        for rowid, row in fused.rows.items():
+            rows.setdefault(rowid, row)
+        widened = list(dict.fromkeys(widened + fused.ranked[: fusion.REMOTE_WINDOWED]))
     follows = _widen(store, [rows[i] for i in widened], rows)
     if not rows:
-        return Found([], {}, asked.words)
+        return _remote_alone(fused, asked.words, limit, min_share)
 
     # 2. score every turn read
     words_of = _words_of(store, rows)
@@ -163,8 +172,13 @@ def search_turns(
         for rowid, row in rows.items()
         if (skip_session and row[SESSION_ID] == skip_session) or row[ID] in skip_ids
     }
+    by_words = max((s for r, s in own.items() if r not in skipped), default=0.0) or 1.0
     if similar is not None:
         _fuse(own, similar, skipped, weight)
+    if fused is not None:
+        for rowid, credit in fused.credit.items():
+            if rowid in own:  # (the remote's credit counts as closeness in meaning does)
+                own[rowid] += fusion.REMOTE_WEIGHT * by_words * credit
     top = max((score for rowid, score in own.items() if rowid not in skipped), default=0.0)
     after = {prev: nxt for nxt, prev in follows.items()}
     best_in_session: dict[str, list[float]] = {}
@@ -205,18 +219,48 @@ def search_turns(
         if score > 0 and rowid not in skipped:
             scored.append((score, row[CREATED_AT], rowid))  # (newer wins ties)
     scored.sort(reverse=True)
+    # what only the remote store has, on this scale: the remote's best counts as the best turn here
+    elsewhere: dict[int, Memory] = {}
+    if fused is not None and fused.only:
+        best = scored[0][0] if scored else 1.0
+        for index, (credit, memory) in enumerate(fused.only):
+            elsewhere[-1 - index] = memory  # (negative keys: never a rowid)
+            scored.append((fusion.REMOTE_ONLY_WEIGHT * credit * best, memory.created_at, -1 - index))
+        scored.sort(reverse=True)
 
     # 3. the cut
     if min_share and scored:
         floor = min_share * scored[0][0]
         scored = [entry for entry in scored if entry[0] >= floor]
-    if SESSION_DIVERSITY < 1.0:
+    if SESSION_DIVERSITY < 1.0 and not elsewhere:
         scored = _diversify(scored, rows, limit)
-    memories = [memory_of(rows[rowid], score=score) for score, _, rowid in scored[:limit]]
-    ids = {rowid: rows[rowid][ID] for _, _, rowid in scored[:limit]}
+    memories = [
+        memory_of(rows[key], score=score) if key >= 0 else _scored(elsewhere[key], score)
+        for score, _, key in scored[:limit]
+    ]
+    ids = {rowid: rows[rowid][ID] for _, _, rowid in scored[:limit] if rowid >= 0}
     links = {ids[n]: ids[p] for n, p in follows.items() if n in ids and p in ids}
+    if elsewhere:
+        links.update(fusion.links([m for m in memories if m.id not in ids.values()]))
     context = frozenset(ids[r] for r in ids if own[r] < CONTEXT_SHARE * top)
+    if elsewhere:
+        context |= fused.context & {m.id for m in memories}  # type: ignore[union-attr]
     return Found(memories, links, asked.words, context)
+
+
+def _scored(memory: Memory, score: float) -> Memory:
+    memory.score = score
+    return memory
+
+
+def _remote_alone(
+    remote: Callable[[], Remote] | Remote | None, words: list[str], limit: int, min_share: float
+) -> Found:
+    """What the remote store alone found, when nothing held here matched (or there is nothing here)."""
+    if remote is None:
+        return Found([], {}, words)
+    fused = remote if isinstance(remote, fusion.Remote) else remote()
+    return fusion.remote_only(fused, words, limit=limit, min_share=min_share)
 
 
 def _fuse(own: dict[int, float], similar: semantic.Similar, skipped: set[int], weight: float) -> None:

@@ -202,6 +202,6 @@ def open_view(config: dict[str, Any]) -> LocalView | RemoteView:
         from mem0_hooks.backends.local import LocalStore
 
         return LocalView(LocalStore(timeout=1.0))
-    from mem0_hooks.backends import open_backend
+    from mem0_hooks.backends.hybrid import open_store
 
-    return RemoteView(open_backend(config))
+    return RemoteView(open_store(config))  # with the local index beside it: a forget reaches both

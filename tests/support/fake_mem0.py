@@ -1022,6 +1022,87 @@ class FakeOpenMemory(FakeMem0):
 _AUTH_REQUIRED = {"detail": "Authentication required. Provide a Bearer token or X-API-Key header."}
 
 
+def _payload(record: dict[str, Any]) -> dict[str, Any]:
+    """A server memory as its vector store holds it: the entity ids and the metadata, flat."""
+    flat = dict(record["metadata"])
+    for key in ("user_id", "agent_id", "run_id", "role", "created_at"):
+        if record.get(key) is not None:
+            flat[key] = record[key]
+    return flat
+
+
+_SERVER_OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains", "icontains")
+
+
+def _server_filter(payload: dict[str, Any], filters: dict[str, Any], *, top: bool = True) -> bool | None:
+    """Whether the server's search lets a memory through ``filters`` (mem0ai 2.2.1 over pgvector, as
+    measured: SQL's three-valued logic, so a condition on a missing key is NULL, and NOT of NULL too).
+
+    ``OR``, ``AND`` and ``NOT`` work at the top level only: nested in another, the real server takes them
+    for a metadata key, which no memory has. An unknown operator is a ValueError (the server's 400)."""
+    result: bool | None = True
+    for key, value in filters.items():
+        if top and key in ("OR", "AND", "NOT"):
+            if not isinstance(value, list) or not value:
+                raise ValueError(f"{key} operator requires a non-empty list of conditions")
+            parts = [_server_filter(payload, c, top=False) if isinstance(c, dict) else False for c in value]
+            if key == "AND":
+                part = _and(parts)
+            else:
+                part = _or(parts)
+                if key == "NOT":
+                    part = None if part is None else not part
+        elif value == "*":
+            part = key in payload
+        elif isinstance(value, dict):
+            conditions = []
+            for op, expected in value.items():
+                if op not in _SERVER_OPERATORS:
+                    raise ValueError(f"Unsupported filter operator: {op}")
+                conditions.append(_server_compare(payload.get(key), op, expected))
+            part = _and(conditions)
+        elif key not in payload:
+            part = None
+        elif isinstance(value, list):
+            part = str(payload[key]) in [str(v) for v in value]
+        else:
+            part = str(payload[key]) == (json.dumps(value) if isinstance(value, bool) else str(value))
+        result = _and([result, part])
+    return result
+
+
+def _server_compare(actual: Any, op: str, expected: Any) -> bool | None:
+    if actual is None:
+        return None  # SQL NULL
+    text = str(actual)
+    if op in ("in", "nin"):
+        if not isinstance(expected, list):
+            raise ValueError(f"Filter operator {op!r} requires a list value")
+        inside = text in [str(v) for v in expected]
+        return inside if op == "in" else not inside
+    if op in ("contains", "icontains"):
+        return str(expected).lower() in text.lower() if op == "icontains" else str(expected) in text
+    if op in ("eq", "ne"):
+        return (text == str(expected)) if op == "eq" else (text != str(expected))
+    try:
+        number, limit = float(text), float(expected)
+    except ValueError:
+        raise ValueError(f"invalid input syntax for type numeric: {text!r}") from None
+    return {"gt": number > limit, "gte": number >= limit, "lt": number < limit, "lte": number <= limit}[op]
+
+
+def _and(values: list[bool | None]) -> bool | None:
+    if any(v is False for v in values):
+        return False
+    return None if any(v is None for v in values) else True
+
+
+def _or(values: list[bool | None]) -> bool | None:
+    if any(v is True for v in values):
+        return True
+    return None if any(v is None for v in values) else False
+
+
 class FakeServer(FakeMem0):
     """The self-hosted mem0 server (A3): no ``/v1``, no trailing slashes, ``X-API-Key`` or Bearer JWT auth.
 
@@ -1074,14 +1155,20 @@ class FakeServer(FakeMem0):
     def _store(
         self, text: str, user_id: Any, agent_id: Any, run_id: Any, metadata: dict[str, Any], role: str, expiration: Any
     ) -> dict[str, Any]:
-        stamp = datetime.fromtimestamp(time.time() + next(self._clock) * 1e-3, timezone.utc).isoformat()
+        # As the real server (mem0ai 2.2.1): metadata is kept flat in the payload, so the ``created_at``
+        # it carries is the memory's own (a turn's time) and its ``role`` is the message's; neither is
+        # given back inside ``metadata``.
+        metadata = dict(metadata)
+        metadata.pop("role", None)
+        given = metadata.pop("created_at", None)
+        stamp = given or datetime.fromtimestamp(time.time() + next(self._clock) * 1e-3, timezone.utc).isoformat()
         record = {
             "id": str(uuid.uuid4()),
             "memory": text,
             "hash": hashlib.md5(text.encode()).hexdigest(),
             "metadata": metadata,
             "created_at": stamp,
-            "updated_at": None,
+            "updated_at": stamp if given else None,
             "user_id": user_id,
             "agent_id": agent_id,
             "run_id": run_id,
@@ -1261,10 +1348,10 @@ class FakeServer(FakeMem0):
         if failure is not None:
             return failure
 
-        def value(record: dict[str, Any], key: str) -> Any:  # OSS keeps metadata flat in the payload
-            return record[key] if key in record else record["metadata"].get(key)
-
-        rows = [r for r in self.memories.values() if all(value(r, k) == v for k, v in filters.items())]
+        try:
+            rows = [r for r in self.memories.values() if _server_filter(_payload(r), filters) is True]
+        except ValueError as exc:
+            return Response(400, {"detail": str(exc)})
         threshold = float(body.get("threshold") or 0.0)
         scored = sorted(
             ((overlap_score(body["query"], r["memory"]), r) for r in rows), key=lambda x: x[0], reverse=True
