@@ -150,16 +150,15 @@ def hybrid_search(
     weight = semantic_weight(config)
     if weight and load_model:
         load_embeddings()
+    scope: dict[str, Any] = {
+        "project": project,
+        "limit": limit,
+        "skip_session": skip_session,
+        "skip_ids": skip_ids,
+        "min_share": min_share,
+    }
     if config["backend"] == "local":
-        return local_store().search_turns(
-            query,
-            project=project,
-            limit=limit,
-            skip_session=skip_session,
-            skip_ids=skip_ids,
-            min_share=min_share,
-            semantic_weight=weight,
-        )
+        return local_store().search_turns(query, semantic_weight=weight, **scope)
     from mem0_hooks.config import keeps_local_index
 
     falls_back = keeps_local_index(config) and config["claude_code"]["fallback_mode"] == "local"
@@ -179,32 +178,13 @@ def hybrid_search(
     try:
         store = local_store() if keeps_local_index(config) else None
         try:
-            found = fusion.search(
-                store,
-                pending,
-                query,
-                project=project,
-                limit=limit,
-                skip_session=skip_session,
-                skip_ids=skip_ids,
-                min_share=min_share,
-                semantic_weight=weight,
-            )
+            found = fusion.search(store, pending, query, semantic_weight=weight, **scope)
         except BackendError as exc:  # the local index failed: the remote half alone
             _log_once(
                 f"{event}: the local index failed, recalled from the {config['backend']} store alone: "
                 f"{type(exc).__name__}: {exc}"
             )
-            found = fusion.search(
-                None,
-                pending,
-                query,
-                project=project,
-                limit=limit,
-                skip_session=skip_session,
-                skip_ids=skip_ids,
-                min_share=min_share,
-            )
+            found = fusion.search(None, pending, query, **scope)
         if pending is not None and pending.error is not None:
             error = as_backend_error(pending.error, config)
             if error.retryable:
