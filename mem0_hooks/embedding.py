@@ -270,22 +270,31 @@ def _tensor(path: str, name: str | None, np: object) -> tuple[np.ndarray, str]:
 
 def _projected(path: str, cache_dir: str | None, np: object) -> tuple[np.ndarray, str]:
     """MiniLM's token vectors projected onto their ``MINILM_DIMS`` main directions (principal components;
-    each direction's sign fixed, so that every machine gets the same table), as float16, and a stamp of
-    the weights they came from. Computed once (about 0.5 s) and kept in ``cache_dir`` under the weights
-    file's size and time: later loads read the 8 MB table, not the 90 MB file."""
+    each direction's sign fixed, so that every machine gets the same table), as float16, and a checksum
+    of that table. Computed once (about 0.5 s) and kept in ``cache_dir`` under the weights file's size
+    and time, with the checksum in the file's name: later loads read the 8 MB table, not the 90 MB file.
+    The checksum, not the file's time, goes into the model's id, so that the same weights installed
+    again (a new virtualenv, a reinstall) leave the stored vectors valid instead of re-embedding them."""
+    import zlib
+
     if cache_dir is None:
         from mem0_hooks import paths
 
         cache_dir = os.path.join(paths.home(), "models")
     st = os.stat(path)
     stamp = f"{st.st_size:x}{st.st_mtime_ns:x}"
-    kept_path = os.path.join(cache_dir, f"minilm-input-pca{MINILM_DIMS}-{stamp}.npy")
+    prefix = f"minilm-input-pca{MINILM_DIMS}-{stamp}-"
     try:
-        kept = np.load(kept_path)  # type: ignore[attr-defined]
+        names = sorted(n for n in os.listdir(cache_dir) if n.startswith(prefix) and n.endswith(".npy"))
+    except OSError:
+        names = []
+    for name in names:
+        try:
+            kept = np.load(os.path.join(cache_dir, name))  # type: ignore[attr-defined]
+        except (OSError, ValueError):
+            continue
         if kept.shape[1:] == (MINILM_DIMS,) and kept.dtype == np.float16:  # type: ignore[attr-defined]
-            return kept, stamp
-    except (OSError, ValueError):
-        pass
+            return kept, name[len(prefix) : -len(".npy")]
     full, _ = _tensor(path, MINILM_TENSOR, np)
     full = full.astype("float32")
     centred = full - full.mean(axis=0)
@@ -294,6 +303,8 @@ def _projected(path: str, cache_dir: str | None, np: object) -> tuple[np.ndarray
     top = directions[:, np.argsort(values)[::-1][:MINILM_DIMS]]  # type: ignore[attr-defined]
     signs = np.sign(top[np.abs(top).argmax(axis=0), np.arange(MINILM_DIMS)])  # type: ignore[attr-defined]
     projected = (centred @ (top * signs)).astype("float16")
+    checksum = f"{zlib.crc32(projected.tobytes()):08x}"
+    kept_path = os.path.join(cache_dir, f"{prefix}{checksum}.npy")
     try:
         from mem0_hooks import paths
 
@@ -302,6 +313,13 @@ def _projected(path: str, cache_dir: str | None, np: object) -> tuple[np.ndarray
         with open(tmp, "wb") as fh:
             np.save(fh, projected)  # type: ignore[attr-defined]
         os.replace(tmp, kept_path)
+        for name in os.listdir(cache_dir):  # tables of weights installed before (another file time): unused now
+            if (
+                name.startswith(f"minilm-input-pca{MINILM_DIMS}-")
+                and name.endswith(".npy")
+                and name != os.path.basename(kept_path)
+            ):
+                os.unlink(os.path.join(cache_dir, name))
     except OSError:
         pass  # computed again next time
-    return projected, stamp
+    return projected, checksum

@@ -202,6 +202,25 @@ def test_a_missing_or_damaged_model_says_what_to_do(tmp_path: Path, monkeypatch:
         embedding.load()
 
 
+def test_the_same_weights_installed_again_keep_the_models_id(tmp_path: Path) -> None:
+    """A reinstall (a new virtualenv, pip again) gives the weights file another time: the model's id, which
+    the stored vectors are kept under, must not change with it, or every vector would be made again."""
+    import numpy as np
+
+    weights = Path(embedding.package_dir(embedding.MINILM[0])) / embedding.MINILM[1]
+    reinstalled = tmp_path / "site-packages-2" / "model.safetensors"
+    reinstalled.parent.mkdir()
+    shutil.copyfile(weights, reinstalled)
+    os.utime(reinstalled, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))  # another install time
+    cache = tmp_path / "models"
+    table, first = embedding._projected(str(weights), str(cache), np)
+    again, second = embedding._projected(str(reinstalled), str(cache), np)
+    assert first == second and np.array_equal(table, again)
+    assert len(list(cache.iterdir())) == 1  # the table of the earlier install is not left behind
+    kept, third = embedding._projected(str(reinstalled), str(cache), np)  # read back, not computed
+    assert third == first and np.array_equal(kept, table)
+
+
 def test_the_flusher_embeds_what_it_stores(data_home: Path, loaded: embedding.Model) -> None:
     from mem0_hooks import flush, queue
 
