@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from mem0_hooks.errors import Mem0HooksError
 
@@ -79,3 +79,40 @@ def memory_json(memory: Any) -> dict[str, Any]:
 def one_line(text: str, width: int = 100) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "\u2026"
+
+
+class ProgressLine:
+    """One line rewritten in place on a terminal (stderr by default): a long command's progress. Silent
+    when the stream is not a terminal. A command's report subclasses it: ``update`` asks ``due()`` and
+    writes its line with ``show``; ``done`` wipes the line before the summary."""
+
+    def __init__(self, stream: TextIO | None = None, *, interval: float = 0.1) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval = interval
+        self.last = 0.0  # when the line was last written (time.monotonic)
+        self.shown = False
+
+    def due(self) -> bool:
+        """Whether to write the line now: on a terminal, at most once an ``interval``."""
+        now = time.monotonic()
+        if not self.tty or now - self.last < self.interval:
+            return False
+        self.last = now
+        return True
+
+    def show(self, text: str) -> None:
+        self.stream.write(f"\r  {text}\x1b[K")
+        self.stream.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.tty and self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
+
+
+def time_left(left: float, rate: float) -> str:
+    """``", ~12s left"`` for ``left`` units at ``rate`` a second; nothing when done or no rate yet."""
+    return f", ~{left / rate:.0f}s left" if rate > 0 and left else ""

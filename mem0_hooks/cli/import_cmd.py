@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from typing import Any, TextIO
 
-from mem0_hooks.cli._common import FatalError, current_project, load_config, print_json
+from mem0_hooks.cli._common import FatalError, ProgressLine, current_project, load_config, print_json, time_left
 
 IMPORT_NICENESS = 10
 
@@ -185,39 +184,23 @@ def _mb(size: int) -> str:
     return f"{size / 1e6:,.1f} MB"
 
 
-class ImportProgress:
-    """One rewritten line on a terminal: files, turns, MB, MB/s, time left. Silent when not a terminal."""
+class ImportProgress(ProgressLine):
+    """Import's line: files, turns, MB, MB/s, time left."""
 
     def __init__(self, stream: TextIO, *, dry_run: bool = False, interval: float = 0.1) -> None:
-        self.stream = stream
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.interval = interval
+        super().__init__(stream, interval=interval)
         self.dry_run = dry_run
-        self.last = 0.0
-        self.shown = False
 
     def update(self, tally: Any) -> None:
-        now = time.monotonic()
-        if not self.tty or now - self.last < self.interval:
+        if not self.due():
             return
-        self.last = now
-        elapsed = max(now - tally.started, 1e-6)
-        rate = tally.bytes_read / elapsed
+        rate = tally.bytes_read / max(self.last - tally.started, 1e-6)
         left = max(tally.bytes_total - tally.bytes_read, 0)
-        eta = f", ~{left / rate:.0f}s left" if rate > 0 and left else ""
         files = f"{tally.files_read:,}/{tally.files:,} files, " if tally.files > 1 else ""
         total = f"/{_mb(tally.bytes_total)}" if tally.bytes_total else ""
         sent = tally.stored + tally.sending
         sending = f" ({sent:,} delivered)" if tally.destination and "local store" not in tally.destination else ""
-        self.stream.write(
-            f"\r  {files}{tally.turns:,} turns{sending}, {tally.bytes_read / 1e6:,.1f}{total}, "
-            f"{rate / 1e6:.1f} MB/s{eta}\x1b[K"
+        self.show(
+            f"{files}{tally.turns:,} turns{sending}, {tally.bytes_read / 1e6:,.1f}{total}, "
+            f"{rate / 1e6:.1f} MB/s{time_left(left, rate)}"
         )
-        self.stream.flush()
-        self.shown = True
-
-    def done(self) -> None:
-        if self.tty and self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self.shown = False

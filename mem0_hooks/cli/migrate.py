@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any
 
-from mem0_hooks.cli._common import FatalError, load_config
+from mem0_hooks.cli._common import FatalError, ProgressLine, load_config, time_left
 
 
 def migrate(*, to: str) -> int:
@@ -55,34 +55,16 @@ def migrate(*, to: str) -> int:
     return 0
 
 
-class MigrateProgress:
-    """One rewritten line on a terminal: memories done of all, sent, already there, rate, time left."""
-
-    def __init__(self, stream: TextIO, *, interval: float = 0.1) -> None:
-        self.stream = stream
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.interval = interval
-        self.last = 0.0
-        self.shown = False
+class MigrateProgress(ProgressLine):
+    """Migrate's line: memories done of all, sent, already there, rate, time left."""
 
     def update(self, tally: Any, total: int) -> None:
-        now = time.monotonic()
-        if not self.tty or now - self.last < self.interval:
+        if not self.due():
             return
-        self.last = now
         done = tally.stored + tally.present + tally.failed + tally.sending
-        rate = done / max(now - tally.started, 1e-6)
+        rate = done / max(self.last - tally.started, 1e-6)
         left = max(total - done, 0)
-        eta = f", ~{left / rate:.0f}s left" if rate > 0 and left else ""
-        self.stream.write(
-            f"\r  {done:,}/{total:,} memories: {tally.stored:,} sent, {tally.present:,} already there, "
-            f"{rate:.0f}/s{eta}\x1b[K"
+        self.show(
+            f"{done:,}/{total:,} memories: {tally.stored:,} sent, {tally.present:,} already there, "
+            f"{rate:.0f}/s{time_left(left, rate)}"
         )
-        self.stream.flush()
-        self.shown = True
-
-    def done(self) -> None:
-        if self.tty and self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self.shown = False

@@ -10,37 +10,21 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any
 
-from mem0_hooks.cli._common import FatalError, load_config
+from mem0_hooks.cli._common import FatalError, ProgressLine, load_config
 from mem0_hooks.config import keeps_local_index
 
 
-class _Progress:
-    """One rewritten line on a terminal (stderr): done, rate, ETA. Silent when not a terminal."""
-
-    def __init__(self, stream: TextIO | None = None, *, interval: float = 0.2) -> None:
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.interval = interval
-        self.last = 0.0
-        self.shown = False
+class _Progress(ProgressLine):
+    """Reindex's line: done, rate, time left."""
 
     def update(self, progress: Any) -> None:
-        now = time.monotonic()
-        if not self.tty or now - self.last < self.interval:
+        if not self.due():
             return
-        self.last = now
         eta = progress.eta()
         left = f", ~{eta:.0f}s left" if eta is not None and progress.done < progress.total else ""
-        self.stream.write(f"\r  {progress.done:,}/{progress.total:,} embedded, {progress.rate():,.0f}/s{left}\x1b[K")
-        self.stream.flush()
-        self.shown = True
-
-    def done(self) -> None:
-        if self.tty and self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+        self.show(f"{progress.done:,}/{progress.total:,} embedded, {progress.rate():,.0f}/s{left}")
 
 
 def reindex(*, rebuild: bool) -> int:
@@ -68,7 +52,7 @@ def reindex(*, rebuild: bool) -> int:
         raise FatalError(str(exc)) from None
     lock = flush.take_lock()
     store = LocalStore()
-    reporter = _Progress()
+    reporter = _Progress(interval=0.2)
     try:
         progress = vectors.index(store, model, rebuild=rebuild, on_batch=reporter.update)
     finally:

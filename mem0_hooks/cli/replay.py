@@ -12,7 +12,7 @@ import time
 from typing import Any, TextIO
 
 from mem0_hooks import queue
-from mem0_hooks.cli._common import FatalError, ago, load_config
+from mem0_hooks.cli._common import FatalError, ProgressLine, ago, load_config, time_left
 
 MAX_REASONS_SHOWN = 20
 
@@ -65,35 +65,21 @@ def drain_now(
         lock.release()
 
 
-class _Progress:
-    """One rewritten line on a terminal (stderr): done, rate, remaining. Silent when not a terminal."""
+class _Progress(ProgressLine):
+    """Replay's line: done, rate, remaining, time left."""
 
     def __init__(self, total: int, stream: TextIO | None = None, *, interval: float = 0.1) -> None:
+        super().__init__(stream, interval=interval)
         self.total = total
-        self.stream = stream or sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.started = time.monotonic()
-        self.interval = interval
-        self.last = 0.0
-        self.shown = False
 
     def update(self, result: Any, remaining: int) -> None:
-        now = time.monotonic()
-        if not self.tty or now - self.last < self.interval:
+        if not self.due():
             return
-        self.last = now
         done = result.delivered + result.duplicates + result.dead + result.retried
-        rate = done / max(now - self.started, 1e-6)
+        rate = done / max(self.last - self.started, 1e-6)
         left = max(min(remaining, self.total - done), 0)
-        eta = f", ~{left / rate:.0f}s left" if rate > 0 and left else ""
-        self.stream.write(f"\r  {done}/{self.total} done, {rate:.0f}/s, {left} remaining{eta}\x1b[K")
-        self.stream.flush()
-        self.shown = True
-
-    def done(self) -> None:
-        if self.tty and self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+        self.show(f"{done}/{self.total} done, {rate:.0f}/s, {left} remaining{time_left(left, rate)}")
 
 
 def _dry_run(config: dict[str, Any], *, dead: bool, limit: int | None) -> int:
