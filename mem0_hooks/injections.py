@@ -221,17 +221,7 @@ def _rewrite(keep: Any) -> int:
                 continue
             if len(kept) == len(entries):
                 continue
-            tmp = f"{name}.{os.getpid()}.tmp"
-            try:
-                with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as fh:
-                    fh.writelines(fastjson.dumps(e, ensure_ascii=False) + "\n" for e in kept)
-                os.replace(tmp, name)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            paths.write_private_text(name, "".join(fastjson.dumps(e, ensure_ascii=False) + "\n" for e in kept))
     return dropped
 
 

@@ -65,23 +65,27 @@ def ensure_private_dir(path: str) -> str:
 
 
 def write_private_json(path: str, data: object) -> os.stat_result:
-    """Write ``data`` as JSON to ``path`` atomically (temp file + ``os.replace``), mode 0600; returns
-    the written file's stat (taken before the rename: the file now at ``path`` may already be another
-    writer's).
+    """Write ``data`` as JSON to ``path`` atomically, as ``write_private_text`` writes."""
+    from mem0_hooks import fastjson
+
+    return write_private_text(path, fastjson.dumps(data))
+
+
+def write_private_text(path: str, text: str) -> os.stat_result:
+    """Write ``text`` to ``path`` atomically (temp file + ``os.replace``), mode 0600; returns the written
+    file's stat (taken before the rename: the file now at ``path`` may already be another writer's).
 
     The parent directory is created 0700. A failed write leaves no temp file behind; the OSError is
     the caller's to judge (a hook shrugs, the CLI reports it).
     """
     from _thread import get_ident
 
-    from mem0_hooks import fastjson
-
     ensure_private_dir(os.path.dirname(path) or ".")
     tmp = f"{path}.{os.getpid()}.{get_ident()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(fastjson.dumps(data))
+            fh.write(text)
             fh.flush()
             written = os.fstat(fd)
         os.replace(tmp, path)
