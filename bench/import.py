@@ -57,22 +57,13 @@ DEFAULT_DATA = [SHARED / "devmem" / "devmem-dev.json", SHARED / "locomo" / "loco
 CLAUDE_VERSION = "2.1.330"
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 TURN_SECONDS = 30
-_MONTHS = "january february march april may june july august september october november december".split()
+try:  # the LoCoMo session dates, read as bench/recall.py reads them
+    from bench.recall import session_start
+except ImportError:  # run as a script: bench/ is on the path
+    from recall import session_start  # type: ignore[no-redef]
 
 
 # -- the corpus ------------------------------------------------------------------------------------------
-def session_start(text: str) -> datetime.datetime:
-    """``"1:56 pm on 8 May, 2023"`` -> 2023-05-08 13:56 UTC."""
-    m = re.match(r"\s*(\d{1,2}):(\d{2})\s*([ap]m)\s+on\s+(\d{1,2})\s+([A-Za-z]+),?\s+(\d{4})", text, re.I)
-    if not m:
-        raise ValueError(f"unreadable session date {text!r}")
-    hour, minute, half, day, month, year = m.groups()
-    hour_24 = int(hour) % 12 + (12 if half.lower() == "pm" else 0)
-    return datetime.datetime(
-        int(year), _MONTHS.index(month.lower()) + 1, int(day), hour_24, int(minute), tzinfo=datetime.timezone.utc
-    )
-
-
 def conversations(paths: list[Path]) -> list[tuple[str, list[tuple[datetime.datetime, list[tuple[str, str]]]]]]:
     """``[(project, [(start, [(role, text)])])]`` from LoCoMo-format files (speaker_a is the user)."""
     out = []
