@@ -614,15 +614,16 @@ class LocalSink:
                 self.store.close()
 
 
-def _read_only(path: str) -> Any:
-    """A read-only connection to the store, or None when there is no store (a dry run creates nothing)."""
+def _read_only(path: str, table: str = "memories") -> Any:
+    """A read-only connection to the SQLite file at ``path`` (the store; the delivery ledger with
+    ``table="deliveries"``), or None when there is none or it has no ``table`` (a dry run creates nothing)."""
     import sqlite3
 
     if not os.path.exists(path):
         return None
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        db.execute("SELECT 1 FROM memories LIMIT 1")
+        db.execute(f"SELECT 1 FROM {table} LIMIT 1")
     except sqlite3.Error:
         return None
     return db
@@ -684,7 +685,7 @@ class QueueSink:
 
                 self.backend = open_backend(config)
                 self.target = flush.target_of(self.backend, config)
-                self.delivered_db = _read_only_ledger()
+                self.delivered_db = _read_only(os.path.join(paths.queue_dir(), "delivered.sqlite3"), "deliveries")
             else:
                 self.backend, self.mirror = flush.open_targets(config)
                 self.target = flush.target_of(self.backend, config)
@@ -791,20 +792,6 @@ class QueueSink:
             if queue.depth() and queue.root() == paths.queue_dir():
                 flush.spawn()  # hooks' items that came in after the last delivery
         flush.close_targets(self.backend, self.mirror)
-
-
-def _read_only_ledger() -> Any:
-    import sqlite3
-
-    path = os.path.join(paths.queue_dir(), "delivered.sqlite3")
-    if not os.path.exists(path):
-        return None
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-        db.execute("SELECT 1 FROM deliveries LIMIT 1")
-    except sqlite3.Error:
-        return None
-    return db
 
 
 def open_sink(config: dict[str, Any], tally: Tally, *, dry_run: bool = False) -> LocalSink | QueueSink:
