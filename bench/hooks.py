@@ -73,6 +73,8 @@ REMOTE_LOCAL_INDEX = 10_000  # memories in the local index beside the remote sto
 IN_PROCESS = "in-process"  # the variant run with the warm process switched off
 PLUGIN = "plugin"  # the variant run as the Claude Code plugin runs it
 PLUGIN_MARGIN = 0.1  # the plugin route's ratio may exceed the install.sh route's by this much
+PYTHON_HOOK = "Python hook"  # the variant run as a Python start (SessionStart and UserPromptSubmit run the
+QUICK_EVENTS = ("SessionStart", "UserPromptSubmit")  # quick client, hooks/warm_client.sh, where bash is)
 WARM_OFF = "MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS"
 SEMANTIC_OFF = "MEM0_HOOKS_MEMORY_SEMANTIC"
 SEMANTIC_OFF_VARIANT = "semantic off"  # the variant run with recall by words only
@@ -919,7 +921,7 @@ class Bench:
     def _copy_hooks(self, home: Path) -> None:
         hooks = home / "hooks"
         hooks.mkdir(parents=True, exist_ok=True)
-        for src in sorted(Path(self.args.hooks_dir).glob("*.py")):
+        for src in [*sorted(Path(self.args.hooks_dir).glob("*.py")), Path(self.args.hooks_dir) / "warm_client.sh"]:
             shutil.copyfile(src, hooks / src.name)
 
     def make_home(self, name: str, config_yaml: str) -> Path:
@@ -931,7 +933,13 @@ class Bench:
         return home
 
     def hook_command(self, home: Path, event: str, flags: str = "-S") -> str:
+        """The command as ./install.sh writes it: the quick client for SessionStart and UserPromptSubmit
+        when bash is here (given this bench's interpreter for its fallback), else a Python start."""
         hooks = home / "hooks" if self.layout == "installed" else Path(self.args.hooks_dir)
+        bash = shutil.which("bash")
+        if flags == "-S" and event in QUICK_EVENTS and bash:
+            return f"{q(bash)} {q(hooks / 'warm_client.sh')} {HOOK_FILES[event]} {q(self.python)}"
+        flags = "-S" if flags == PYTHON_HOOK else flags
         return f"{q(self.python)} {flags} {q(hooks / HOOK_FILES[event])}".replace("  ", " ")
 
     def plugin_command(self, home: Path, event: str, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
@@ -1267,7 +1275,9 @@ class Bench:
                 self.clear_queue(home)  # as if the flusher had run after the turn
 
             # what -S buys, in the same rounds (once, on the synthetic store as before)
-            also = ("",) if size == flag_size and kind == "synthetic" and wanted("flags") else ()
+            also: tuple[str, ...] = ("",) if size == flag_size and kind == "synthetic" and wanted("flags") else ()
+            if kind == "local" and size == flag_size and shutil.which("bash"):
+                also += (PYTHON_HOOK,)  # what the quick client saves: the same hook as a Python start
             extra_env: dict[str, dict[str, str]] = {}
             if kind == "local" and size == flag_size:
                 extra_env[SEMANTIC_OFF_VARIANT] = {SEMANTIC_OFF: "false"}  # what recall by meaning costs

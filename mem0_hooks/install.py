@@ -8,9 +8,14 @@ The settings route (``install``) writes one handler per event::
 
     {"type": "command", "command": "\\"<data>/venv/bin/python\\" -S \\"<data>/hooks/stop.py\\"", "timeout": 10}
 
-A handler is *ours* when its command has exactly that shape, ``<D>/venv/bin/python -S <D>/hooks/<file>``
-for one directory ``D`` and one of :data:`HOOK_FILES`. The shape is what upgrade and uninstall look for,
-so a move of the data dir is still recognised, and a user's own ``~/.claude/hooks/stop.py`` never is.
+except for SessionStart and UserPromptSubmit when bash is on the machine: they go through the quick
+client, ``"<bash>" "<data>/hooks/warm_client.sh" user_prompt_submit.py``, which hands the hook to the
+warm process without starting Python, and runs the Python hook itself when it cannot.
+
+A handler is *ours* when its command has exactly one of those shapes, ``<D>/venv/bin/python -S
+<D>/hooks/<file>`` or ``<bash> <D>/hooks/warm_client.sh <file>``, for one directory ``D`` and one of
+:data:`HOOK_FILES`. The shape is what upgrade and uninstall look for, so a move of the data dir is still
+recognised, and a user's own ``~/.claude/hooks/stop.py`` never is.
 
 The plugin route (``hooks/hooks.json``) shares the data dir, the venv and the command with this one; its
 first run and one-time setup are in :mod:`mem0_hooks.plugin`.
@@ -42,7 +47,9 @@ HOOK_FILES = {
     "SessionEnd": "session_end.py",
     "PreCompact": "pre_compact.py",
 }
-HOOK_SUPPORT_FILES = ("_bootstrap.py",)
+QUICK_CLIENT = "warm_client.sh"  # bash: SessionStart and UserPromptSubmit without a Python start
+QUICK_EVENTS = ("SessionStart", "UserPromptSubmit")
+HOOK_SUPPORT_FILES = ("_bootstrap.py", QUICK_CLIENT)
 DEFAULT_TIMEOUT = 10
 # SessionEnd hooks share a 1.5 s budget unless a settings-file hook declares a longer timeout.
 SESSION_END_TIMEOUT = 5
@@ -80,11 +87,18 @@ def data_dir() -> str:
     return os.path.join(os.path.abspath(xdg), "mem0-hooks")
 
 
+def find_bash() -> str | None:
+    """bash's absolute path (the quick client's shell), when it is on PATH."""
+    found = shutil.which("bash")
+    return os.path.abspath(found) if found else None
+
+
 @dataclass(frozen=True)
 class Layout:
     """The files of one settings-route install, all under one data dir."""
 
     data: str
+    bash: str | None = field(default_factory=find_bash)  # None: every hook is a Python start
 
     @property
     def venv(self) -> str:
@@ -108,6 +122,10 @@ class Layout:
 
     def hook_script(self, event: str) -> str:
         return os.path.join(self.hooks, HOOK_FILES[event])
+
+    @property
+    def quick_client(self) -> str:
+        return os.path.join(self.hooks, QUICK_CLIENT)
 
 
 def claude_dir() -> str:
@@ -142,11 +160,20 @@ def hook_command(python: str, script: str) -> str:
     return f"{sh_quote(python)} -S {sh_quote(script)}"
 
 
+def quick_command(bash: str, client: str, event: str) -> str:
+    """The shell-form command that runs ``event``'s hook through the quick client (``hooks/warm_client.sh``)."""
+    return f"{sh_quote(bash)} {sh_quote(client)} {HOOK_FILES[event]}"
+
+
 def handler_for(layout: Layout, event: str, timeout: int = DEFAULT_TIMEOUT) -> dict[str, Any]:
     """The settings handler for ``event``."""
+    if layout.bash and event in QUICK_EVENTS:
+        command = quick_command(layout.bash, layout.quick_client, event)
+    else:
+        command = hook_command(layout.python, layout.hook_script(event))
     return {
         "type": "command",
-        "command": hook_command(layout.python, layout.hook_script(event)),
+        "command": command,
         "timeout": SESSION_END_TIMEOUT if event == "SessionEnd" else timeout,
     }
 
@@ -166,22 +193,36 @@ def ours(handler: Any) -> str | None:
         argv = shlex.split(command)
     except ValueError:
         return None
-    if len(argv) != 3 or argv[1] != "-S":
+    shape = _shape(argv)
+    return shape[1] if shape else None
+
+
+def _shape(argv: list[str]) -> tuple[str, str] | None:
+    """(data dir, hook file) of a command of ours split into words, else None."""
+    if len(argv) != 3:
         return None
-    python, script = argv[0], argv[2]
-    hooks_dir, name = os.path.split(script)
+    if argv[1] == "-S":
+        python, script = argv[0], argv[2]
+        hooks_dir, name = os.path.split(script)
+        if python != os.path.join(os.path.dirname(hooks_dir), "venv", "bin", "python"):
+            return None
+    elif os.path.basename(argv[0]) == "bash" and os.path.basename(argv[1]) == QUICK_CLIENT:
+        hooks_dir, name = os.path.dirname(argv[1]), argv[2]
+        if name not in (HOOK_FILES[event] for event in QUICK_EVENTS):
+            return None
+    else:
+        return None
     if name not in HOOK_FILES.values() or os.path.basename(hooks_dir) != "hooks":
         return None
-    if python != os.path.join(os.path.dirname(hooks_dir), "venv", "bin", "python"):
-        return None
-    return name
+    return os.path.dirname(hooks_dir), name
 
 
 def data_dir_of(handler: Any) -> str | None:
     """The data dir one of our handlers points to."""
     if not ours(handler):
         return None
-    return os.path.dirname(os.path.dirname(shlex.split(handler["command"])[2]))
+    shape = _shape(shlex.split(handler["command"]))
+    return shape[0] if shape else None
 
 
 def _is_group(group: Any) -> bool:

@@ -93,9 +93,12 @@ def abspath(path: str) -> str:
     return os.path.abspath(path)
 
 
-def data_home() -> str:
-    """``os.path.abspath(paths.home())``: the same rule (tests hold them equal), without ``os``."""
-    env = environ()
+def data_home(env: "dict[str, str] | None" = None) -> str:
+    """``os.path.abspath(paths.home())``: the same rule (tests hold them equal), without ``os``; with
+    ``env``, the data dir a process with that environment would use (the warm process asks it of the
+    quick client's, ``hooks/warm_client.sh``)."""
+    if env is None:
+        env = environ()
     home = env.get("MEM0_HOOKS_HOME")
     if not home:
         base = env.get("XDG_DATA_HOME") or (env.get("HOME") and env["HOME"].rstrip("/") + "/.local/share")
@@ -107,11 +110,27 @@ def data_home() -> str:
     return abspath(home)
 
 
-def fingerprint(home: str) -> str:
+def fingerprint(
+    home: str,
+    *,
+    executable: str | None = None,
+    package: str | None = None,
+    env: "dict[str, str] | None" = None,
+) -> str:
     """What a warm process must share with a hook to serve it, as 8 hex digits: the code (version and
-    where it is), the interpreter, the data dir, the ``MEM0_*`` environment and ``FINGERPRINT_ENV``."""
-    parts = [__version__, abspath(__file__).rpartition("/")[0], sys.executable, home]
-    parts += sorted(f"{k}={v}" for k, v in environ().items() if k.startswith("MEM0_") or k in FINGERPRINT_ENV)
+    where it is), the interpreter, the data dir, the ``MEM0_*`` environment and ``FINGERPRINT_ENV``.
+
+    This process's own by default; the warm process gives the interpreter, package and environment of
+    a quick client (``hooks/warm_client.sh``) to learn the fingerprint its Python hook would have.
+    """
+    if executable is None:
+        executable = sys.executable
+    if package is None:
+        package = abspath(__file__).rpartition("/")[0]
+    if env is None:
+        env = environ()
+    parts = [__version__, package, executable, home]
+    parts += sorted(f"{k}={v}" for k, v in env.items() if k.startswith("MEM0_") or k in FINGERPRINT_ENV)
     digest = 0x811C9DC5  # 32-bit FNV-1a: a stable name for a socket, no module to load (zlib is a shared library)
     for byte in chr(0).join(parts).encode("utf-8", "surrogateescape"):
         digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
@@ -120,6 +139,12 @@ def fingerprint(home: str) -> str:
 
 def run_dir(home: str) -> str:
     return _join(home, "run")
+
+
+def quick_door(home: str) -> str:
+    """The file that tells the quick client (``hooks/warm_client.sh``) where a warm process of this data
+    dir listens on 127.0.0.1: ``<port> <client token> <server token> <pid>`` (see ``warm.Warm.open_door``)."""
+    return _join(run_dir(home), "warm.door")
 
 
 def start_stamp(home: str, fp: str) -> str:
@@ -194,8 +219,13 @@ def main(event: str) -> None:
     posix._exit(0)
 
 
-def ask(path: str, fp: str, event: str, raw: bytes, deadline: float) -> bytes | None:
+def ask(
+    path: str, fp: str, event: str, raw: bytes, deadline: float, place: "tuple[bytes, bytes] | None" = None
+) -> bytes | None:
     """The warm process's answer to this hook (bytes to print), or None when it did not serve it.
+
+    ``place`` is the hook's cwd and ``CLAUDE_PROJECT_DIR``: this process's by default (the warm process
+    passes a quick client's on, see ``warm.Warm.handle_quick``).
 
     None means "do it here": no warm process, it declined, it could not take the whole request in
     time, or it went away before answering (the request may have been half done; running it again is
@@ -212,8 +242,9 @@ def ask(path: str, fp: str, event: str, raw: bytes, deadline: float) -> bytes | 
     try:
         # Sending must leave time to do the work here if it fails (a warm process busy elsewhere).
         sock.settimeout(max(deadline - time.time() - LOCAL_RESERVE_SECONDS, 0.05))
-        cwd = posix.getcwd().encode("utf-8", "surrogateescape")  # as the warm process decodes them
-        project_dir = environ().get("CLAUDE_PROJECT_DIR", "").encode("utf-8", "surrogateescape")
+        if place is None:  # (as the warm process decodes them)
+            place = (posix.getcwd().encode("utf-8", "surrogateescape"), _env_bytes("CLAUDE_PROJECT_DIR"))
+        cwd, project_dir = place
         header = b"%s %s %s %.3f\n%s\0%s\n" % (PROTOCOL, fp.encode(), event.encode(), deadline, cwd, project_dir)
         try:
             sock.connect(path)
@@ -233,6 +264,10 @@ def ask(path: str, fp: str, event: str, raw: bytes, deadline: float) -> bytes | 
         sock.close()
     status, _, output = reply.partition(b"\n")
     return output if status == b"ok" else None
+
+
+def _env_bytes(name: str) -> bytes:
+    return environ().get(name, "").encode("utf-8", "surrogateescape")
 
 
 def _join(directory: str, name: str) -> str:

@@ -36,6 +36,11 @@ MAX_HANDLER_SECONDS = 8
 MAX_STOP_TAIL = 512 * 1024  # bytes of new transcript a Stop may have to be served here
 TICK = 2.0  # seconds between checks of the exit conditions while idle
 READ_TIMEOUT = 2.0  # a client that connects but does not send its request is dropped after this
+# The quick client (hooks/warm_client.sh): the events it sends, its protocol, what its fields may weigh.
+QUICK_EVENTS = ("SessionStart", "UserPromptSubmit")
+QUICK_PROTOCOL = b"mem0-hooks-quick/1"
+PREAMBLE_FIELDS = 6  # protocol and token, event, cwd, CLAUDE_PROJECT_DIR, interpreter, hooks folder
+MAX_PREAMBLE = 1024 * 1024
 
 
 class Warm:
@@ -53,6 +58,9 @@ class Warm:
         self.sock: Any = None
         self.inode = 0
         self.embedder = _Embedder()
+        self.door: Any = None  # the quick client's TCP socket, when this process holds the data dir's door
+        self.door_tokens = (b"", b"")  # (what a client proves itself with, what this process answers with)
+        self.door_lock = -1
 
     # -- life --------------------------------------------------------------------------------------
     def claim(self) -> bool:
@@ -90,6 +98,50 @@ class Warm:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(f"{os.getpid()}\n{self.path}\n")
         os.replace(tmp, self.pid_file)
+        try:
+            self.open_door()
+        except OSError as exc:  # no loopback, no port: the quick client falls back to the Python hook
+            from mem0_hooks.log import log
+
+            log(f"warm process: the quick client's door stays shut: {exc}", level="WARNING")
+
+    def open_door(self) -> None:
+        """Listen for the quick client (``hooks/warm_client.sh``) on 127.0.0.1, when no other warm process of
+        this data dir does (one door per data dir: it serves hooks of its own fingerprint and passes the
+        others on to their warm process's socket, see ``handle_quick``).
+
+        The door file (``relay.quick_door``, 0600 in the private run dir) holds the port and two random
+        tokens, new at every start. A client proves itself with the first before anything is read; this
+        process proves itself with the second before the client sends the prompt, so a program that
+        took the port after this process ended learns nothing but a dead token.
+        """
+        import fcntl
+        import secrets
+        import socket
+
+        from mem0_hooks import paths
+
+        door = relay.quick_door(self.home)
+        fd = os.open(door + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return  # another warm process of this data dir holds the door, and passes our hooks on
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(64)
+            sock.settimeout(TICK)
+            self.door_tokens = (secrets.token_hex(16).encode(), secrets.token_hex(16).encode())
+            port = sock.getsockname()[1]
+            client, server = (token.decode() for token in self.door_tokens)
+            paths.write_private_text(door, f"{port} {client} {server} {os.getpid()}\n")
+        except BaseException:
+            sock.close()
+            os.close(fd)
+            raise
+        self.door, self.door_lock = sock, fd
 
     def _unstamp(self) -> None:
         try:
@@ -98,15 +150,25 @@ class Warm:
             pass
 
     def serve(self) -> None:
+        import select
+
         checked = time.monotonic()
+        listening = [sock for sock in (self.sock, self.door) if sock is not None]
         while not self.stopping:
             try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, InterruptedError):
-                conn = None
-            if conn is not None:
+                ready, _, _ = select.select(listening, [], [], TICK)
+            except (OSError, ValueError):
+                ready = []
+            for sock in ready:
                 try:
-                    self.handle(conn)
+                    conn, _ = sock.accept()
+                except (OSError, TimeoutError):
+                    continue
+                try:
+                    if sock is self.sock:
+                        self.handle(conn)
+                    else:
+                        self.handle_quick(conn)
                 finally:
                     conn.close()
             self.embedder.run()  # (after the answer and its bookkeeping, or when idle: nobody waits)
@@ -148,6 +210,11 @@ class Warm:
                 os.unlink(self.pid_file)
         except OSError:
             pass
+        if self.door is not None:
+            try:
+                os.unlink(relay.quick_door(self.home))  # (the lock says it is ours: nobody else writes it)
+            except OSError:
+                pass
 
     # -- one request -------------------------------------------------------------------------------
     def handle(self, conn: Any) -> None:
@@ -175,6 +242,12 @@ class Warm:
             self.stopping = True
             self.reply(conn, b"ok\n")
             return
+        cwd, _, project_dir = place.partition(b"\0")
+        self.serve_event(conn, event, raw, cwd, project_dir, deadline)
+
+    def serve_event(self, conn: Any, event: str, raw: bytes, cwd: bytes, project_dir: bytes, deadline: float) -> None:
+        """Run ``event``'s handler on ``raw`` where the hook stood, and reply ``ok`` and its output (or
+        ``fallback``: the hook then does the work itself)."""
         from mem0_hooks import config as config_mod
 
         config = _config()
@@ -186,7 +259,6 @@ class Warm:
             self.reply(conn, b"fallback\n")  # a long read: the hook does it, holding up nobody else
             return
         self.last_request = time.monotonic()  # only hooks keep it alive (not ``status`` asking if it runs)
-        cwd, _, project_dir = place.partition(b"\0")
         _take_place(cwd.decode("utf-8", "surrogateescape"), project_dir.decode("utf-8", "surrogateescape"), self.home)
         from mem0_hooks.events import runner
 
@@ -207,6 +279,69 @@ class Warm:
             runner.finish()  # never left over for the next request
             config_mod.hold(None)
             os.environ.pop("CLAUDE_PROJECT_DIR", None)  # not passed on to a flusher it starts
+
+    def handle_quick(self, conn: Any) -> None:
+        """A request from the quick client (``hooks/warm_client.sh``, bash on a TCP socket of 127.0.0.1).
+
+        The client sends, each field ended by a NUL: ``QUICK_PROTOCOL`` and its token, the event, its cwd,
+        ``CLAUDE_PROJECT_DIR``, the interpreter and the hooks folder its Python hook would run with, and
+        ``NAME=value`` for each ``MEM0_*`` and ``relay.FINGERPRINT_ENV`` variable, then an empty field.
+        Those give the fingerprint the Python hook would have. A wrong token gets no answer at all; else
+        this process answers with its own token and ``go`` (or ``fallback``: the client then runs the
+        Python hook). Then the client sends the hook's stdin and a NUL, and gets what the Unix socket's
+        clients get: ``ok`` and the output, or ``fallback``. A hook of another fingerprint (other
+        settings) is passed on to its own warm process's socket.
+        """
+        started = time.time()
+        conn.settimeout(READ_TIMEOUT)
+        _quick_ack(conn)
+        try:
+            fields = _read_preamble(conn)
+        except OSError:
+            return
+        if fields is None:
+            return
+        head = fields[0].split(b" ")
+        if len(head) != 2 or head[0] != QUICK_PROTOCOL or not _same(head[1], self.door_tokens[0]):
+            return  # not our client: it learns nothing, not even our token
+        event = fields[1].decode(errors="replace")
+        cwd, project_dir, python, hooks = fields[2], fields[3], fields[4], fields[5]
+        env = {}
+        for entry in fields[6:]:
+            name, _, value = entry.decode("utf-8", "surrogateescape").partition("=")
+            env[name] = value
+        try:
+            home = relay.data_home(env)
+            executable = python.decode("utf-8", "surrogateescape")
+            fp = relay.fingerprint(
+                home,
+                executable=executable,
+                package=_package_of(hooks.decode("utf-8", "surrogateescape"), executable),
+                env=env,
+            )
+        except Exception:  # noqa: BLE001 - e.g. no HOME: the Python hook knows what to do
+            fp = ""
+        ours = fp == self.fp
+        if event not in QUICK_EVENTS or not fp or (ours and self.stale()):
+            self.reply(conn, self.door_tokens[1] + b" fallback\n")
+            return
+        self.reply(conn, self.door_tokens[1] + b" go\n")
+        deadline = started + relay.HOOK_SECONDS - 1.0  # the client waits a little longer than that
+        try:
+            conn.settimeout(max(deadline - time.time(), 0.05))
+            raw = _read_until_nul(conn, relay.MAX_INPUT_BYTES)
+        except OSError:
+            return
+        if raw is None:
+            return
+        if ours:
+            self.serve_event(conn, event, raw, cwd, project_dir, deadline)
+            return
+        try:  # another fingerprint's hook: its own warm process serves it, when it runs
+            output = relay.ask(relay.socket_path(home, fp), fp, event, raw, deadline, place=(cwd, project_dir))
+        except Exception:  # noqa: BLE001
+            output = None
+        self.reply(conn, b"fallback\n" if output is None else b"ok\n" + output)
 
     @staticmethod
     def reply(conn: Any, data: bytes) -> None:
@@ -320,6 +455,72 @@ class _Embedder:
             db.execute(f"PRAGMA busy_timeout = {int(store.timeout * 1000)}")
         self.after = rows[-1][0]
         self.next_at = time.monotonic()  # more may be waiting: look again after the next request or tick
+
+
+def _quick_ack(conn: Any) -> None:
+    """Acknowledge what the quick client sends at once: bash writes a long prompt in pieces, and each piece
+    after the first would wait for the acknowledgement of the last (Nagle), which Linux delays up to 40 ms."""
+    import socket
+
+    try:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        quickack = getattr(socket, "TCP_QUICKACK", None)
+        if quickack is not None:
+            conn.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+    except OSError:
+        pass
+
+
+def _read_preamble(conn: Any) -> list[bytes] | None:
+    """The quick client's fields up to the empty one that ends them (None: it sent something else)."""
+    data = b""
+    while len(data) <= MAX_PREAMBLE:
+        fields = data.split(b"\0")
+        if len(fields) > PREAMBLE_FIELDS and b"" in fields[PREAMBLE_FIELDS:-1]:
+            return fields[: fields.index(b"", PREAMBLE_FIELDS)]
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    return None
+
+
+def _read_until_nul(conn: Any, limit: int) -> bytes | None:
+    """What the quick client sends up to a NUL (the hook's stdin: JSON text never holds one)."""
+    import socket
+
+    quickack = getattr(socket, "TCP_QUICKACK", None)
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        if quickack is not None:
+            conn.setsockopt(socket.IPPROTO_TCP, quickack, 1)  # (Linux turns it off again after a while)
+        chunk = conn.recv(262144)
+        if not chunk:
+            return None
+        end = chunk.find(b"\0")
+        if end >= 0:
+            chunks.append(chunk[:end])
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    return None
+
+
+def _same(given: bytes, token: bytes) -> bool:
+    import hmac
+
+    return bool(token) and hmac.compare_digest(given, token)
+
+
+def _package_of(hooks: str, python: str) -> str:
+    """Where the ``mem0_hooks`` package is that a Python hook in ``hooks`` run by ``python`` imports, as
+    ``hooks/_bootstrap.py`` arranges it: beside ``hooks`` (a checkout, the plugin), else in the venv."""
+    beside = os.path.join(os.path.dirname(hooks), "mem0_hooks")
+    if os.path.isdir(beside):
+        return beside
+    venv = os.path.dirname(os.path.dirname(python))
+    return "{}/lib/python{}.{}/site-packages/mem0_hooks".format(venv, *sys.version_info[:2])
 
 
 def _small_tail(raw: bytes) -> bool:

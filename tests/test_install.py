@@ -164,6 +164,30 @@ def test_only_the_exact_shape_is_ours() -> None:
     assert inst.ours({"type": "http", "url": "http://x"}) is None
     assert inst.ours({"type": "command", "command": 'unterminated "quote'}) is None
     assert inst.ours({"type": "command", "command": '"/x/venv/bin/python" -S "/x/hooks/stop.py"'}) == "stop.py"
+    quick = '"/bin/bash" "/x/hooks/warm_client.sh" user_prompt_submit.py'
+    assert inst.ours({"type": "command", "command": quick}) == "user_prompt_submit.py"
+    assert inst.data_dir_of({"type": "command", "command": quick}) == "/x"
+    assert inst.ours({"type": "command", "command": '"/bin/bash" "/x/hooks/warm_client.sh" stop.py'}) is None
+    assert inst.ours({"type": "command", "command": '"/bin/zsh" "/x/hooks/warm_client.sh" session_start.py'}) is None
+    assert inst.ours({"type": "command", "command": '"/bin/bash" "/x/other/warm_client.sh" session_start.py'}) is None
+
+
+@pytest.mark.parametrize("data_dir", ["/home/a b/.local/share/mem0-hooks", '/tmp/it\'s "odd" $HOME `x`'])
+def test_quick_command_survives_sh_and_is_recognised(data_dir: str) -> None:
+    layout = inst.Layout(data_dir, bash="/usr/bin/bash")
+    handler = inst.handler_for(layout, "UserPromptSubmit")
+    sh_words = subprocess.run(
+        ["/bin/sh", "-c", f'set -- {handler["command"]}; for a in "$@"; do printf \'%s\\n\' "$a"; done'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert sh_words == ["/usr/bin/bash", layout.quick_client, "user_prompt_submit.py"]
+    assert inst.ours(handler) == "user_prompt_submit.py"
+    assert inst.data_dir_of(handler) == data_dir
+    assert shlex.split(inst.handler_for(layout, "Stop")["command"])[1] == "-S"  # the other events stay Python
+    no_bash = inst.handler_for(inst.Layout(data_dir, bash=None), "UserPromptSubmit")
+    assert inst.ours(no_bash) == "user_prompt_submit.py" and " -S " in no_bash["command"]
 
 
 def test_settings_snippet_is_our_block_with_home_placeholders() -> None:
@@ -175,7 +199,10 @@ def test_settings_snippet_is_our_block_with_home_placeholders() -> None:
     ]
     for event in OUR_EVENTS:
         [handler] = snippet["hooks"][event][0]["hooks"]
-        assert handler["command"].startswith('"$HOME/.local/share/mem0-hooks/venv/bin/python" -S "$HOME/')
+        if event in inst.QUICK_EVENTS:
+            assert handler["command"].startswith('bash "$HOME/.local/share/mem0-hooks/hooks/warm_client.sh" ')
+        else:
+            assert handler["command"].startswith('"$HOME/.local/share/mem0-hooks/venv/bin/python" -S "$HOME/')
         assert handler["timeout"] == expected["hooks"][event][0]["hooks"][0]["timeout"]
 
 
