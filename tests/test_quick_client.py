@@ -88,10 +88,10 @@ def _start_warm(layout: Path, project: Path, data_home: Path) -> tuple[int, str,
 
 
 def test_the_quick_client_is_served_by_the_warm_process_and_answers_as_the_python_hook(
-    data_home: Path, project: Path, layout: Path
+    data_home: Path, project: Path, layout: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _remember(project)
-    _, _, _, pid = _start_warm(layout, project, data_home)
+    port, _, _, pid = _start_warm(layout, project, data_home)
     assert not os.stat(relay.quick_door(str(data_home))).st_mode & 0o077
     (layout / "user_prompt_submit.py").unlink()  # from now on only the warm process can answer
     (layout / "session_start.py").unlink()
@@ -124,6 +124,12 @@ def test_the_quick_client_is_served_by_the_warm_process_and_answers_as_the_pytho
     assert started.returncode == 0 and started.stderr == b""
     assert json.loads(started.stdout)["hookSpecificOutput"]["hookEventName"] == "SessionStart"
     assert [p["pid"] for p in relay.describe(str(data_home)) if p["alive"]] == [pid]
+
+    from mem0_hooks.cli.main import main
+
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    assert f"the quick client's door is 127.0.0.1:{port}" in capsys.readouterr().out
 
 
 def test_a_long_prompt_with_any_characters_arrives_whole(data_home: Path, project: Path, layout: Path) -> None:

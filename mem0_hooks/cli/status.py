@@ -85,6 +85,18 @@ def _project() -> dict[str, Any]:
     return describe(locate(os.getcwd()))
 
 
+def _door(home: str, pids: set[int]) -> str:
+    """The port of the quick client's door (``warm.Warm.open_door``) when a running warm process holds it."""
+    from mem0_hooks import relay
+
+    try:
+        with open(relay.quick_door(home), encoding="utf-8") as fh:
+            port, _, _, pid = fh.read().split()
+        return port if int(pid) in pids else ""
+    except (OSError, ValueError):
+        return ""
+
+
 def _warm(config: dict[str, Any]) -> dict[str, Any]:
     """The warm processes serving this data dir (``mem0_hooks.warm``), and a line saying so."""
     from mem0_hooks import relay
@@ -95,6 +107,9 @@ def _warm(config: dict[str, Any]) -> dict[str, Any]:
     elif running:
         pids = ", ".join(str(p["pid"]) for p in running)
         state = f"running (pid {pids}); exits after {config['claude_code']['warm_process_idle_minutes']:g} idle minutes"
+        door = _door(os.path.abspath(paths.home()), {p["pid"] for p in running})
+        if door:
+            state += f"; the quick client's door is 127.0.0.1:{door}"
     else:
         state = "not running (the next SessionStart or prompt starts it)"
     return {"enabled": config["claude_code"]["warm_process"], "pids": [p["pid"] for p in running], "state": state}
