@@ -812,7 +812,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--limit-conversations", type=int, default=0, metavar="N", help="only the first N conversations"
     )
-    parser.add_argument("--budget", type=int, default=0, help="most characters per block (default: the config's, 6000)")
+    parser.add_argument("--budget", type=int, default=0, help="most characters per block (default: the config's, 4400)")
     parser.add_argument(
         "--crowded",
         action="store_true",

@@ -365,8 +365,8 @@ _GENERATED = "# mem0-hooks configuration. Every key is documented in docs/config
 _GENERATED_BEFORE = ("# mem0-hooks configuration. Every key is documented in the README ('Configuration').",)
 # Commented out, so that a later release's defaults apply to a file an install wrote.
 _RECALL_DEFAULTS = (
-    "  # max_context_memories: 16  # most exchanges injected per prompt\n"
-    "  # context_budget_chars: 6000  # most characters injected per prompt\n"
+    "  # max_context_memories: 24  # most exchanges injected per prompt\n"
+    "  # context_budget_chars: 4400  # most characters injected per prompt\n"
     "  # min_relevance: 0.2  # the local store injects only turns scoring this share of the best match\n"
 )
 

@@ -21,9 +21,9 @@ class MemoryConfig(_Section):
     search_on_query: bool = Field(True, description="Inject recalled memories on every prompt.")
     recall_on_session_start: bool = Field(True, description="Inject a project orientation at SessionStart.")
     max_context_memories: int = Field(
-        16, ge=1, le=100, description="Most groups of adjacent turns (each under one date) injected per prompt."
+        24, ge=1, le=100, description="Most groups of adjacent turns (each under one date) injected per prompt."
     )
-    context_budget_chars: int = Field(6000, ge=200, le=9500, description="Most characters injected per prompt.")
+    context_budget_chars: int = Field(4400, ge=200, le=9500, description="Most characters injected per prompt.")
     min_relevance: float = Field(
         0.2, ge=0.0, le=1.0, description="Local store: inject only turns scoring at least this share of the best."
     )

@@ -760,7 +760,7 @@ def _refresh_recall_limits(layout: Layout, config: dict[str, Any], report: Repor
         say(f"==> {_did(dry, 'updated', 'update')} the recall limits an earlier install wrote in {layout.config}")
         report.done.append(
             f"{_did(dry, 'updated', 'update')} {layout.config}: the recall limits an earlier install wrote "
-            "(max_context_memories 12, context_budget_chars 4000) now follow the defaults (16 and 6000, "
+            "(max_context_memories 12, context_budget_chars 4000) now follow the defaults (24 and 4400, "
             "with min_relevance 0.2); `mem0-hooks config set` sets them back"
         )
         return
@@ -770,7 +770,7 @@ def _refresh_recall_limits(layout: Layout, config: dict[str, Any], report: Repor
         report.notes.append(
             f"{layout.config} sets max_context_memories 12 and context_budget_chars 4000, the defaults before "
             "0.2.0; with the relevance cut (memory.min_relevance) the new ones recall more: "
-            "`mem0-hooks config set memory.max_context_memories 16` and `... memory.context_budget_chars 6000`"
+            "`mem0-hooks config set memory.max_context_memories 24` and `... memory.context_budget_chars 4400`"
         )
 
 

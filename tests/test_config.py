@@ -19,8 +19,8 @@ def write(data_home: Path, text: str) -> None:
 def test_defaults_without_a_file(isolated_home: Path) -> None:
     cfg = config.load()
     assert cfg["backend"] == "local"
-    assert cfg["memory"]["context_budget_chars"] == 6000
-    assert cfg["memory"]["max_context_memories"] == 16 and cfg["memory"]["min_relevance"] == 0.2
+    assert cfg["memory"]["context_budget_chars"] == 4400
+    assert cfg["memory"]["max_context_memories"] == 24 and cfg["memory"]["min_relevance"] == 0.2
     assert cfg["privacy"]["require_consent"] is True and cfg["privacy"]["consent_given"] is False
     assert config.capture_allowed(cfg) is False  # no consent, no capture
     assert cfg["user_id"]

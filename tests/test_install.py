@@ -388,7 +388,7 @@ def test_an_upgrade_lets_the_recall_limits_an_earlier_install_wrote_follow_the_d
     assert text == config.default_yaml(consent=True).replace(config._GENERATED, config._GENERATED_BEFORE[0])
     assert stat.S_IMODE((data / "config.yaml").stat().st_mode) == 0o600
     loaded = config.load()["memory"]
-    assert (loaded["max_context_memories"], loaded["context_budget_chars"]) == (16, 6000)
+    assert (loaded["max_context_memories"], loaded["context_budget_chars"]) == (24, 4400)
 
 
 def test_an_upgrade_changes_a_symlinked_config_where_it_lives(
@@ -402,7 +402,7 @@ def test_an_upgrade_changes_a_symlinked_config_where_it_lives(
     assert install_here(capsys)[0] == 0
 
     assert (data / "config.yaml").is_symlink()
-    assert "  # context_budget_chars: 6000" in (dotfiles / "config.yaml").read_text()
+    assert "  # context_budget_chars: 4400" in (dotfiles / "config.yaml").read_text()
 
 
 def test_an_upgrade_keeps_recall_limits_set_through_the_cli_and_says_what_they_cost(
@@ -999,3 +999,20 @@ def test_claude_lists_the_installed_memory_server_as_connected(
     )
     line = next((x for x in proc.stdout.splitlines() if x.startswith("mem0-hooks:")), "")
     assert "Connected" in line, proc.stdout + proc.stderr
+
+
+def test_an_upgrade_replaces_the_python_commands_of_an_older_install_by_the_quick_client() -> None:
+    old = inst.Layout("/d", bash=None)  # as every install before the quick client wrote them
+    new = inst.Layout("/d", bash="/bin/bash")
+    settings = inst.merge_hooks(
+        {"hooks": {"UserPromptSubmit": [{"hooks": [{"type": "command", "command": "echo mine"}]}]}},
+        inst.handlers_for(old),
+    )
+    upgraded = inst.merge_hooks(settings, inst.handlers_for(new))
+    ours = [(event, h["command"]) for event, h in inst.our_handlers(upgraded)]
+    assert sorted(event for event, _ in ours) == sorted(OUR_EVENTS)  # one each, no copy of the old ones left
+    assert dict(ours)["UserPromptSubmit"] == inst.quick_command("/bin/bash", new.quick_client, "UserPromptSubmit")
+    assert dict(ours)["SessionStart"] == inst.quick_command("/bin/bash", new.quick_client, "SessionStart")
+    assert dict(ours)["Stop"] == inst.handler_for(old, "Stop")["command"]
+    mine = {"type": "command", "command": "echo mine"}
+    assert any(h == mine for g in upgraded["hooks"]["UserPromptSubmit"] for h in g["hooks"])  # the user's is kept
