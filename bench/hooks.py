@@ -1276,7 +1276,7 @@ class Bench:
 
             # what -S buys, in the same rounds (once, on the synthetic store as before)
             also: tuple[str, ...] = ("",) if size == flag_size and kind == "synthetic" and wanted("flags") else ()
-            if kind == "local" and size == flag_size and shutil.which("bash"):
+            if size == flag_size and (kind == "local" or also) and shutil.which("bash"):
                 also += (PYTHON_HOOK,)  # what the quick client saves: the same hook as a Python start
             extra_env: dict[str, dict[str, str]] = {}
             if kind == "local" and size == flag_size:
@@ -1554,8 +1554,11 @@ class Bench:
             f"### Hook cost vs. a bare Python start (mem0-hooks {m['mem0_hooks']})",
             "",
             f"Machine: {m['cpu']}, {m['cores']} cores, {m['os']}; {m['python_impl']} {m['python']}.",
-            f'Hooks run as Claude Code runs them: `/bin/sh -c \'"<python>" -S "<data>/hooks/<event>.py"\'` with '
-            f"JSON on stdin and `MEM0_HOOKS_HOME` set (`-S` skips site.py, as the installer writes it; "
+            "Hooks run as Claude Code runs them, with the commands ./install.sh writes: SessionStart and "
+            "UserPromptSubmit as `/bin/sh -c '\"<bash>\" \"<data>/hooks/warm_client.sh\" <event>.py'` (the quick "
+            "client: no Python start when the warm process serves them), the others as "
+            f'`/bin/sh -c \'"<python>" -S "<data>/hooks/<event>.py"\'`, with '
+            f"JSON on stdin and `MEM0_HOOKS_HOME` set (`-S` skips site.py; "
             f"{self.layout} layout). Each of {self.args.rounds} rounds (after {self.args.warmup} warm-up) also "
             'runs `"<python>" -c pass` the same way; ratio = hook median / bare median of the same rounds; '
             "CPU ratio = the same with user + system CPU time (steadier when the machine is busy).",
@@ -1587,7 +1590,8 @@ class Bench:
         for r in (r for r in self.results if r["flags"] == PLUGIN):
             lines.append(
                 f'"plugin route" rows run the hook as the Claude Code plugin does: `sh <plugin>/hooks/plugin-hook.sh '
-                f"<file>` in exec form (no shell around it), which starts the data dir's venv interpreter with `-S`; "
+                f"<file>` in exec form (no shell around it), which runs the quick client where bash is, else the data "
+                "dir's venv interpreter with `-S`; "
                 f"its target is the install.sh route's ratio of the same rounds plus {PLUGIN_MARGIN:g}x "
                 f"({r['case']}: {r['ratio']:.2f}x against {r['ratio_target'] - PLUGIN_MARGIN:.2f}x)."
             )
@@ -1602,7 +1606,7 @@ class Bench:
                 (
                     r
                     for r in self.results
-                    if r["flags"] == "-S"
+                    if r["flags"] == (PYTHON_HOOK if without["event"] in QUICK_EVENTS else "-S")
                     and r["kind"] == without["kind"]
                     and r["size"] == without["size"]
                     and r["event"] == without["event"]
