@@ -98,12 +98,16 @@ class Warm:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(f"{os.getpid()}\n{self.path}\n")
         os.replace(tmp, self.pid_file)
+        self._try_door(complain=True)
+
+    def _try_door(self, complain: bool = False) -> None:
         try:
             self.open_door()
         except OSError as exc:  # no loopback, no port: the quick client falls back to the Python hook
-            from mem0_hooks.log import log
+            if complain:
+                from mem0_hooks.log import log
 
-            log(f"warm process: the quick client's door stays shut: {exc}", level="WARNING")
+                log(f"warm process: the quick client's door stays shut: {exc}", level="WARNING")
 
     def open_door(self) -> None:
         """Listen for the quick client (``hooks/warm_client.sh``) on 127.0.0.1, when no other warm process of
@@ -153,8 +157,8 @@ class Warm:
         import select
 
         checked = time.monotonic()
-        listening = [sock for sock in (self.sock, self.door) if sock is not None]
         while not self.stopping:
+            listening = [sock for sock in (self.sock, self.door) if sock is not None]
             try:
                 ready, _, _ = select.select(listening, [], [], TICK)
             except (OSError, ValueError):
@@ -175,6 +179,8 @@ class Warm:
             if time.monotonic() - checked >= TICK:
                 checked = time.monotonic()
                 _reap_children()
+                if self.door is None:
+                    self._try_door()  # the warm process that held it (other settings) may have exited
                 if self.should_exit():
                     return
 

@@ -300,3 +300,30 @@ def test_the_client_sends_the_variables_the_fingerprint_is_made_of() -> None:
     listed = re.search(r"for name in \$\{!MEM0_@\}(.*?); do", script, re.S)
     assert listed is not None
     assert listed.group(1).replace("\\\n", " ").split() == list(relay.FINGERPRINT_ENV)
+
+
+def test_when_the_door_holder_exits_a_warm_process_of_other_settings_takes_the_door(
+    data_home: Path, project: Path, layout: Path
+) -> None:
+    _remember(project)
+    _, _, _, holder = _start_warm(layout, project, data_home)
+    other = {"MEM0_HOOKS_MEMORY_CONTEXT_BUDGET_CHARS": "5000"}
+    assert quick(layout, "user_prompt_submit.py", prompt_event("s-o1", project, QUESTION), env=other).returncode == 0
+    deadline = time.monotonic() + 15
+    while len([p for p in relay.describe(str(data_home)) if p["alive"]]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (second,) = [p for p in relay.describe(str(data_home)) if p["alive"] and p["pid"] != holder]
+    (first,) = [p for p in relay.describe(str(data_home)) if p["pid"] == holder]
+    assert relay._control(first["socket"], first["fingerprint"], "stop")
+
+    deadline = time.monotonic() + 15
+    door = Path(relay.quick_door(str(data_home)))
+    while time.monotonic() < deadline:
+        if door.exists() and door.read_text().split()[3] == str(second["pid"]):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the door was not taken over: {door.read_text() if door.exists() else 'no door'}")
+    (layout / "user_prompt_submit.py").unlink()
+    served = quick(layout, "user_prompt_submit.py", prompt_event("s-o2", project, QUESTION), env=other)
+    assert served.returncode == 0 and "kestrel-7" in injected_context(served, "UserPromptSubmit")
