@@ -58,7 +58,7 @@ for name in ${!MEM0_@} HOME XDG_DATA_HOME TZ HTTP_PROXY HTTPS_PROXY ALL_PROXY NO
 done
 printf '%s\0' "${fields[@]}" '' >&3 2>/dev/null || fallback
 read -r -t 3 answer verdict <&3 || fallback
-[ "$answer" = "$server" ] && [ "$verdict" = go ] || fallback # not our warm process: the prompt is not sent
+[ -n "$server" ] && [ "$answer" = "$server" ] && [ "$verdict" = go ] || fallback # else the prompt is not sent
 printf '%s\0' "$input" >&3 2>/dev/null || fallback
 read -r -t 8 status <&3
 case $? in
