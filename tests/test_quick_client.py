@@ -20,9 +20,8 @@ import pytest
 
 from mem0_hooks import relay
 from tests.support.hooks import HOOKS_DIR, REPO_ROOT, injected_context, prompt_event, run_hook
+from tests.support.warm import QUESTION, remember, wait_for_warm
 
-FACT = "We deploy the billing service with Helm to cluster kestrel-7"
-QUESTION = "how do we deploy the billing service?"
 BASH = shutil.which("bash")
 pytestmark = pytest.mark.skipif(BASH is None, reason="the quick client needs bash")
 
@@ -41,14 +40,6 @@ def quick(
         timeout=timeout,
         check=False,
     )
-
-
-def _remember(project: Path) -> None:
-    from mem0_hooks.cli.main import main
-
-    off = {"MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS": "false"}
-    assert run_hook("UserPromptSubmit", prompt_event("s-fact", project, FACT), env=off).returncode == 0
-    assert main(["replay"]) == 0
 
 
 def _wait_for_door(data_home: Path, timeout: float = 15.0) -> tuple[int, str, str, int]:
@@ -90,7 +81,7 @@ def _start_warm(layout: Path, project: Path, data_home: Path) -> tuple[int, str,
 def test_the_quick_client_is_served_by_the_warm_process_and_answers_as_the_python_hook(
     data_home: Path, project: Path, layout: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _remember(project)
+    remember(project)
     port, _, _, pid = _start_warm(layout, project, data_home)
     assert not os.stat(relay.quick_door(str(data_home))).st_mode & 0o077
     (layout / "user_prompt_submit.py").unlink()  # from now on only the warm process can answer
@@ -133,7 +124,7 @@ def test_the_quick_client_is_served_by_the_warm_process_and_answers_as_the_pytho
 
 
 def test_a_long_prompt_with_any_characters_arrives_whole(data_home: Path, project: Path, layout: Path) -> None:
-    _remember(project)
+    remember(project)
     _start_warm(layout, project, data_home)
     (layout / "user_prompt_submit.py").unlink()
     text = QUESTION + " " + "".join(f"line {i}: ü \\ \" ' $HOME `x` \t%s%n\n" for i in range(6000))  # ~200 KB
@@ -148,7 +139,7 @@ def test_a_long_prompt_with_any_characters_arrives_whole(data_home: Path, projec
 
 
 def test_without_a_warm_process_the_python_hook_answers(data_home: Path, project: Path, layout: Path) -> None:
-    _remember(project)
+    remember(project)
     off = {"MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS": "false"}
     done = quick(layout, "user_prompt_submit.py", prompt_event("s1", project, QUESTION), env=off)
     assert done.returncode == 0 and "kestrel-7" in injected_context(done, "UserPromptSubmit")
@@ -223,7 +214,7 @@ class _Impostor:
 
 
 def test_a_port_taken_by_another_program_never_gets_the_prompt(data_home: Path, project: Path, layout: Path) -> None:
-    _remember(project)
+    remember(project)
     impostor = _Impostor("wrong token")
     try:
         impostor.write_door(data_home)
@@ -242,7 +233,7 @@ def test_a_port_taken_by_another_program_never_gets_the_prompt(data_home: Path, 
 def test_a_warm_process_that_dies_mid_request_leaves_the_work_to_the_python_hook(
     data_home: Path, project: Path, layout: Path
 ) -> None:
-    _remember(project)
+    remember(project)
     impostor = _Impostor("dies")  # it knows the tokens: it stands for our warm process, killed mid-request
     try:
         impostor.write_door(data_home)
@@ -256,7 +247,7 @@ def test_a_warm_process_that_dies_mid_request_leaves_the_work_to_the_python_hook
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the door file to another user")
 def test_a_door_file_of_another_user_is_never_trusted(data_home: Path, project: Path, layout: Path) -> None:
-    _remember(project)
+    remember(project)
     impostor = _Impostor("answers")
     try:
         impostor.write_door(data_home)
@@ -272,7 +263,7 @@ def test_a_door_file_of_another_user_is_never_trusted(data_home: Path, project: 
 def test_a_hook_with_other_settings_is_answered_with_those_settings(
     data_home: Path, project: Path, layout: Path
 ) -> None:
-    _remember(project)
+    remember(project)
     _start_warm(layout, project, data_home)
     # Memory switched off in this hook's environment: the warm process holding the door would recall, so the
     # hook must reach a process of its own settings (or do the work itself), and inject nothing.
@@ -285,9 +276,7 @@ def test_a_hook_with_other_settings_is_answered_with_those_settings(
     answers = [
         quick(layout, "user_prompt_submit.py", prompt_event(f"s-o{i}", project, QUESTION), env=other) for i in range(3)
     ]
-    deadline = time.monotonic() + 15
-    while len([p for p in relay.describe(str(data_home)) if p["alive"]]) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_warm(data_home, timeout=15, count=2)
     (layout / "user_prompt_submit.py").unlink()
     passed_on = quick(layout, "user_prompt_submit.py", prompt_event("s-o9", project, QUESTION), env=other)
     assert passed_on.returncode == 0, passed_on.stderr
@@ -305,13 +294,11 @@ def test_the_client_sends_the_variables_the_fingerprint_is_made_of() -> None:
 def test_when_the_door_holder_exits_a_warm_process_of_other_settings_takes_the_door(
     data_home: Path, project: Path, layout: Path
 ) -> None:
-    _remember(project)
+    remember(project)
     _, _, _, holder = _start_warm(layout, project, data_home)
     other = {"MEM0_HOOKS_MEMORY_CONTEXT_BUDGET_CHARS": "5000"}
     assert quick(layout, "user_prompt_submit.py", prompt_event("s-o1", project, QUESTION), env=other).returncode == 0
-    deadline = time.monotonic() + 15
-    while len([p for p in relay.describe(str(data_home)) if p["alive"]]) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_warm(data_home, timeout=15, count=2)
     (second,) = [p for p in relay.describe(str(data_home)) if p["alive"] and p["pid"] != holder]
     (first,) = [p for p in relay.describe(str(data_home)) if p["pid"] == holder]
     assert relay._control(first["socket"], first["fingerprint"], "stop")

@@ -19,19 +19,7 @@ import pytest
 from mem0_hooks import relay
 from tests.support.hooks import HOOKS_DIR, REPO_ROOT, injected_context, prompt_event, run_hook, stop_event
 from tests.support.transcripts import append_lines, transcript_entry
-
-FACT = "We deploy the billing service with Helm to cluster kestrel-7"
-QUESTION = "how do we deploy the billing service?"
-
-
-def _remember(project: Path, data_home: Path) -> None:
-    """One stored fact in ``project`` (captured by a hook, drained by replay)."""
-    from mem0_hooks.cli.main import main
-
-    # With the warm process off (another fingerprint too): the test decides when one starts.
-    off = {"MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS": "false"}
-    assert run_hook("UserPromptSubmit", prompt_event("s-fact", project, FACT), env=off).returncode == 0
-    assert main(["replay"]) == 0
+from tests.support.warm import QUESTION, remember, wait_for_warm
 
 
 def _where(data_home: Path, **env: str) -> tuple[str, str]:
@@ -47,17 +35,6 @@ def _where(data_home: Path, **env: str) -> tuple[str, str]:
         os.environ.update(saved)
 
 
-def _wait_for_warm(data_home: Path, alive: bool = True, timeout: float = 10.0) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [p for p in relay.describe(str(data_home)) if p["alive"]]
-        if bool(found) == alive:
-            return found
-        time.sleep(0.05)
-    state = "never came up" if alive else "did not exit"
-    raise AssertionError(f"warm process {state}: {relay.describe(str(data_home))}")
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     path = tmp_path / "proj"
@@ -66,10 +43,10 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_the_first_hook_starts_a_warm_process_and_the_next_is_served_by_it(data_home: Path, project: Path) -> None:
-    _remember(project, data_home)
+    remember(project)
     first = run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
     assert "kestrel-7" in injected_context(first, "UserPromptSubmit")  # done in the hook process
-    (proc,) = _wait_for_warm(data_home)
+    (proc,) = wait_for_warm(data_home)
     fp, path = _where(data_home)
     assert proc["fingerprint"] == fp and proc["socket"] == path
     assert not os.stat(os.path.dirname(path)).st_mode & 0o077  # nobody else can reach the socket
@@ -139,17 +116,17 @@ def test_a_hook_without_os_finds_the_same_data_dir_and_fingerprint_as_the_warm_p
 
 
 def test_a_session_is_not_given_the_same_memory_twice_by_the_warm_process(data_home: Path, project: Path) -> None:
-    _remember(project, data_home)
+    remember(project)
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
-    _wait_for_warm(data_home)
+    wait_for_warm(data_home)
     again = run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION + " (again)"))
     assert "kestrel-7" not in injected_context(again, "UserPromptSubmit")
 
 
 def test_a_config_change_is_seen_by_the_running_warm_process(data_home: Path, project: Path) -> None:
-    _remember(project, data_home)
+    remember(project)
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
-    _wait_for_warm(data_home)
+    wait_for_warm(data_home)
     config = data_home / "config.yaml"
     config.write_text(config.read_text().replace("search_on_query: true", "search_on_query: false"))
     assert "search_on_query: false" in config.read_text()
@@ -159,9 +136,9 @@ def test_a_config_change_is_seen_by_the_running_warm_process(data_home: Path, pr
 def test_hooks_with_other_settings_never_use_a_warm_process_started_with_different_ones(
     data_home: Path, project: Path
 ) -> None:
-    _remember(project, data_home)
+    remember(project)
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
-    (started,) = _wait_for_warm(data_home)
+    (started,) = wait_for_warm(data_home)
     off = {"MEM0_HOOKS_MEMORY_SEARCH_ON_QUERY": "false"}
     assert _where(data_home, **off)[0] != started["fingerprint"]
     assert run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION), env=off).stdout == b""
@@ -177,9 +154,9 @@ def test_a_config_that_switches_it_off_or_cannot_be_read_retires_it(
 ) -> None:
     """Hooks then work on their own: switched off, they answer as before; with a config that cannot be
     read, they stay quiet, as a hook without a warm process does."""
-    _remember(project, data_home)
+    remember(project)
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
-    _wait_for_warm(data_home)
+    wait_for_warm(data_home)
     config = data_home / "config.yaml"
     config.write_text(config.read_text() + appended)
     proc = run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
@@ -187,23 +164,23 @@ def test_a_config_that_switches_it_off_or_cannot_be_read_retires_it(
         assert "kestrel-7" in injected_context(proc, "UserPromptSubmit")  # declined, then done by the hook
     else:
         assert proc.returncode == 0 and proc.stdout == b""
-    _wait_for_warm(data_home, alive=False)
+    wait_for_warm(data_home, alive=False)
     run_hook("UserPromptSubmit", prompt_event("s3", project, QUESTION))
     time.sleep(0.5)
     assert not [p for p in relay.describe(str(data_home)) if p["alive"]]
 
 
 def test_a_killed_warm_process_costs_nothing_but_a_slower_hook(data_home: Path, project: Path) -> None:
-    _remember(project, data_home)
+    remember(project)
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
-    (proc,) = _wait_for_warm(data_home)
+    (proc,) = wait_for_warm(data_home)
     assert run_hook("UserPromptSubmit", prompt_event("s1b", project, QUESTION)).returncode == 0  # served by it
     os.kill(proc["pid"], signal.SIGKILL)  # leaves its socket file behind
     time.sleep(0.2)
     assert os.path.exists(proc["socket"])
     answer = run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
     assert answer.returncode == 0 and "kestrel-7" in injected_context(answer, "UserPromptSubmit")
-    (fresh,) = _wait_for_warm(data_home)
+    (fresh,) = wait_for_warm(data_home)
     assert fresh["pid"] != proc["pid"]
     assert not (data_home / "mem0-hooks.log").exists() or "ERROR" not in (data_home / "mem0-hooks.log").read_text()
 
@@ -214,7 +191,7 @@ def test_a_socket_that_does_not_answer_properly_is_worked_around(
 ) -> None:
     """Whatever listens on the socket (a warm process dying mid-request, an old version), the hook
     answers and captures as if it were not there."""
-    _remember(project, data_home)
+    remember(project)
     fp, path = _where(data_home)
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -247,7 +224,7 @@ def test_a_socket_that_does_not_answer_properly_is_worked_around(
 
 def test_a_socket_in_a_directory_others_can_enter_is_never_used(data_home: Path, project: Path) -> None:
     """Someone else's socket could answer with their own "memories": the hook must not talk to it."""
-    _remember(project, data_home)
+    remember(project)
     fp, path = _where(data_home)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     os.chmod(os.path.dirname(path), 0o777)
@@ -291,9 +268,9 @@ def test_a_data_dir_too_deep_for_a_unix_socket_path_still_gets_a_warm_process(
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     project = tmp_path / "proj"
     (project / ".git").mkdir(parents=True)
-    _remember(project, deep)
+    remember(project)
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
-    (proc,) = _wait_for_warm(deep)
+    (proc,) = wait_for_warm(deep)
     assert proc["socket"].startswith(str(runtime)) and len(proc["socket"]) < 108  # the limit on Linux
     fp, path = _where(deep)
     request = json.dumps(prompt_event("s2", project, QUESTION)).encode()
@@ -305,14 +282,14 @@ def test_it_exits_when_idle_and_uninstall_stops_it(data_home: Path, project: Pat
     config = data_home / "config.yaml"
     config.write_text(config.read_text() + "claude_code:\n  warm_process_idle_minutes: 0.03\n")
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
-    _wait_for_warm(data_home)
-    _wait_for_warm(data_home, alive=False, timeout=15)  # 1.8 s idle, checked every 2 s
+    wait_for_warm(data_home)
+    wait_for_warm(data_home, alive=False, timeout=15)  # 1.8 s idle, checked every 2 s
 
     config.write_text(config.read_text().replace("0.03", "30"))
     run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
-    _wait_for_warm(data_home)
+    wait_for_warm(data_home)
     assert relay.stop_all(str(data_home)) == 1
-    _wait_for_warm(data_home, alive=False)
+    wait_for_warm(data_home, alive=False)
     assert not list((data_home / "run").glob("warm-*.sock"))
 
 
@@ -322,7 +299,7 @@ def test_a_code_change_on_disk_retires_the_warm_process(tmp_path: Path, data_hom
     shutil.copytree(REPO_ROOT / "mem0_hooks", checkout / "mem0_hooks", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(HOOKS_DIR, checkout / "hooks", ignore=shutil.ignore_patterns("__pycache__"))
     hook = [sys.executable, str(checkout / "hooks" / "user_prompt_submit.py")]
-    _remember(project, data_home)
+    remember(project)
 
     import subprocess
 
@@ -336,14 +313,14 @@ def test_a_code_change_on_disk_retires_the_warm_process(tmp_path: Path, data_hom
         )
 
     ask("s1")
-    (old,) = _wait_for_warm(data_home)
+    (old,) = wait_for_warm(data_home)
     recall = checkout / "mem0_hooks" / "context.py"
     recall.write_text(recall.read_text().replace('TAG = "recalled-memories"', 'TAG = "recalled-memories-v2"'))
     answer = ask("s2")
     assert b"recalled-memories-v2" in answer.stdout  # the new code answered (in the hook process)
-    _wait_for_warm(data_home, alive=False)
+    wait_for_warm(data_home, alive=False)
     ask("s3")
-    (new,) = _wait_for_warm(data_home)
+    (new,) = wait_for_warm(data_home)
     assert new["pid"] != old["pid"]
     assert b"recalled-memories-v2" in ask("s4").stdout
 
@@ -413,9 +390,9 @@ def test_forgotten_memories_are_not_recalled_by_a_running_warm_process(
     """The warm process keeps the store open between prompts; what the user erased must not come back."""
     from mem0_hooks.cli.main import main
 
-    _remember(project, data_home)
+    remember(project)
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
-    _wait_for_warm(data_home)
+    wait_for_warm(data_home)
     served = run_hook("UserPromptSubmit", prompt_event("s2", project, QUESTION))
     assert "kestrel-7" in injected_context(served, "UserPromptSubmit")
     if how == "forget --all":
@@ -435,9 +412,9 @@ def test_a_word_first_asked_about_then_remembered_is_recalled_by_the_warm_proces
     """Asking about a name before any memory has it must not hide it once one does."""
     from mem0_hooks.cli.main import main
 
-    _remember(project, data_home)
+    remember(project)
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
-    _wait_for_warm(data_home)
+    wait_for_warm(data_home)
     asked = run_hook("UserPromptSubmit", prompt_event("s2", project, "what is the zephyr cluster used for?"))
     assert "Zephyr" not in injected_context(asked, "UserPromptSubmit")
     off = {"MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS": "false"}
@@ -452,7 +429,7 @@ def test_prompts_are_captured_after_the_queue_directory_was_wiped_under_the_warm
     data_home: Path, project: Path
 ) -> None:
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
-    _wait_for_warm(data_home)
+    wait_for_warm(data_home)
     shutil.rmtree(data_home / "queue")
     run_hook("UserPromptSubmit", prompt_event("s2", project, "the release train leaves every second Tuesday"))
     pending = [p.read_text() for p in (data_home / "queue" / "pending").iterdir()]
@@ -497,7 +474,7 @@ def test_a_stop_with_a_long_new_tail_is_captured_once_whoever_reads_it(data_home
     """The warm process leaves a long first capture to the hook (it would hold up other sessions'
     prompts) and serves the short ones after it; every turn is captured exactly once either way."""
     run_hook("UserPromptSubmit", prompt_event("s0", project, QUESTION))
-    _wait_for_warm(data_home)
+    wait_for_warm(data_home)
     transcript = project / "long.jsonl"
     filler = "We walked through the ledger reconciliation job line by line. " * 40
 
@@ -536,6 +513,6 @@ def test_mem0_hooks_uninstall_stops_the_warm_process(data_home: Path, project: P
     from mem0_hooks.cli.main import main
 
     run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
-    _wait_for_warm(data_home)
+    wait_for_warm(data_home)
     assert main(["uninstall"]) == 0
-    _wait_for_warm(data_home, alive=False)
+    wait_for_warm(data_home, alive=False)
