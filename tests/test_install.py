@@ -122,6 +122,16 @@ USER_SETTINGS: dict[str, Any] = {
 
 
 # -- the handler and its quoting ---------------------------------------------------------------------
+def _sh_words(command: str) -> list[str]:
+    """The words /bin/sh itself makes of a command string."""
+    return subprocess.run(
+        ["/bin/sh", "-c", f'set -- {command}; for a in "$@"; do printf \'%s\\n\' "$a"; done'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+
+
 @pytest.mark.parametrize("data_dir", ["/home/a b/.local/share/mem0-hooks", '/tmp/it\'s "odd" $HOME `x`'])
 def test_hook_command_survives_sh_and_is_recognised(data_dir: str) -> None:
     layout = inst.Layout(data_dir)
@@ -133,12 +143,7 @@ def test_hook_command_survives_sh_and_is_recognised(data_dir: str) -> None:
         check=True,
     ).stdout
     # What /bin/sh itself makes of the command string must be the three words we meant.
-    sh_words = subprocess.run(
-        ["/bin/sh", "-c", f'set -- {handler["command"]}; for a in "$@"; do printf \'%s\\n\' "$a"; done'],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
+    sh_words = _sh_words(handler["command"])
     assert sh_words == [layout.python, "-S", layout.hook_script("Stop")]
     assert argv.splitlines() == sh_words
     assert inst.ours(handler) == "stop.py"
@@ -176,12 +181,7 @@ def test_only_the_exact_shape_is_ours() -> None:
 def test_quick_command_survives_sh_and_is_recognised(data_dir: str) -> None:
     layout = inst.Layout(data_dir, bash="/usr/bin/bash")
     handler = inst.handler_for(layout, "UserPromptSubmit")
-    sh_words = subprocess.run(
-        ["/bin/sh", "-c", f'set -- {handler["command"]}; for a in "$@"; do printf \'%s\\n\' "$a"; done'],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
+    sh_words = _sh_words(handler["command"])
     assert sh_words == ["/usr/bin/bash", layout.quick_client, "user_prompt_submit.py"]
     assert inst.ours(handler) == "user_prompt_submit.py"
     assert inst.data_dir_of(handler) == data_dir
