@@ -65,19 +65,16 @@ class Warm:
     # -- life --------------------------------------------------------------------------------------
     def claim(self) -> bool:
         """Take this fingerprint's lock; False when another warm process has it."""
-        import fcntl
-
         from mem0_hooks import paths
 
         paths.ensure_private_dir(relay.run_dir(self.home))  # the pid file's
         folder = paths.ensure_private_dir(os.path.dirname(self.path))  # the socket's (the same, or a short path)
         if not relay.private_dir(folder):
             raise OSError(f"{folder} is not a private directory of this user; the warm process stays off")
-        self.lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        lock = _take_lock(self.path + ".lock")
+        if lock is None:
             return False
+        self.lock_fd = lock
         return True
 
     def listen(self) -> None:
@@ -119,18 +116,14 @@ class Warm:
         process proves itself with the second before the client sends the prompt, so a program that
         took the port after this process ended learns nothing but a dead token.
         """
-        import fcntl
         import secrets
         import socket
 
         from mem0_hooks import paths
 
         door = relay.quick_door(self.home)
-        fd = os.open(door + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
+        fd = _take_lock(door + ".lock")
+        if fd is None:
             return  # another warm process of this data dir holds the door, and passes our hooks on
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -461,6 +454,20 @@ class _Embedder:
             db.execute(f"PRAGMA busy_timeout = {int(store.timeout * 1000)}")
         self.after = rows[-1][0]
         self.next_at = time.monotonic()  # more may be waiting: look again after the next request or tick
+
+
+def _take_lock(path: str) -> int | None:
+    """The open file descriptor of ``path`` with an exclusive lock held on it (kept for this process's life),
+    or None when another process holds it."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _quick_ack(conn: Any) -> None:
