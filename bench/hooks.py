@@ -73,8 +73,10 @@ REMOTE_LOCAL_INDEX = 10_000  # memories in the local index beside the remote sto
 IN_PROCESS = "in-process"  # the variant run with the warm process switched off
 PLUGIN = "plugin"  # the variant run as the Claude Code plugin runs it
 PLUGIN_MARGIN = 0.1  # the plugin route's ratio may exceed the install.sh route's by this much
-PYTHON_HOOK = "Python hook"  # the variant run as a Python start (SessionStart and UserPromptSubmit run the
-QUICK_EVENTS = ("SessionStart", "UserPromptSubmit")  # quick client, hooks/warm_client.sh, where bash is)
+# SessionStart and UserPromptSubmit run the quick client (hooks/warm_client.sh) where bash is; the "Python hook"
+# variant runs them as a Python start, as every other event runs.
+QUICK_EVENTS = ("SessionStart", "UserPromptSubmit")
+PYTHON_HOOK = "Python hook"
 WARM_OFF = "MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS"
 SEMANTIC_OFF = "MEM0_HOOKS_MEMORY_SEMANTIC"
 SEMANTIC_OFF_VARIANT = "semantic off"  # the variant run with recall by words only
