@@ -531,8 +531,9 @@ def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
         asking_started, log_from = time.perf_counter(), remote_stores.log_size(home)
         categories = DEVMEM_CATEGORIES if is_devmem(samples) else CATEGORIES
 
-        def ask_all() -> dict[str, Any]:
-            """Every category 1-4 question once: per-category recall, in the first characters, sizes, times."""
+        def ask_all(dump: Any = None) -> dict[str, Any]:
+            """Every category 1-4 question once: per-category recall, in the first characters, sizes, times.
+            With ``dump`` (an open file), a JSON line per question: its block and where its evidence sits."""
             by_category: dict[int, list[float]] = {}
             first_by_category: dict[int, list[float]] = {}
             complete = skipped = over_budget = empty = 0
@@ -576,6 +577,10 @@ def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
                     where = [flat.find(normalise(captured[e])) for e in evidence]
                     found = sum(1 for at in where if at >= 0)
                     early = sum(1 for at in where if 0 <= at < FIRST_CHARS)
+                    if dump is not None:
+                        row = {"question": qa["question"], "category": category, "evidence_at": where}
+                        row.update(evidence=[captured[e] for e in evidence], block=context)
+                        dump.write(json.dumps(row, ensure_ascii=False) + "\n")
                     by_category.setdefault(category, []).append(found / len(evidence))
                     first_by_category.setdefault(category, []).append(early / len(evidence))
                     complete += found == len(evidence)
@@ -591,7 +596,11 @@ def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
                 "empty": empty,
             }
 
-        asked = ask_all()
+        if args.dump:
+            with open(args.dump, "w", encoding="utf-8") as dump:
+                asked = ask_all(dump)
+        else:
+            asked = ask_all()
         ablations = ablate(ask_all, ask_env) if args.ablate else []
         by_category, first_by_category = asked["by_category"], asked["first_by_category"]
         complete, skipped, over_budget = asked["complete"], asked["skipped"], asked["over_budget"]
@@ -812,7 +821,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--limit-conversations", type=int, default=0, metavar="N", help="only the first N conversations"
     )
-    parser.add_argument("--budget", type=int, default=0, help="most characters per block (default: the config's, 4400)")
+    parser.add_argument("--budget", type=int, default=0, help="most characters per block (default: the config's, 4600)")
     parser.add_argument(
         "--crowded",
         action="store_true",
@@ -830,6 +839,13 @@ def main(argv: list[str] | None = None) -> int:
         help="with --in-process: ask every question again with each ranking rule off, and print what each buys",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--dump",
+        metavar="FILE",
+        default="",
+        help="write a JSON line per question to FILE: the question, its evidence, the block injected and "
+        "where in it (normalised characters, -1: missing) each piece of evidence starts; for reading misses",
+    )
     parser.add_argument(
         "--set",
         action="append",
