@@ -366,8 +366,8 @@ _GENERATED_BEFORE = ("# mem0-hooks configuration. Every key is documented in the
 # Commented out, so that a later release's defaults apply to a file an install wrote.
 _RECALL_DEFAULTS = (
     "  # max_context_memories: 24  # most exchanges injected per prompt\n"
-    "  # context_budget_chars: 4400  # most characters injected per prompt\n"
-    "  # min_relevance: 0.2  # the local store injects only turns scoring this share of the best match\n"
+    "  # context_budget_chars: 4600  # most characters injected per prompt\n"
+    "  # min_relevance: 0.215  # the local store injects only turns scoring this share of the best match\n"
 )
 
 

@@ -23,9 +23,9 @@ class MemoryConfig(_Section):
     max_context_memories: int = Field(
         24, ge=1, le=100, description="Most groups of adjacent turns (each under one date) injected per prompt."
     )
-    context_budget_chars: int = Field(4400, ge=200, le=9500, description="Most characters injected per prompt.")
+    context_budget_chars: int = Field(4600, ge=200, le=9500, description="Most characters injected per prompt.")
     min_relevance: float = Field(
-        0.2, ge=0.0, le=1.0, description="Local store: inject only turns scoring at least this share of the best."
+        0.215, ge=0.0, le=1.0, description="Local store: inject only turns scoring at least this share of the best."
     )
     session_start_budget_chars: int = Field(2500, ge=200, le=9500)
     min_prompt_words: int = Field(2, ge=0, le=50, description="Prompts with fewer content words recall nothing.")

@@ -749,8 +749,10 @@ def _existing_config(layout: Layout) -> dict[str, Any] | None:
 def _refresh_recall_limits(layout: Layout, config: dict[str, Any], report: Report, say: Say, dry: bool) -> None:
     """Let the recall limits an earlier install wrote follow the current defaults (config.refresh_generated_defaults);
     say so, or say why limits equal to the old defaults were kept."""
-    from mem0_hooks.config import OLD_RECALL_LIMITS, refresh_generated_defaults
+    from mem0_hooks.config import OLD_RECALL_LIMITS, refresh_generated_defaults, stdlib_defaults
 
+    now = stdlib_defaults()["memory"]
+    items, budget, cut = now["max_context_memories"], now["context_budget_chars"], now["min_relevance"]
     try:
         refreshed = refresh_generated_defaults(layout.config, dry_run=dry)
     except OSError as exc:
@@ -760,8 +762,8 @@ def _refresh_recall_limits(layout: Layout, config: dict[str, Any], report: Repor
         say(f"==> {_did(dry, 'updated', 'update')} the recall limits an earlier install wrote in {layout.config}")
         report.done.append(
             f"{_did(dry, 'updated', 'update')} {layout.config}: the recall limits an earlier install wrote "
-            "(max_context_memories 12, context_budget_chars 4000) now follow the defaults (24 and 4400, "
-            "with min_relevance 0.2); `mem0-hooks config set` sets them back"
+            f"(max_context_memories 12, context_budget_chars 4000) now follow the defaults ({items} and {budget}, "
+            f"with min_relevance {cut}); `mem0-hooks config set` sets them back"
         )
         return
     memory = config.get("memory") if isinstance(config.get("memory"), dict) else {}
@@ -770,7 +772,8 @@ def _refresh_recall_limits(layout: Layout, config: dict[str, Any], report: Repor
         report.notes.append(
             f"{layout.config} sets max_context_memories 12 and context_budget_chars 4000, the defaults before "
             "0.2.0; with the relevance cut (memory.min_relevance) the new ones recall more: "
-            "`mem0-hooks config set memory.max_context_memories 24` and `... memory.context_budget_chars 4400`"
+            f"`mem0-hooks config set memory.max_context_memories {items}` and "
+            f"`... memory.context_budget_chars {budget}`"
         )
 
 

@@ -64,7 +64,7 @@ def local_store() -> Any:
     return store
 
 
-# Ranked turns handed to the formatter. A full 4,400-character block holds about 25; the rest are
+# Ranked turns handed to the formatter. A full 4,600-character block holds about 25; the rest are
 # spares for those it passes over (a repeated text, an exchange past ``max_context_memories``, a turn
 # too long for the room left). (80 recalled no more on LoCoMo, and formatting them cost more.)
 RECALL_TURNS = 50

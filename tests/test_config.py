@@ -19,8 +19,8 @@ def write(data_home: Path, text: str) -> None:
 def test_defaults_without_a_file(isolated_home: Path) -> None:
     cfg = config.load()
     assert cfg["backend"] == "local"
-    assert cfg["memory"]["context_budget_chars"] == 4400
-    assert cfg["memory"]["max_context_memories"] == 24 and cfg["memory"]["min_relevance"] == 0.2
+    assert cfg["memory"]["context_budget_chars"] == 4600
+    assert cfg["memory"]["max_context_memories"] == 24 and cfg["memory"]["min_relevance"] == 0.215
     assert cfg["privacy"]["require_consent"] is True and cfg["privacy"]["consent_given"] is False
     assert config.capture_allowed(cfg) is False  # no consent, no capture
     assert cfg["user_id"]
@@ -112,7 +112,7 @@ def test_a_cache_written_before_the_schema_changed_is_not_served(
     schema = tmp_path / "config_model.py"
     schema.write_text(Path(config._SCHEMA).read_text() + "\n# the upgraded schema\n")
     monkeypatch.setattr(config, "_SCHEMA", str(schema))
-    assert config.load()["memory"]["min_relevance"] == 0.2
+    assert config.load()["memory"]["min_relevance"] == 0.215
 
 
 def test_api_key_comes_from_env_then_file(data_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -388,7 +388,7 @@ def test_an_upgrade_lets_the_recall_limits_an_earlier_install_wrote_follow_the_d
     assert text == config.default_yaml(consent=True).replace(config._GENERATED, config._GENERATED_BEFORE[0])
     assert stat.S_IMODE((data / "config.yaml").stat().st_mode) == 0o600
     loaded = config.load()["memory"]
-    assert (loaded["max_context_memories"], loaded["context_budget_chars"]) == (24, 4400)
+    assert (loaded["max_context_memories"], loaded["context_budget_chars"]) == (24, 4600)
 
 
 def test_an_upgrade_changes_a_symlinked_config_where_it_lives(
@@ -402,7 +402,7 @@ def test_an_upgrade_changes_a_symlinked_config_where_it_lives(
     assert install_here(capsys)[0] == 0
 
     assert (data / "config.yaml").is_symlink()
-    assert "  # context_budget_chars: 4400" in (dotfiles / "config.yaml").read_text()
+    assert "  # context_budget_chars: 4600" in (dotfiles / "config.yaml").read_text()
 
 
 def test_an_upgrade_keeps_recall_limits_set_through_the_cli_and_says_what_they_cost(

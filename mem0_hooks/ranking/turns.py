@@ -24,7 +24,7 @@
    the best score even without a matching word (below the default cut of step 3: it only fills the end
    of a block when there is no cut). A prompt that matches nothing, or only turns the search is told to
    skip (the current session's, those already injected), still gets nothing. Newer turns win ties.
-3. The cut. With ``min_share`` (recall passes ``memory.min_relevance``, 0.2), turns scoring below that
+3. The cut. With ``min_share`` (recall passes ``memory.min_relevance``, 0.215), turns scoring below that
    share of the best are left out: a prompt with one clear answer gets a short block, one with many
    good matches a full one. Turns that are in only for their neighbours are marked (``Found.context``),
    so the block can lead with matches.
@@ -66,17 +66,17 @@ DATE_BASE = 0.5  # ... plus this share of the best score, so they count even wit
 SPEAKER_BOOST = 1.0  # on a prompt about someone the turns address by name, their own turns score (1 + this) times more
 OPENINGS = 40  # the first turns of this many of the newest sessions are read with every search ...
 OPENING_BOOST = 0.5  # ... a session's first turn scores (1 + this) times more ...
-OPENING_BASE = 0.15  # ... plus this share of the best score, so it counts even without a matching word
+OPENING_BASE = 0.1  # ... plus this share of the best score, so it counts even without a matching word
 SESSION_DIVERSITY = 1.0  # < 1: each further turn of a session ranks this much lower (off: it costs recall)
 SCORE_CHARS = 4000  # only this much of a long turn is tokenised for scoring
 WORDS_CACHED = 16384  # turns whose words are kept between searches (about 0.3 KB each)
 # -- fusion with the ranking by meaning (ranking.semantic; only where the model is loaded) --
 SEMANTIC_WEIGHT = 1.0  # a turn as close in meaning as the closest gets this share of the best word score
-SEMANTIC_CANDIDATES = 30  # the turns closest in meaning join the candidates ...
+SEMANTIC_CANDIDATES = 35  # the turns closest in meaning join the candidates ...
 SEMANTIC_WINDOWED = 5  # ... and the closest of those are widened to their neighbours too
 SEMANTIC_FLOOR = 0.5  # closeness counts from this many standard deviations above the project's mean
 SEMANTIC_POWER = 1.0  # how sharply it grows from there to the closest turn read
-CONTEXT_SHARE = 0.1  # a turn whose own score is below this share of the best is there for its neighbours
+CONTEXT_SHARE = 0.15  # a turn whose own score is below this share of the best is there for its neighbours
 
 
 class Found:
