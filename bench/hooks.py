@@ -1557,7 +1557,7 @@ class Bench:
             "",
             f"Machine: {m['cpu']}, {m['cores']} cores, {m['os']}; {m['python_impl']} {m['python']}.",
             "Hooks run as Claude Code runs them, with the commands ./install.sh writes: SessionStart and "
-            "UserPromptSubmit as `/bin/sh -c '\"<bash>\" \"<data>/hooks/warm_client.sh\" <event>.py'` (the quick "
+            'UserPromptSubmit as `/bin/sh -c \'"<bash>" "<data>/hooks/warm_client.sh" <event>.py\'` (the quick '
             "client: no Python start when the warm process serves them), the others as "
             f'`/bin/sh -c \'"<python>" -S "<data>/hooks/<event>.py"\'`, with '
             f"JSON on stdin and `MEM0_HOOKS_HOME` set (`-S` skips site.py; "
