@@ -78,3 +78,12 @@ def data_home(isolated_home: Path) -> Path:
     data.mkdir(mode=0o700, parents=True, exist_ok=True)
     (data / "config.yaml").write_text(config_mod.default_yaml(consent=True))
     return data
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project folder: ``proj`` with a ``.git`` (what makes it a project root). Modules that need
+    another name (a space in it, a name the viewer shows) or a working directory define their own."""
+    root = tmp_path / "proj"
+    (root / ".git").mkdir(parents=True)
+    return root

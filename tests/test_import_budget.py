@@ -79,13 +79,6 @@ def hooks_do_their_own_work(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEM0_HOOKS_CLAUDE_CODE_WARM_PROCESS", "false")
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    (root / ".git").mkdir(parents=True)
-    return root
-
-
 def _prompt(project: Path, session: str, text: str) -> dict:
     return {
         "session_id": session,

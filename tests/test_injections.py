@@ -46,13 +46,6 @@ def _seed(project: Path, *texts: str, session: str = "old") -> list[str]:
     return [i.id for i in items]
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    (root / ".git").mkdir(parents=True)
-    return root
-
-
 def test_a_record_round_trips_newest_first_in_a_private_file(data_home: Path) -> None:
     injections.record(
         "UserPromptSubmit",

@@ -31,13 +31,6 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeMem0]:
         yield server
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    proj = tmp_path / "proj"
-    (proj / ".git").mkdir(parents=True)
-    return proj
-
-
 def live(fake: FakeMem0) -> dict[str, dict]:
     """The fake's memories that are not forgotten (OpenMemory keeps a deleted one with state "deleted")."""
     return {i: r for i, r in fake.memories.items() if r.get("state", "active") == "active"}

@@ -54,13 +54,6 @@ def _wait_for_door(data_home: Path, timeout: float = 15.0) -> tuple[int, str, st
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "proj"
-    (path / ".git").mkdir(parents=True)
-    return path
-
-
-@pytest.fixture
 def layout(tmp_path: Path) -> Path:
     """A checkout of its own (hooks/ beside a link to the package), so a test can take the Python hooks away
     and know an answer came through the door: the fallback would have nothing to run."""

@@ -44,13 +44,6 @@ def configure(data_home: Path, fake: FakeMem0, monkeypatch: pytest.MonkeyPatch, 
         monkeypatch.setenv("MEM0_API_KEY", fake.default_key)
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    proj = tmp_path / "proj"
-    (proj / ".git").mkdir(parents=True)
-    return proj
-
-
 def test_capture_flush_recall(data_home: Path, fake: FakeMem0, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     configure(data_home, fake, monkeypatch, recall_on_session_start=False)
     assert run_hook("UserPromptSubmit", prompt_event("s1", project, FACT)).returncode == 0

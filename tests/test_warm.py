@@ -36,13 +36,6 @@ def _where(data_home: Path, **env: str) -> tuple[str, str]:
         os.environ.update(saved)
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    path = tmp_path / "proj"
-    (path / ".git").mkdir(parents=True)
-    return path
-
-
 def test_the_first_hook_starts_a_warm_process_and_the_next_is_served_by_it(data_home: Path, project: Path) -> None:
     remember(project)
     first = run_hook("UserPromptSubmit", prompt_event("s1", project, QUESTION))
