@@ -531,3 +531,31 @@ def test_mem0_hooks_uninstall_stops_the_warm_process(data_home: Path, project: P
     wait_for_warm(data_home)
     assert main(["uninstall"]) == 0
     wait_for_warm(data_home, alive=False)
+
+
+@pytest.mark.parametrize("layout", ["installed", "checkout"])
+def test_the_warm_process_finds_the_package_a_hook_imports(tmp_path: Path, layout: str) -> None:
+    """``warm._package_of`` repeats ``hooks/_bootstrap.py``'s rule (the bootstrap runs before the package
+    can be imported, so they cannot share it): both must name the same folder, or a quick-client request
+    would be fingerprinted for a package no hook of those settings runs."""
+    from mem0_hooks import warm
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = venv / "lib" / "python{}.{}".format(*sys.version_info[:2]) / "site-packages"
+    (site / "mem0_hooks").mkdir(parents=True)
+    (site / "mem0_hooks" / "__init__.py").write_text("")
+    root = tmp_path / "data"  # as ./install.sh lays it out: the hooks, no package beside them
+    (root / "hooks").mkdir(parents=True)
+    shutil.copy(HOOKS_DIR / "_bootstrap.py", root / "hooks")
+    if layout == "checkout":  # a checkout or the plugin: the package beside the hooks
+        (root / "mem0_hooks").mkdir()
+        (root / "mem0_hooks" / "__init__.py").write_text("")
+    code = "import _bootstrap, mem0_hooks, os; print(os.path.dirname(mem0_hooks.__file__))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEM0_", "CLAUDE_", "PYTHON"))}
+    imported = subprocess.run(
+        [str(python), "-S", "-c", code], cwd=root / "hooks", env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert imported == warm._package_of(str(root / "hooks"), str(python))
+    assert imported == str((site if layout == "installed" else root) / "mem0_hooks")
