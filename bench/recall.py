@@ -463,6 +463,9 @@ def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
                     )
                 )
         else:
+            # a store kept by older code may hold vectors of another model, which recall does not use
+            # (words only) until they are made again: make them, as an upgraded install's flusher would
+            settle_vectors(hooks)
             ingest_seconds = float(reused["ingest_seconds"])
             plan = []
             for sample, (project, places, turns) in zip(samples, reused["plan"], strict=True):
