@@ -72,6 +72,15 @@ def log_errors() -> list[str]:
         return []
 
 
+def _log_tail(lines: int = 30) -> str:
+    """The end of the data dir's log, for an assertion's message (what the warm process said it did)."""
+    try:
+        with open(paths.log_file(), encoding="utf-8") as fh:
+            return "log:\n" + "".join(fh.readlines()[-lines:])
+    except FileNotFoundError:
+        return "log: none"
+
+
 @pytest.fixture(autouse=True)
 def hooks_do_their_own_work(monkeypatch: pytest.MonkeyPatch) -> None:
     """The budget is for a hook that does its own work (the first of a data dir, or with the warm
@@ -254,7 +263,7 @@ def test_a_hook_served_by_the_warm_process_imports_next_to_nothing(
     proc, modules = run_traced(
         "UserPromptSubmit", _prompt(project, "s-warm", question), cwd=project, covers="mem0_hooks.relay", flags=("-S",)
     )
-    assert "idempotency key" in injected_context(proc, "UserPromptSubmit")
+    assert "idempotency key" in injected_context(proc, "UserPromptSubmit"), _log_tail()
     done_elsewhere = {"sqlite3", "_sqlite3", "mem0_hooks.events.runner", "mem0_hooks.config", "mem0_hooks.recall"}
     done_elsewhere |= {"os", "posixpath", "mem0_hooks.paths"}
     assert sorted(modules & done_elsewhere) == [] and heavy_imports(modules) == []
