@@ -143,8 +143,6 @@ def weigh(store: LocalStore, counts: WordCounts, in_scope: str, words: list[str]
     postings = 0
     if not stems:
         return Weights(weights, searched, postings)
-    total = counts.total
-    common = max(int(COMMON_SHARE * total), 1)
     frequency: dict[str, int] = {}
     for stem, word in stems.items():
         known = counts.of_words.get(stem)
@@ -155,6 +153,11 @@ def weigh(store: LocalStore, counts: WordCounts, in_scope: str, words: list[str]
                 # memory has it) is cheap to count again and must not stay 0.
                 counts.of_words[stem] = known
         frequency[stem] = known
+    # A word counted now can be in more memories than the total counted before them (memories were
+    # added since, fewer than make the counts stale): never fewer memories than have one word, or a word
+    # that is in every memory would weigh less than nothing and the prompt would recall nothing at all.
+    total = max(counts.total, *frequency.values())
+    common = max(int(COMMON_SHARE * total), 1)
     present = sorted((s for s in stems if frequency[s]), key=frequency.__getitem__)
     for stem in present:  # the rarest words, while FTS5 has few enough matches to rank quickly
         if searched and (frequency[stem] > common or postings + frequency[stem] > MAX_POSTINGS):
