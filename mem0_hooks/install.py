@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mem0_hooks.errors import Mem0HooksError
+from mem0_hooks.relay import QUICK_EVENTS
 
 EVENTS = ("SessionStart", "UserPromptSubmit", "Stop", "SessionEnd", "PreCompact")
 HOOK_FILES = {
@@ -48,7 +49,6 @@ HOOK_FILES = {
     "PreCompact": "pre_compact.py",
 }
 QUICK_CLIENT = "warm_client.sh"  # bash: SessionStart and UserPromptSubmit without a Python start
-QUICK_EVENTS = ("SessionStart", "UserPromptSubmit")
 HOOK_SUPPORT_FILES = ("_bootstrap.py", QUICK_CLIENT)
 DEFAULT_TIMEOUT = 10
 # SessionEnd hooks share a 1.5 s budget unless a settings-file hook declares a longer timeout.

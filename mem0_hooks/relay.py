@@ -55,6 +55,9 @@ HANDLERS = {
     "UserPromptSubmit": ("mem0_hooks.events.user_prompt_submit", "user_prompt_submit"),
     "Stop": ("mem0_hooks.events.stop", "stop"),
 }
+# Events the quick client (hooks/warm_client.sh) hands to the warm process without a Python start:
+# install writes it as their command, the warm process serves them from it (``warm.Warm.handle_quick``).
+QUICK_EVENTS = ("SessionStart", "UserPromptSubmit")
 # Variables besides MEM0_* that change what a handler does (paths, proxies, certificates, local time).
 FINGERPRINT_ENV = (
     "HOME",

@@ -36,8 +36,7 @@ MAX_HANDLER_SECONDS = 8
 MAX_STOP_TAIL = 512 * 1024  # bytes of new transcript a Stop may have to be served here
 TICK = 2.0  # seconds between checks of the exit conditions while idle
 READ_TIMEOUT = 2.0  # a client that connects but does not send its request is dropped after this
-# The quick client (hooks/warm_client.sh): the events it sends, its protocol, what its fields may weigh.
-QUICK_EVENTS = ("SessionStart", "UserPromptSubmit")
+# The quick client (hooks/warm_client.sh, events relay.QUICK_EVENTS): its protocol, what its fields may weigh.
 QUICK_PROTOCOL = b"mem0-hooks-quick/1"
 PREAMBLE_FIELDS = 6  # protocol and token, event, cwd, CLAUDE_PROJECT_DIR, interpreter, hooks folder
 MAX_PREAMBLE = 1024 * 1024
@@ -321,7 +320,7 @@ class Warm:
         except Exception:  # noqa: BLE001 - e.g. no HOME: the Python hook knows what to do
             fp = ""
         ours = fp == self.fp
-        if event not in QUICK_EVENTS or not fp or (ours and self.stale()):
+        if event not in relay.QUICK_EVENTS or not fp or (ours and self.stale()):
             self.reply(conn, self.door_tokens[1] + b" fallback\n")
             return
         self.reply(conn, self.door_tokens[1] + b" go\n")
