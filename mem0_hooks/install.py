@@ -184,6 +184,18 @@ def handlers_for(layout: Layout, timeout: int = DEFAULT_TIMEOUT) -> dict[str, di
 
 def ours(handler: Any) -> str | None:
     """The hook file name when ``handler`` is one of ours (see the module docstring), else None."""
+    shape = _shape(handler)
+    return shape[1] if shape else None
+
+
+def data_dir_of(handler: Any) -> str | None:
+    """The data dir one of our handlers points to."""
+    shape = _shape(handler)
+    return shape[0] if shape else None
+
+
+def _shape(handler: Any) -> tuple[str, str] | None:
+    """(data dir, hook file) of a handler of ours, else None."""
     if not isinstance(handler, dict) or handler.get("type", "command") != "command" or "args" in handler:
         return None
     command = handler.get("command")
@@ -193,12 +205,6 @@ def ours(handler: Any) -> str | None:
         argv = shlex.split(command)
     except ValueError:
         return None
-    shape = _shape(argv)
-    return shape[1] if shape else None
-
-
-def _shape(argv: list[str]) -> tuple[str, str] | None:
-    """(data dir, hook file) of a command of ours split into words, else None."""
     if len(argv) != 3:
         return None
     if argv[1] == "-S":
@@ -215,14 +221,6 @@ def _shape(argv: list[str]) -> tuple[str, str] | None:
     if name not in HOOK_FILES.values() or os.path.basename(hooks_dir) != "hooks":
         return None
     return os.path.dirname(hooks_dir), name
-
-
-def data_dir_of(handler: Any) -> str | None:
-    """The data dir one of our handlers points to."""
-    if not ours(handler):
-        return None
-    shape = _shape(shlex.split(handler["command"]))
-    return shape[0] if shape else None
 
 
 def _is_group(group: Any) -> bool:
