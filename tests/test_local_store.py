@@ -54,22 +54,6 @@ def texts(memories) -> list[str]:
     return [m.text for m in memories]
 
 
-def test_a_word_in_every_memory_still_recalls_after_memories_were_added(store: LocalStore) -> None:
-    """The project's memory count is reused between searches until the store grew by 5%, a rare word's
-    count is made at every search: right after one memory more, every prompt word was in more memories
-    than the count said there were. Its weight went below zero and the prompt recalled nothing (found
-    through the warm process, which serves many prompts with one count)."""
-    said = "The stripe webhook retries use an idempotency key (note {})."
-    store.add([turn(n, said.format(n)) for n in range(1, 21)])
-    question = "How do the stripe webhook retries use the idempotency key?"
-    assert store.search_turns(question, project=PROJECT, min_share=0.2).memories  # counts the project: 20
-    store.add([turn(21, said.format(21), session="s2")])
-
-    found = store.search_turns(question, project=PROJECT, min_share=0.2)
-
-    assert "The stripe webhook retries use an idempotency key (note 21)." in texts(found.memories)
-
-
 # -- writes ------------------------------------------------------------------------------------------
 def test_add_stores_each_id_once(store: LocalStore) -> None:
     item = turn(1, "We picked SQLite in WAL mode for the queue ledger")
@@ -749,6 +733,22 @@ def test_a_prompt_with_one_clear_answer_gets_a_short_block(store: LocalStore) ->
 
 
 # -- what a search remembers between searches ----------------------------------------------------------
+def test_a_word_in_every_memory_still_recalls_after_memories_were_added(store: LocalStore) -> None:
+    """The project's memory count is reused between searches until the store grew by 5%, a rare word's
+    count is made at every search: right after one memory more, every prompt word was in more memories
+    than the count said there were. Its weight went below zero and the prompt recalled nothing (found
+    through the warm process, which serves many prompts with one count)."""
+    said = "The stripe webhook retries use an idempotency key (note {})."
+    store.add([turn(n, said.format(n)) for n in range(1, 21)])
+    question = "How do the stripe webhook retries use the idempotency key?"
+    assert store.search_turns(question, project=PROJECT, min_share=0.2).memories  # counts the project: 20
+    store.add([turn(21, said.format(21), session="s2")])
+
+    found = store.search_turns(question, project=PROJECT, min_share=0.2)
+
+    assert "The stripe webhook retries use an idempotency key (note 21)." in texts(found.memories)
+
+
 def ranking(store: LocalStore, query: str) -> list[tuple[str, float | None]]:
     return [(m.text, m.score) for m in store.search(query, project=PROJECT, limit=10)]
 
