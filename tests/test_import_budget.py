@@ -64,21 +64,22 @@ def heavy_imports(modules: set[str]) -> list[str]:
 COMMANDS_ONLY = ("mem0_hooks.history", "mem0_hooks.migrate", "mem0_hooks.cli.import_cmd", "mem0_hooks.cli.export")
 
 
-def log_errors() -> list[str]:
+def log_lines() -> list[str]:
+    """The data dir's log, line by line ([] before anything was logged)."""
     try:
         with open(paths.log_file(), encoding="utf-8") as fh:
-            return [line for line in fh if " ERROR " in line]
+            return fh.readlines()
     except FileNotFoundError:
         return []
 
 
+def log_errors() -> list[str]:
+    return [line for line in log_lines() if " ERROR " in line]
+
+
 def _log_tail(lines: int = 30) -> str:
     """The end of the data dir's log, for an assertion's message (what the warm process said it did)."""
-    try:
-        with open(paths.log_file(), encoding="utf-8") as fh:
-            return "log:\n" + "".join(fh.readlines()[-lines:])
-    except FileNotFoundError:
-        return "log: none"
+    return "log:\n" + "".join(log_lines()[-lines:])
 
 
 @pytest.fixture(autouse=True)
