@@ -42,15 +42,21 @@ def quick(
     )
 
 
-def _wait_for_door(data_home: Path, timeout: float = 15.0) -> tuple[int, str, str, int]:
+def _wait_for_door(data_home: Path, timeout: float = 15.0, holder: int | None = None) -> tuple[int, str, str, int]:
+    """(port, client token, server token, pid) of the door once a live warm process (``holder``) holds it."""
     deadline = time.monotonic() + timeout
     door = Path(relay.quick_door(str(data_home)))
     while time.monotonic() < deadline:
         if door.exists() and [p for p in relay.describe(str(data_home)) if p["alive"]]:
             port, client, server, pid = door.read_text().split()
-            return int(port), client, server, int(pid)
+            if holder is None or int(pid) == holder:
+                return int(port), client, server, int(pid)
         time.sleep(0.05)
-    raise AssertionError(f"no warm process opened its door: {relay.describe(str(data_home))}")
+    seen = door.read_text() if door.exists() else "no door"
+    raise AssertionError(
+        f"no warm process{'' if holder is None else f' {holder}'} holds the door ({seen}): "
+        f"{relay.describe(str(data_home))}"
+    )
 
 
 @pytest.fixture
@@ -296,14 +302,7 @@ def test_when_the_door_holder_exits_a_warm_process_of_other_settings_takes_the_d
     (first,) = [p for p in relay.describe(str(data_home)) if p["pid"] == holder]
     assert relay._control(first["socket"], first["fingerprint"], "stop")
 
-    deadline = time.monotonic() + 15
-    door = Path(relay.quick_door(str(data_home)))
-    while time.monotonic() < deadline:
-        if door.exists() and door.read_text().split()[3] == str(second["pid"]):
-            break
-        time.sleep(0.05)
-    else:
-        raise AssertionError(f"the door was not taken over: {door.read_text() if door.exists() else 'no door'}")
+    _wait_for_door(data_home, holder=second["pid"])  # taken over within a tick
     (layout / "user_prompt_submit.py").unlink()
     served = quick(layout, "user_prompt_submit.py", prompt_event("s-o2", project, QUESTION), env=other)
     assert served.returncode == 0 and "kestrel-7" in injected_context(served, "UserPromptSubmit")
