@@ -582,7 +582,7 @@ def run(args: argparse.Namespace, backend: str = "local") -> dict[str, Any]:
                     early = sum(1 for at in where if 0 <= at < FIRST_CHARS)
                     if dump is not None:
                         row = {"question": qa["question"], "category": category, "evidence_at": where}
-                        row.update(evidence=[captured[e] for e in evidence], block=context)
+                        row.update(evidence=[captured[e] for e in evidence], block=context, cwd=str(project))
                         dump.write(json.dumps(row, ensure_ascii=False) + "\n")
                     by_category.setdefault(category, []).append(found / len(evidence))
                     first_by_category.setdefault(category, []).append(early / len(evidence))

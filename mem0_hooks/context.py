@@ -15,6 +15,11 @@ as the exchange they were::
     [2026-03-04 10:12]
     user: which database did we pick for the queue?
     Claude: SQLite in WAL mode; Postgres was overkill for one machine.
+
+The block's first ``LEAD_CHARS`` characters (what a reader takes in first) keep the ranking's order:
+there, a turn joins the exchange of a turn next to it only when that exchange is one of the last
+``JOIN_RECENT`` placed; otherwise joining would push better matches down, and the turn gets a heading
+of its own where its rank puts it. Past the lead, a turn joins its exchange wherever that is.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ MIN_ITEM_CHARS = 160
 TURN_SHARE = 5  # a single turn takes at most budget / TURN_SHARE characters (its best sentences)
 MIN_TURN_CHARS = 300
 LEAD_GROUPS = 3  # the first exchanges of a block start and end with a match (see ``_exchanges``)
+LEAD_CHARS = 1000  # in a block's first characters the turns keep the ranking's order ...
+JOIN_RECENT = 3  # ... a turn joins an exchange there only if it is one of the last this many placed
 ELLIPSIS = "\u2026"
 _SENTENCE_ENDS: list[re.Pattern[str]] = []  # compiled on first use: most turns are never shortened
 
@@ -224,7 +231,8 @@ def format_context(
     else:
         if isinstance(words, str):
             words = query_words(words)
-        body, placed = _exchanges(list(memories), room, max_items, follows or {}, list(words), budget, context)
+        lead = LEAD_CHARS - len(opening)
+        body, placed = _exchanges(list(memories), room, max_items, follows or {}, list(words), budget, context, lead)
     if not placed:
         return "", []
     return opening + body + closing, placed
@@ -238,10 +246,12 @@ def _exchanges(
     words: list[str],
     budget: int,
     context: Collection[str] = (),
+    lead: int = 0,
 ) -> tuple[str, list[str]]:
-    """Best-first packing of turns into dated exchanges (see the module docstring). A ``context`` turn
-    (there for its neighbours) is not put in front of one of the first ``LEAD_GROUPS`` exchanges, and
-    those that end one are shown after the other exchanges: the best matches come first in the block."""
+    """Best-first packing of turns into dated exchanges (see the module docstring). In the first ``lead``
+    characters of the body a turn joins only one of the last ``JOIN_RECENT`` exchanges. A ``context``
+    turn (there for its neighbours) is not put in front of one of the first ``LEAD_GROUPS`` exchanges,
+    and those that end one are shown after the other exchanges: the best matches come first."""
     cap = max(budget // TURN_SHARE, MIN_TURN_CHARS)
     before_of = dict(follows)
     after_of = {prev: nxt for nxt, prev in before_of.items()}
@@ -264,6 +274,8 @@ def _exchanges(
             prev_group = None
         if next_group is not None and next_group.turns[0].id != after_of.get(memory.id):
             next_group = None
+        if lead > 0 and (prev_group is not None or next_group is not None):
+            prev_group, next_group = _outside_lead(groups, lines, lead, prev_group, next_group)
         cost = len(line)
         if memory.id in context and prev_group is None and next_group is not None:
             if groups.index(next_group) < LEAD_GROUPS:
@@ -316,6 +328,26 @@ def _exchanges(
             out.append(lines[turn.id])
             placed.append(turn.id)
     return "".join(out), placed
+
+
+def _outside_lead(
+    groups: list[_Group], lines: Mapping[str, str], lead: int, prev_group: _Group | None, next_group: _Group | None
+) -> tuple[_Group | None, _Group | None]:
+    """``prev_group`` and ``next_group``, each kept only if a turn joining it pushes nothing in the first
+    ``lead`` characters down (the turn would be put at or past ``lead``) or it is one of the last
+    ``JOIN_RECENT`` exchanges (the turns it pushes down ranked above this one by little)."""
+    recent = groups[-JOIN_RECENT:]
+    at = 0  # where the group being looked at starts
+    for group in groups:
+        start = at
+        at += len(_heading(group.turns[0])) + sum(len(lines[turn.id]) for turn in group.turns)
+        if any(group is r for r in recent):
+            continue
+        if group is prev_group and at < lead:  # (the turn would go at its end)
+            prev_group = None
+        if group is next_group and start + len(_heading(group.turns[0])) < lead:  # (... at its start)
+            next_group = None
+    return prev_group, next_group
 
 
 def _sections(sections: list[tuple[str, list[Memory]]], room: int, max_items: int) -> tuple[str, list[str]]:

@@ -142,6 +142,34 @@ def test_a_turn_between_two_placed_turns_joins_them_into_one_exchange() -> None:
     assert block.count("[2026-03-04") == 1
 
 
+def test_the_first_thousand_characters_keep_the_ranking_order() -> None:
+    # m5 is the turn after m1, but ranked fifth: joining m1's exchange would push m2-m4 down the block
+    first, *others = [memory(n, f"match number {n}", session=f"s{n}") for n in range(1, 5)]
+    late = memory(5, "the turn after the first match")
+    block, ids = format_context([first, *others, late], budget=4000, follows={"m5": "m1"})
+    order = [block.index(text) for text in ("number 1", "number 2", "number 3", "number 4", "turn after")]
+    assert order == sorted(order)
+    assert block.count("[2026-03-04 10:12]") == 5  # the late turn has a heading of its own
+    assert ids == ["m1", "m2", "m3", "m4", "m5"]
+
+
+def test_past_the_first_thousand_characters_a_turn_joins_its_exchange() -> None:
+    filler = [memory(n, f"long match {n} " + "x" * 400, session=f"f{n}") for n in range(10, 13)]
+    first, *others = [memory(n, f"match number {n}", session=f"s{n}") for n in range(1, 5)]
+    late = memory(5, "the turn after the first match")
+    block, _ = format_context([*filler, first, *others, late], budget=4000, follows={"m5": "m1"})
+    assert block.index("match number 1") > 1000
+    assert "user: match number 1\nuser: the turn after the first match\n" in block
+
+
+def test_a_turn_joins_one_of_the_last_exchanges_placed_even_in_the_first_characters() -> None:
+    first, *others = [memory(n, f"match number {n}", session=f"s{n}") for n in range(1, 5)]
+    late = memory(5, "the turn after the second match")
+    block, _ = format_context([first, *others, late], budget=4000, follows={"m5": "m2"})
+    assert "user: match number 2\nuser: the turn after the second match\n" in block
+    assert block.count("[2026-03-04 10:12]") == 4
+
+
 def test_repeated_text_is_shown_once() -> None:
     block, ids = format_context(
         [
