@@ -308,12 +308,16 @@ def _exchanges(
         group_of[memory.id] = group
     # The turns that end one of the first exchanges only for their neighbours' sake are shown after
     # every exchange, under a heading of their own: the next match comes first (room permitting).
+    # Claude's reply to a user's turn stays with it: the answer to a question that matches is often what
+    # was asked for, even when it shares no word with the prompt.
     spare = room - used
     tails: list[_Group] = []
     for group in groups[:LEAD_GROUPS]:
         cut = len(group.turns)
         while cut > 1 and group.turns[cut - 1].id in context:
             cut -= 1
+        if cut < len(group.turns) and group.turns[cut].role == "assistant" and group.turns[cut - 1].role == "user":
+            cut += 1
         if cut < len(group.turns) and len(_heading(group.turns[cut])) <= spare:
             spare -= len(_heading(group.turns[cut]))
             tail = _Group(group.turns[cut])

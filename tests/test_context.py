@@ -170,6 +170,22 @@ def test_a_turn_joins_one_of_the_last_exchanges_placed_even_in_the_first_charact
     assert block.count("[2026-03-04 10:12]") == 4
 
 
+def test_turns_there_only_for_a_lead_match_come_after_the_next_match_but_its_reply_stays() -> None:
+    question = memory(1, "why are the iPhone photos unreadable?")
+    other = memory(4, "photos from the scanner are unreadable too", session="s2")
+    reply = memory(2, "They are HEIC files; the decoder has no HEIC support.", role="assistant")
+    after = memory(3, "use libheif behind a cargo feature")
+    block, _ = format_context(
+        [question, other, reply, after],
+        budget=4000,
+        follows={"m2": "m1", "m3": "m2"},
+        context={"m2", "m3"},  # (no word of the prompt in them: there for the question's sake)
+    )
+    order = [block.index(t) for t in ("iPhone photos", "HEIC files", "from the scanner", "libheif")]
+    assert order == sorted(order)
+    assert "user: why are the iPhone photos unreadable?\nClaude: They are HEIC files" in block
+
+
 def test_repeated_text_is_shown_once() -> None:
     block, ids = format_context(
         [
