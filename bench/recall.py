@@ -678,6 +678,7 @@ ABLATIONS: list[tuple[str, list[str]]] = [
     ("who the prompt is about (turns.SPEAKER_BOOST 0)", ["turns.SPEAKER_BOOST=0.0"]),
     ("session openings (turns.OPENINGS 0)", ["turns.OPENINGS=0"]),
     ("first exchanges start and end with a match (context.LEAD_GROUPS 0)", ["context.LEAD_GROUPS=0"]),
+    ("the first 1,000 characters in the ranking's order (context.LEAD_CHARS 0)", ["context.LEAD_CHARS=0"]),
     ("the relevance cut (memory.min_relevance 0)", ["config:memory.min_relevance=0"]),
 ]
 
