@@ -186,10 +186,11 @@ def shorten(text: str, limit: int, words: Iterable[str] = ()) -> str:
 class _Group:
     """Turns that follow each other in one session, shown under one dated heading."""
 
-    __slots__ = ("turns",)
+    __slots__ = ("turns", "chars")
 
-    def __init__(self, turn: Memory) -> None:
+    def __init__(self, turn: Memory, chars: int = 0) -> None:
         self.turns = [turn]
+        self.chars = chars  # its length in the block, heading included (while the block is packed)
 
 
 def _label(memory: Memory) -> str:
@@ -275,7 +276,7 @@ def _exchanges(
         if next_group is not None and next_group.turns[0].id != after_of.get(memory.id):
             next_group = None
         if lead > 0 and (prev_group is not None or next_group is not None):
-            prev_group, next_group = _outside_lead(groups, lines, lead, prev_group, next_group)
+            prev_group, next_group = _outside_lead(groups, lead, prev_group, next_group)
         cost = len(line)
         if memory.id in context and prev_group is None and next_group is not None:
             if groups.index(next_group) < LEAD_GROUPS:
@@ -293,17 +294,20 @@ def _exchanges(
         seen_text.add(key)
         if prev_group is not None:
             prev_group.turns.append(memory)
+            prev_group.chars += len(line)
             group = prev_group
             if next_group is not None and next_group is not prev_group:
                 group.turns.extend(next_group.turns)
+                group.chars += next_group.chars - len(_heading(next_group.turns[0]))
                 groups.remove(next_group)
                 for turn in next_group.turns:
                     group_of[turn.id] = group
         elif next_group is not None:
+            next_group.chars += len(line) + len(_heading(memory)) - len(_heading(next_group.turns[0]))
             next_group.turns.insert(0, memory)
             group = next_group
         else:
-            group = _Group(memory)
+            group = _Group(memory, cost)
             groups.append(group)
         group_of[memory.id] = group
     # The turns that end one of the first exchanges only for their neighbours' sake are shown after
@@ -335,18 +339,16 @@ def _exchanges(
 
 
 def _outside_lead(
-    groups: list[_Group], lines: Mapping[str, str], lead: int, prev_group: _Group | None, next_group: _Group | None
+    groups: list[_Group], lead: int, prev_group: _Group | None, next_group: _Group | None
 ) -> tuple[_Group | None, _Group | None]:
     """``prev_group`` and ``next_group``, each kept only if a turn joining it pushes nothing in the first
     ``lead`` characters down (the turn would be put at or past ``lead``) or it is one of the last
     ``JOIN_RECENT`` exchanges (the turns it pushes down ranked above this one by little)."""
-    recent = groups[-JOIN_RECENT:]
     at = 0  # where the group being looked at starts
-    for group in groups:
-        start = at
-        at += len(_heading(group.turns[0])) + sum(len(lines[turn.id]) for turn in group.turns)
-        if any(group is r for r in recent):
-            continue
+    for group in groups[: max(len(groups) - JOIN_RECENT, 0)]:
+        if at >= lead:
+            break
+        start, at = at, at + group.chars
         if group is prev_group and at < lead:  # (the turn would go at its end)
             prev_group = None
         if group is next_group and start + len(_heading(group.turns[0])) < lead:  # (... at its start)
