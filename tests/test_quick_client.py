@@ -47,16 +47,24 @@ def _wait_for_door(data_home: Path, timeout: float = 15.0, holder: int | None = 
     deadline = time.monotonic() + timeout
     door = Path(relay.quick_door(str(data_home)))
     while time.monotonic() < deadline:
-        if door.exists() and [p for p in relay.describe(str(data_home)) if p["alive"]]:
-            port, client, server, pid = door.read_text().split()
+        fields = _read_door(door).split()  # (gone for a moment while one process hands it to the next)
+        if len(fields) == 4 and [p for p in relay.describe(str(data_home)) if p["alive"]]:
+            port, client, server, pid = fields
             if holder is None or int(pid) == holder:
                 return int(port), client, server, int(pid)
         time.sleep(0.05)
-    seen = door.read_text() if door.exists() else "no door"
+    seen = _read_door(door) or "no door"
     raise AssertionError(
         f"no warm process{'' if holder is None else f' {holder}'} holds the door ({seen}): "
         f"{relay.describe(str(data_home))}"
     )
+
+
+def _read_door(door: Path) -> str:
+    try:
+        return door.read_text()
+    except FileNotFoundError:
+        return ""
 
 
 @pytest.fixture
