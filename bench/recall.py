@@ -679,6 +679,7 @@ ABLATIONS: list[tuple[str, list[str]]] = [
     ("session openings (turns.OPENINGS 0)", ["turns.OPENINGS=0"]),
     ("first exchanges start and end with a match (context.LEAD_GROUPS 0)", ["context.LEAD_GROUPS=0"]),
     ("the first 1,000 characters in the ranking's order (context.LEAD_CHARS 0)", ["context.LEAD_CHARS=0"]),
+    ("the lead ordered token by token too (turns.TOKEN_WEIGHT 0)", ["turns.TOKEN_WEIGHT=0.0"]),
     ("the relevance cut (memory.min_relevance 0)", ["config:memory.min_relevance=0"]),
 ]
 

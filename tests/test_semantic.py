@@ -22,6 +22,7 @@ from mem0_hooks.backends.base import MemoryItem
 from mem0_hooks.backends.local import LocalStore
 from mem0_hooks.errors import BackendUnavailable
 from mem0_hooks.ranking import semantic
+from mem0_hooks.ranking import turns as turns_module
 from tests.support.hooks import injected_context, prompt_event, run_hook, stop_event
 
 PROJECT = "/work/vectorland"
@@ -96,6 +97,54 @@ def test_a_prompt_is_recalled_by_meaning_once_the_turns_have_vectors(
     assert progress.done == len(TALK) and store.missing_vectors() == 0
     assert ANSWER in found(store)[:3]
     assert ANSWER not in found(store, semantic_weight=0.0)  # memory.semantic_weight 0: by words only
+
+
+def test_closeness_token_by_token_finds_the_turn_that_covers_the_prompts_words(
+    store: LocalStore, loaded: embedding.Model
+) -> None:
+    talk = [
+        "the scanner skipped every photo from my phone as unreadable",
+        "we deploy the staging cluster with helm on fridays",
+        "photos and pictures are different folders in the library",
+    ]
+    store.add(turns(talk))
+    vectors.index(store, loaded)
+    similar = semantic.similar(store, "why were my phone pictures skipped as unreadable?", PROJECT)
+    assert similar is not None
+    texts = {
+        rowid: (memory_id, text) for rowid, memory_id, text in store.db.execute("SELECT rowid, id, text FROM memories")
+    }
+    closeness = semantic.token_closeness(
+        similar, "why were my phone pictures skipped as unreadable?", texts, store.path
+    )
+    by_text = {texts[rowid][1]: value for rowid, value in closeness.items()}
+    assert by_text[talk[0]] > by_text[talk[2]] > by_text[talk[1]]
+    assert all(0.0 <= value <= 1.0 + 1e-6 for value in closeness.values())
+
+
+def test_closeness_token_by_token_reorders_only_the_lead_of_what_the_cut_lets_through(
+    store: LocalStore, loaded: embedding.Model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.add(turns(TALK * 4, session="s1") + turns(TALK, session="s2"))
+    vectors.index(store, loaded)
+    lead = turns_module.TOKEN_LEAD
+    for prompt in [PROMPT, "what did we do about the flaky login test timeout?", "where do the release notes go?"]:
+        monkeypatch.setattr(turns_module, "TOKEN_WEIGHT", 1.0)
+        closer = [m.id for m in store.search_turns(prompt, project=PROJECT, limit=50, min_share=0.2).memories]
+        monkeypatch.setattr(turns_module, "TOKEN_WEIGHT", 0.0)
+        plain = [m.id for m in store.search_turns(prompt, project=PROJECT, limit=50, min_share=0.2).memories]
+        assert sorted(closer) == sorted(plain)  # the same turns: the cut is the usual ranking's
+        assert closer[lead:] == [i for i in plain if i not in closer[:lead]]  # after the lead, its order
+
+
+def test_lead_first_puts_the_closest_of_the_kept_turns_first_and_keeps_the_rest_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(turns_module, "TOKEN_LEAD", 2)
+    kept = [(9.0, "", 1), (8.0, "", 2), (7.0, "", 3), (6.0, "", 4)]
+    lead = [(5.0, "", 3), (4.0, "", 99), (3.0, "", 1), (2.0, "", 2)]  # 99: a turn the cut left out
+    assert [key for _, _, key in turns_module._lead_first(kept, lead)] == [3, 1, 2, 4]
+    assert turns_module._lead_first(kept, lead)[0] == (7.0, "", 3)  # with the score of the cut's ranking
 
 
 def test_without_the_model_loaded_recall_is_by_words_and_imports_no_numpy(

@@ -15,6 +15,10 @@ first ``COARSE_DIMS`` of both tables (their main directions come first), kept as
 closeness is scored exactly when it is asked for, and the project's mean closeness and its spread come
 from running sums (``_Matrix.moments``), so no search touches every full vector: at 100,000 memories
 in one project, about 1.5 ms and 100 MB, where the whole matrix in float32 took 5 ms and 150 MB.
+
+Closeness token by token (``token_closeness``): a text's vector is the mean of its tokens, which blurs a
+turn about many things. For the few turns a block leads with, each prompt token's closest token in the
+turn counts too (its cosine, the prompt token weighed by its IDF), on MiniLM's table of word pieces.
 """
 
 from __future__ import annotations
@@ -39,17 +43,22 @@ KEPT_MATRICES = 3  # projects whose vectors a process keeps in memory (about 1.2
 PRIOR_MEAN, PRIOR_SPREAD, PRIOR_MEMORIES = 0.28, 0.065, 10
 COARSE_DIMS = (64, 32)  # dimensions of each table (WordLlama's, MiniLM's) in the first pass
 POOL = 400  # memories the first pass hands to the exact scoring (at least 10 a memory asked for)
+TOKEN_TABLE = 1  # the table closeness token by token uses (MiniLM's: word pieces match across inflections)
+TOKEN_CHARS = 2000  # only this much of a long turn is tokenised for it ...
+TOKEN_LIMIT = 256  # ... and at most this many of its tokens count
+TOKENS_CACHED = 16384  # turns whose tokens are kept between searches
 
 
 class Similar:
     """The prompt's closeness to a project's memories: ``of(rowids)``, ``best(count)``, and the project's
     mean closeness and its spread."""
 
-    __slots__ = ("matrix", "query", "coarse_query", "mean", "spread")
+    __slots__ = ("matrix", "query", "coarse_query", "mean", "spread", "weights")
 
-    def __init__(self, matrix: _Matrix, query: np.ndarray) -> None:
+    def __init__(self, matrix: _Matrix, query: np.ndarray, weights: dict[int, float] | None = None) -> None:
         self.matrix = matrix
         self.query = query
+        self.weights = weights or {}  # the prompt's tokens: {token: its IDF among the stored vectors}
         self.coarse_query = query[matrix.coarse_columns]
         self.mean, self.spread = matrix.moments(query)
 
@@ -182,14 +191,17 @@ def similar(store: LocalStore, query: str, project: str) -> Similar | None:
         return None
     total = int(state.get("count") or 0)
 
+    weights: dict[int, float] = {}
+
     def idf(tokens: list[int]) -> dict[int, float]:
         counts = store.token_counts(tokens)
-        return {t: math.log(1.0 + total / (1.0 + counts.get(t, 0))) for t in tokens}
+        weights.update((t, math.log(1.0 + total / (1.0 + counts.get(t, 0)))) for t in tokens)
+        return weights
 
     vector = model.query_vector(query, idf)
     if vector is None:
         return None
-    return Similar(matrix, vector)
+    return Similar(matrix, vector, weights)
 
 
 def _matrix(store: LocalStore, project: str, model_id: str, generation: str) -> _Matrix:
@@ -207,3 +219,69 @@ def _matrix(store: LocalStore, project: str, model_id: str, generation: str) -> 
         _MATRICES[key] = matrix
     matrix.extend(store.vectors_after(project, matrix.last))
     return matrix
+
+
+_TOKENS: dict[tuple[str, int, str], np.ndarray] = {}  # (store path, rowid, id) -> its rows in TOKEN_TABLE
+_UNIT_TABLE: list[Any] = []  # [model id, the table's rows as unit vectors (float16)]
+
+
+def token_closeness(similar: Similar, query: str, texts: dict[int, tuple[str, str]], path: str) -> dict[int, float]:
+    """{rowid: how closely the turn's tokens cover the prompt's} for ``texts`` ({rowid: (id, text)} of
+    the store at ``path``): each prompt token's closest token in the turn (cosine), averaged with the
+    prompt's tokens weighed by their IDF (``similar.weights``). Empty where no model is loaded."""
+    from mem0_hooks import embedding
+
+    model = embedding.loaded()
+    if model is None or not texts:
+        return {}
+    import numpy as np
+
+    table = model.tables[TOKEN_TABLE]
+    prompt = [i for i in model.tokens([query], embedding.QUERY_TOKENS)[0] if _in_table(model, i)]
+    weights = np.array([similar.weights.get(i, 0.0) for i in prompt], dtype=np.float32)
+    if not prompt or not weights.any():
+        return {}
+    unit = _unit_table(model)
+    order, tokens = _tokens_of(model, path, texts)
+    lengths = np.array([len(t) for t in tokens])
+    if not lengths.any():
+        return {}
+    similarity = unit[[i - table.offset for i in prompt]] @ unit[np.concatenate(tokens)].T
+    has = lengths > 0
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))[has]
+    closest = np.zeros((len(prompt), len(order)), dtype=np.float32)
+    closest[:, has] = np.maximum.reduceat(similarity, starts, axis=1)
+    covered = (weights @ closest) / float(weights.sum())
+    return {rowid: float(value) for rowid, value in zip(order, covered, strict=True)}
+
+
+def _in_table(model: Any, token: int) -> bool:
+    table = model.tables[TOKEN_TABLE]
+    return table.offset <= token < table.offset + table.vectors.shape[0]
+
+
+def _unit_table(model: Any) -> np.ndarray:
+    """The token table's rows scaled to unit length (float32), made once per model (about 16 MB)."""
+    if not _UNIT_TABLE or _UNIT_TABLE[0] != model.id:
+        import numpy as np
+
+        vectors = model.tables[TOKEN_TABLE].vectors.astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-9
+        _UNIT_TABLE[:] = [model.id, vectors]
+    return _UNIT_TABLE[1]
+
+
+def _tokens_of(model: Any, path: str, texts: dict[int, tuple[str, str]]) -> tuple[list[int], list[np.ndarray]]:
+    """The rowids of ``texts`` and each one's rows in the token table, remembered between searches."""
+    import numpy as np
+
+    known = _TOKENS
+    missing = [rowid for rowid, (memory_id, _) in texts.items() if (path, rowid, memory_id) not in known]
+    if missing:
+        if len(known) + len(missing) > TOKENS_CACHED:
+            known.clear()
+        encoded = model.tables[TOKEN_TABLE].tokens([texts[r][1][:TOKEN_CHARS] for r in missing], TOKEN_LIMIT)
+        for rowid, ids in zip(missing, encoded, strict=True):
+            known[(path, rowid, texts[rowid][0])] = np.array(ids, dtype=np.int32)
+    order = list(texts)
+    return order, [known[(path, rowid, texts[rowid][0])] for rowid in order]

@@ -28,6 +28,11 @@
    share of the best are left out: a prompt with one clear answer gets a short block, one with many
    good matches a full one. Turns that are in only for their neighbours are marked (``Found.context``),
    so the block can lead with matches.
+4. The lead. Where the model is loaded, the best ``TOKEN_ROWS`` turns are also scored token by token
+   (``semantic.token_closeness``: each prompt token's closest token in the turn), added to their own
+   scores as closeness in meaning is, and step 2 is run again on the turns the cut let through: the
+   best ``TOKEN_LEAD`` by that come first. What the block holds is still the cut's; only its lead
+   changes (a mean of token vectors blurs a turn about several things; the closest token does not).
 
 ``bench/recall.py --in-process --ablate`` measures what each of these buys on both development sets
 (docs/recall-quality.md has the table).
@@ -40,7 +45,7 @@ import sys
 from mem0_hooks.backends.base import Memory
 from mem0_hooks.backends.local import CREATED_AT, ID, ROLE, ROWID, SEQ, SESSION_ID, TEXT, memory_of
 from mem0_hooks.ranking import fusion, lexical, semantic, speakers
-from mem0_hooks.ranking.query import analyse, date_closeness, date_range, mentions_time, split_words
+from mem0_hooks.ranking.query import Query, analyse, date_closeness, date_range, mentions_time, split_words
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,6 +82,11 @@ SEMANTIC_WINDOWED = 5  # ... and the closest of those are widened to their neigh
 SEMANTIC_FLOOR = 0.5  # closeness counts from this many standard deviations above the project's mean
 SEMANTIC_POWER = 1.0  # how sharply it grows from there to the closest turn read
 CONTEXT_SHARE = 0.15  # a turn whose own score is below this share of the best is there for its neighbours
+# -- the block's lead, ordered with closeness token by token too (semantic.token_closeness) --
+TOKEN_WEIGHT = 1.0  # the turn read closest token by token gets this share of the best word score ...
+TOKEN_FLOOR = 0.5  # ... counted from this many standard deviations above their mean ...
+TOKEN_ROWS = 40  # ... among the best this many turns read
+TOKEN_LEAD = 12  # the turns the cut lets through that come first in that order
 
 
 class Found:
@@ -179,6 +189,58 @@ def search_turns(
         for rowid, credit in fused.credit.items():
             if rowid in own:  # (the remote's credit counts as closeness in meaning does)
                 own[rowid] += fusion.REMOTE_WEIGHT * by_words * credit
+    scored, top = _rank(rows, own, follows, skipped, asked, words_of, speaker)
+    lead: list[tuple[float, str, int]] = []  # the same with closeness token by token: the block's lead
+    if similar is not None and TOKEN_WEIGHT:
+        near = {rowid: (rows[rowid][ID], rows[rowid][TEXT]) for _, _, rowid in scored[:TOKEN_ROWS]}
+        closeness = semantic.token_closeness(similar, query, near, store.path)
+        closer = dict(own)
+        if _add_closeness(closer, closeness, skipped, TOKEN_WEIGHT * weight * by_words):
+            kept = [rowid for _, _, rowid in scored[:limit]]  # (only these can lead the block)
+            lead = _rank(rows, closer, follows, skipped, asked, words_of, speaker, kept)[0]
+    # what only the remote store has, on this scale: the remote's best counts as the best turn here
+    elsewhere: dict[int, Memory] = {}
+    if fused is not None and fused.only:
+        best = scored[0][0] if scored else 1.0
+        for index, (credit, memory) in enumerate(fused.only):
+            elsewhere[-1 - index] = memory  # (negative keys: never a rowid)
+            scored.append((fusion.REMOTE_ONLY_WEIGHT * credit * best, memory.created_at, -1 - index))
+        scored.sort(reverse=True)
+
+    # 3. the cut
+    if min_share and scored:
+        floor = min_share * scored[0][0]
+        scored = [entry for entry in scored if entry[0] >= floor]
+    if SESSION_DIVERSITY < 1.0 and not elsewhere:
+        scored = _diversify(scored, rows, limit)
+    kept = scored[:limit]
+    if lead and not elsewhere:
+        kept = _lead_first(kept, lead)
+    memories = [
+        memory_of(rows[key], score=score) if key >= 0 else _scored(elsewhere[key], score) for score, _, key in kept
+    ]
+    ids = {rowid: rows[rowid][ID] for _, _, rowid in kept if rowid >= 0}
+    links = {ids[n]: ids[p] for n, p in follows.items() if n in ids and p in ids}
+    if elsewhere:
+        links.update(fusion.links([m for m in memories if m.id not in ids.values()]))
+    context = frozenset(ids[r] for r in ids if own[r] < CONTEXT_SHARE * top)
+    if elsewhere:
+        context |= fused.context & {m.id for m in memories}  # type: ignore[union-attr]
+    return Found(memories, links, asked.words, context)
+
+
+def _rank(
+    rows: dict[int, Row],
+    own: dict[int, float],
+    follows: dict[int, int],
+    skipped: set[int],
+    asked: Query,
+    words_of: dict[int, tuple[str, ...]],
+    speaker: str | None,
+    only: Collection[int] | None = None,
+) -> tuple[list[tuple[float, str, int]], float]:
+    """Step 2's scores from each turn's own (``own``): (score, created_at, rowid) best first, and the
+    best own score (see the module docstring); of the turns ``only`` lists, when given."""
     top = max((score for rowid, score in own.items() if rowid not in skipped), default=0.0)
     after = {prev: nxt for nxt, prev in follows.items()}
     best_in_session: dict[str, list[float]] = {}
@@ -191,7 +253,8 @@ def search_turns(
         by_time = sorted(rows, key=lambda r: rows[r][CREATED_AT])
         newness = {rowid: index / max(len(by_time) - 1, 1) for index, rowid in enumerate(by_time)}
     scored: list[tuple[float, str, int]] = []
-    for rowid, row in rows.items():
+    for rowid in rows if only is None else only:
+        row = rows[rowid]
         score = own[rowid]
         back: int | None = rowid
         fwd: int | None = rowid
@@ -219,33 +282,38 @@ def search_turns(
         if score > 0 and rowid not in skipped:
             scored.append((score, row[CREATED_AT], rowid))  # (newer wins ties)
     scored.sort(reverse=True)
-    # what only the remote store has, on this scale: the remote's best counts as the best turn here
-    elsewhere: dict[int, Memory] = {}
-    if fused is not None and fused.only:
-        best = scored[0][0] if scored else 1.0
-        for index, (credit, memory) in enumerate(fused.only):
-            elsewhere[-1 - index] = memory  # (negative keys: never a rowid)
-            scored.append((fusion.REMOTE_ONLY_WEIGHT * credit * best, memory.created_at, -1 - index))
-        scored.sort(reverse=True)
+    return scored, top
 
-    # 3. the cut
-    if min_share and scored:
-        floor = min_share * scored[0][0]
-        scored = [entry for entry in scored if entry[0] >= floor]
-    if SESSION_DIVERSITY < 1.0 and not elsewhere:
-        scored = _diversify(scored, rows, limit)
-    memories = [
-        memory_of(rows[key], score=score) if key >= 0 else _scored(elsewhere[key], score)
-        for score, _, key in scored[:limit]
-    ]
-    ids = {rowid: rows[rowid][ID] for _, _, rowid in scored[:limit] if rowid >= 0}
-    links = {ids[n]: ids[p] for n, p in follows.items() if n in ids and p in ids}
-    if elsewhere:
-        links.update(fusion.links([m for m in memories if m.id not in ids.values()]))
-    context = frozenset(ids[r] for r in ids if own[r] < CONTEXT_SHARE * top)
-    if elsewhere:
-        context |= fused.context & {m.id for m in memories}  # type: ignore[union-attr]
-    return Found(memories, links, asked.words, context)
+
+def _add_closeness(own: dict[int, float], closeness: dict[int, float], skipped: set[int], unit: float) -> bool:
+    """Add closeness token by token to each turn's own score, in place, as ``_fuse`` adds closeness in
+    meaning: from ``TOKEN_FLOOR`` standard deviations above the mean of the turns read (0) to the
+    closest (``unit``). False when no turn stands out (nothing added)."""
+    values = [value for rowid, value in closeness.items() if rowid not in skipped]
+    if len(values) < 2:
+        return False
+    mean = sum(values) / len(values)
+    spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    if spread <= 0:
+        return False
+    best = (max(values) - mean) / spread
+    if best <= TOKEN_FLOOR:
+        return False
+    for rowid, value in closeness.items():
+        z = (value - mean) / spread
+        if z > TOKEN_FLOOR:
+            own[rowid] += unit * min((z - TOKEN_FLOOR) / (best - TOKEN_FLOOR), 1.0)
+    return True
+
+
+def _lead_first(kept: list[tuple[float, str, int]], lead: list[tuple[float, str, int]]) -> list[tuple[float, str, int]]:
+    """``kept`` (the turns the cut let through, best first) with the first ``TOKEN_LEAD`` of them in the
+    order of ``lead`` (the ranking with closeness token by token) and the rest as they were. What a block
+    holds stays the cut's; only what it leads with changes."""
+    by_key = {entry[2]: entry for entry in kept}
+    first = [by_key[key] for _, _, key in lead if key in by_key][:TOKEN_LEAD]
+    chosen = {entry[2] for entry in first}
+    return first + [entry for entry in kept if entry[2] not in chosen]
 
 
 def _scored(memory: Memory, score: float) -> Memory:
