@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from mem0_hooks.backends.local import LocalStore
+    from mem0_hooks.embedding import Model
 
 KEPT_MATRICES = 3  # projects whose vectors a process keeps in memory (about 1.2 KB a memory)
 # A prompt's closeness to a project's memories: mean 0.28, spread 0.065, on both development sets (devmem
@@ -222,7 +223,7 @@ def _matrix(store: LocalStore, project: str, model_id: str, generation: str) -> 
 
 
 _TOKENS: dict[tuple[str, int, str], np.ndarray] = {}  # (store path, rowid, id) -> its rows in TOKEN_TABLE
-_UNIT_TABLE: list[Any] = []  # [model id, the table's rows as unit vectors (float16)]
+_UNIT_TABLE: list[Any] = []  # [model id, the table's rows as unit vectors (float32)]
 
 
 def token_closeness(similar: Similar, query: str, texts: dict[int, tuple[str, str]], path: str) -> dict[int, float]:
@@ -255,12 +256,12 @@ def token_closeness(similar: Similar, query: str, texts: dict[int, tuple[str, st
     return {rowid: float(value) for rowid, value in zip(order, covered, strict=True)}
 
 
-def _in_table(model: Any, token: int) -> bool:
+def _in_table(model: Model, token: int) -> bool:
     table = model.tables[TOKEN_TABLE]
     return table.offset <= token < table.offset + table.vectors.shape[0]
 
 
-def _unit_table(model: Any) -> np.ndarray:
+def _unit_table(model: Model) -> np.ndarray:
     """The token table's rows scaled to unit length (float32), made once per model (about 16 MB)."""
     if not _UNIT_TABLE or _UNIT_TABLE[0] != model.id:
         import numpy as np
@@ -271,7 +272,7 @@ def _unit_table(model: Any) -> np.ndarray:
     return _UNIT_TABLE[1]
 
 
-def _tokens_of(model: Any, path: str, texts: dict[int, tuple[str, str]]) -> tuple[list[int], list[np.ndarray]]:
+def _tokens_of(model: Model, path: str, texts: dict[int, tuple[str, str]]) -> tuple[list[int], list[np.ndarray]]:
     """The rowids of ``texts`` and each one's rows in the token table, remembered between searches."""
     import numpy as np
 

@@ -196,8 +196,8 @@ def search_turns(
         closeness = semantic.token_closeness(similar, query, near, store.path)
         closer = dict(own)
         if _add_closeness(closer, closeness, skipped, TOKEN_WEIGHT * weight * by_words):
-            kept = [rowid for _, _, rowid in scored[:limit]]  # (only these can lead the block)
-            lead = _rank(rows, closer, follows, skipped, asked, words_of, speaker, kept)[0]
+            candidates = [rowid for _, _, rowid in scored[:limit]]  # (only these can lead the block)
+            lead = _rank(rows, closer, follows, skipped, asked, words_of, speaker, candidates)[0]
     # what only the remote store has, on this scale: the remote's best counts as the best turn here
     elsewhere: dict[int, Memory] = {}
     if fused is not None and fused.only:
@@ -287,7 +287,7 @@ def _rank(
 
 def _add_closeness(own: dict[int, float], closeness: dict[int, float], skipped: set[int], unit: float) -> bool:
     """Add closeness token by token to each turn's own score, in place, as ``_fuse`` adds closeness in
-    meaning: from ``TOKEN_FLOOR`` standard deviations above the mean of the turns read (0) to the
+    meaning: from ``TOKEN_FLOOR`` standard deviations above the mean of the turns scored (0) to the
     closest (``unit``). False when no turn stands out (nothing added)."""
     values = [value for rowid, value in closeness.items() if rowid not in skipped]
     if len(values) < 2:
