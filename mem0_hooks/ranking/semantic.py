@@ -45,9 +45,8 @@ PRIOR_MEAN, PRIOR_SPREAD, PRIOR_MEMORIES = 0.28, 0.065, 10
 COARSE_DIMS = (64, 32)  # dimensions of each table (WordLlama's, MiniLM's) in the first pass
 POOL = 400  # memories the first pass hands to the exact scoring (at least 10 a memory asked for)
 TOKEN_TABLE = 1  # the table closeness token by token uses (MiniLM's: word pieces match across inflections)
-TOKEN_CHARS = 2000  # only this much of a long turn is tokenised for it ...
-TOKEN_LIMIT = 256  # ... and at most this many of its tokens count
-TOKENS_CACHED = 16384  # turns whose tokens are kept between searches
+TOKEN_LIMIT = 256  # the words of a long turn that count
+WORDS_CACHED = 65536  # words whose tokens are kept between searches (a project's vocabulary)
 
 
 class Similar:
@@ -222,18 +221,19 @@ def _matrix(store: LocalStore, project: str, model_id: str, generation: str) -> 
     return matrix
 
 
-_TOKENS: dict[tuple[str, int, str], np.ndarray] = {}  # (store path, rowid, id) -> its rows in TOKEN_TABLE
+_WORD_TOKENS: dict[str, list[int]] = {}  # word -> its word pieces' rows in TOKEN_TABLE
 _UNIT_TABLE: list[Any] = []  # [model id, the table's rows as unit vectors (float32)]
 
 
-def token_closeness(similar: Similar, query: str, texts: dict[int, tuple[str, str]], path: str) -> dict[int, float]:
-    """{rowid: how closely the turn's tokens cover the prompt's} for ``texts`` ({rowid: (id, text)} of
-    the store at ``path``): each prompt token's closest token in the turn (cosine), averaged with the
-    prompt's tokens weighed by their IDF (``similar.weights``). Empty where no model is loaded."""
+def token_closeness(similar: Similar, query: str, words_of: dict[int, tuple[str, ...]]) -> dict[int, float]:
+    """{rowid: how closely the turn's tokens cover the prompt's} for the turns of ``words_of`` ({rowid:
+    its words, as lexical scoring split them}): each prompt token's closest token in the turn (cosine),
+    averaged with the prompt's tokens weighed by their IDF (``similar.weights``). Empty where no model
+    is loaded. A turn's tokens are its words' (each word tokenised once per process: a turn is not)."""
     from mem0_hooks import embedding
 
     model = embedding.loaded()
-    if model is None or not texts:
+    if model is None or not words_of:
         return {}
     import numpy as np
 
@@ -243,7 +243,8 @@ def token_closeness(similar: Similar, query: str, texts: dict[int, tuple[str, st
     if not prompt or not weights.any():
         return {}
     unit = _unit_table(model)
-    order, tokens = _tokens_of(model, path, texts)
+    order = list(words_of)
+    tokens = [_tokens_of(model, words_of[rowid]) for rowid in order]
     lengths = np.array([len(t) for t in tokens])
     if not lengths.any():
         return {}
@@ -272,17 +273,15 @@ def _unit_table(model: Model) -> np.ndarray:
     return _UNIT_TABLE[1]
 
 
-def _tokens_of(model: Model, path: str, texts: dict[int, tuple[str, str]]) -> tuple[list[int], list[np.ndarray]]:
-    """The rowids of ``texts`` and each one's rows in the token table, remembered between searches."""
+def _tokens_of(model: Model, words: tuple[str, ...]) -> np.ndarray:
+    """The rows in the token table of ``words``' word pieces, each word tokenised once per process."""
     import numpy as np
 
-    known = _TOKENS
-    missing = [rowid for rowid, (memory_id, _) in texts.items() if (path, rowid, memory_id) not in known]
+    known = _WORD_TOKENS
+    missing = [w for w in dict.fromkeys(words[:TOKEN_LIMIT]) if w not in known]
     if missing:
-        if len(known) + len(missing) > TOKENS_CACHED:
+        if len(known) + len(missing) > WORDS_CACHED:
             known.clear()
-        encoded = model.tables[TOKEN_TABLE].tokens([texts[r][1][:TOKEN_CHARS] for r in missing], TOKEN_LIMIT)
-        for rowid, ids in zip(missing, encoded, strict=True):
-            known[(path, rowid, texts[rowid][0])] = np.array(ids, dtype=np.int32)
-    order = list(texts)
-    return order, [known[(path, rowid, texts[rowid][0])] for rowid in order]
+        for word, ids in zip(missing, model.tables[TOKEN_TABLE].tokens(missing, 16), strict=True):
+            known[word] = ids
+    return np.fromiter((i for w in words[:TOKEN_LIMIT] for i in known[w]), dtype=np.int64)

@@ -85,7 +85,7 @@ CONTEXT_SHARE = 0.15  # a turn whose own score is below this share of the best i
 # -- the block's lead, ordered with closeness token by token too (semantic.token_closeness) --
 TOKEN_WEIGHT = 1.0  # the turn read closest token by token gets this share of the best word score ...
 TOKEN_FLOOR = 0.5  # ... counted from this many standard deviations above their mean ...
-TOKEN_ROWS = 40  # ... among the best this many turns read
+TOKEN_ROWS = 20  # ... among the best this many turns read
 TOKEN_LEAD = 12  # the turns the cut lets through that come first in that order
 
 
@@ -192,8 +192,8 @@ def search_turns(
     scored, top = _rank(rows, own, follows, skipped, asked, words_of, speaker)
     lead: list[tuple[float, str, int]] = []  # the same with closeness token by token: the block's lead
     if similar is not None and TOKEN_WEIGHT:
-        near = {rowid: (rows[rowid][ID], rows[rowid][TEXT]) for _, _, rowid in scored[:TOKEN_ROWS]}
-        closeness = semantic.token_closeness(similar, query, near, store.path)
+        near = {rowid: words_of[rowid] for _, _, rowid in scored[:TOKEN_ROWS]}
+        closeness = semantic.token_closeness(similar, query, near)
         closer = dict(own)
         if _add_closeness(closer, closeness, skipped, TOKEN_WEIGHT * weight * by_words):
             candidates = [rowid for _, _, rowid in scored[:limit]]  # (only these can lead the block)
