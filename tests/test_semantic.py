@@ -23,6 +23,7 @@ from mem0_hooks.backends.local import LocalStore
 from mem0_hooks.errors import BackendUnavailable
 from mem0_hooks.ranking import semantic
 from mem0_hooks.ranking import turns as turns_module
+from mem0_hooks.ranking.query import split_words
 from tests.support.hooks import injected_context, prompt_event, run_hook, stop_event
 
 PROJECT = "/work/vectorland"
@@ -111,13 +112,10 @@ def test_closeness_token_by_token_finds_the_turn_that_covers_the_prompts_words(
     vectors.index(store, loaded)
     similar = semantic.similar(store, "why were my phone pictures skipped as unreadable?", PROJECT)
     assert similar is not None
-    texts = {
-        rowid: (memory_id, text) for rowid, memory_id, text in store.db.execute("SELECT rowid, id, text FROM memories")
-    }
-    closeness = semantic.token_closeness(
-        similar, "why were my phone pictures skipped as unreadable?", texts, store.path
-    )
-    by_text = {texts[rowid][1]: value for rowid, value in closeness.items()}
+    texts = dict(store.db.execute("SELECT rowid, text FROM memories").fetchall())
+    words = {rowid: tuple(split_words(text)) for rowid, text in texts.items()}
+    closeness = semantic.token_closeness(similar, "why were my phone pictures skipped as unreadable?", words)
+    by_text = {texts[rowid]: value for rowid, value in closeness.items()}
     assert by_text[talk[0]] > by_text[talk[2]] > by_text[talk[1]]
     assert all(0.0 <= value <= 1.0 + 1e-6 for value in closeness.values())
 
