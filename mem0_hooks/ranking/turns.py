@@ -296,14 +296,8 @@ def _add_closeness(own: dict[int, float], closeness: dict[int, float], skipped: 
     spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
     if spread <= 0:
         return False
-    best = (max(values) - mean) / spread
-    if best <= TOKEN_FLOOR:
-        return False
-    for rowid, value in closeness.items():
-        z = (value - mean) / spread
-        if z > TOKEN_FLOOR:
-            own[rowid] += unit * min((z - TOKEN_FLOOR) / (best - TOKEN_FLOOR), 1.0)
-    return True
+    above = {rowid: (value - mean) / spread for rowid, value in closeness.items()}
+    return _add_above(own, above, skipped, TOKEN_FLOOR, unit)
 
 
 def _lead_first(kept: list[tuple[float, str, int]], lead: list[tuple[float, str, int]]) -> list[tuple[float, str, int]]:
@@ -344,14 +338,25 @@ def _fuse(own: dict[int, float], similar: semantic.Similar, skipped: set[int], w
         return
     mean = similar.mean
     close = {rowid: (similarity - mean) / spread for rowid, similarity in similar.of(own).items()}
-    best = max((z for rowid, z in close.items() if rowid not in skipped), default=0.0)
-    if best <= SEMANTIC_FLOOR:
-        return
     unit = weight * (max((s for r, s in own.items() if r not in skipped), default=0.0) or 1.0)
-    span = best - SEMANTIC_FLOOR
-    for rowid, z in close.items():
-        if z > SEMANTIC_FLOOR:
-            own[rowid] += unit * min((z - SEMANTIC_FLOOR) / span, 1.0) ** SEMANTIC_POWER
+    _add_above(own, close, skipped, SEMANTIC_FLOOR, unit, SEMANTIC_POWER)
+
+
+def _add_above(
+    own: dict[int, float], above: dict[int, float], skipped: set[int], floor: float, unit: float, power: float = 1.0
+) -> bool:
+    """Add to each turn's own score, in place, what its ``above`` (standard deviations above a mean)
+    is worth: nothing at ``floor``, ``unit`` for the best turn not ``skipped``, growing to the power
+    ``power`` in between. False (nothing added) when no turn is above ``floor``: what is near everything
+    says nothing."""
+    best = max((z for rowid, z in above.items() if rowid not in skipped), default=0.0)
+    if best <= floor:
+        return False
+    span = best - floor
+    for rowid, z in above.items():
+        if z > floor:
+            own[rowid] += unit * min((z - floor) / span, 1.0) ** power
+    return True
 
 
 _WORDS: dict[tuple[str, int, str], tuple[str, ...]] = {}  # (store path, rowid, id) -> words, see _words_of
