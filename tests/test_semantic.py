@@ -114,7 +114,7 @@ def test_closeness_token_by_token_finds_the_turn_that_covers_the_prompts_words(
     assert similar is not None
     texts = dict(store.db.execute("SELECT rowid, text FROM memories").fetchall())
     words = {rowid: tuple(split_words(text)) for rowid, text in texts.items()}
-    closeness = semantic.token_closeness(similar, "why were my phone pictures skipped as unreadable?", words)
+    closeness = semantic.token_closeness(similar, words)
     by_text = {texts[rowid]: value for rowid, value in closeness.items()}
     assert by_text[talk[0]] > by_text[talk[2]] > by_text[talk[1]]
     assert all(0.0 <= value <= 1.0 + 1e-6 for value in closeness.values())

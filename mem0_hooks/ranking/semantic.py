@@ -53,12 +53,19 @@ class Similar:
     """The prompt's closeness to a project's memories: ``of(rowids)``, ``best(count)``, and the project's
     mean closeness and its spread."""
 
-    __slots__ = ("matrix", "query", "coarse_query", "mean", "spread", "weights")
+    __slots__ = ("matrix", "query", "coarse_query", "mean", "spread", "tokens", "weights")
 
-    def __init__(self, matrix: _Matrix, query: np.ndarray, weights: dict[int, float] | None = None) -> None:
+    def __init__(
+        self,
+        matrix: _Matrix,
+        query: np.ndarray,
+        tokens: list[int] | None = None,
+        weights: dict[int, float] | None = None,
+    ) -> None:
         self.matrix = matrix
         self.query = query
-        self.weights = weights or {}  # the prompt's tokens: {token: its IDF among the stored vectors}
+        self.tokens = tokens or []  # the prompt's tokens, as its vector was made of them
+        self.weights = weights or {}  # {token: its IDF among the stored vectors}
         self.coarse_query = query[matrix.coarse_columns]
         self.mean, self.spread = matrix.moments(query)
 
@@ -191,9 +198,11 @@ def similar(store: LocalStore, query: str, project: str) -> Similar | None:
         return None
     total = int(state.get("count") or 0)
 
+    prompt: list[int] = []
     weights: dict[int, float] = {}
 
     def idf(tokens: list[int]) -> dict[int, float]:
+        prompt.extend(tokens)  # (kept for closeness token by token: the prompt is tokenised once)
         counts = store.token_counts(tokens)
         weights.update((t, math.log(1.0 + total / (1.0 + counts.get(t, 0)))) for t in tokens)
         return weights
@@ -201,7 +210,7 @@ def similar(store: LocalStore, query: str, project: str) -> Similar | None:
     vector = model.query_vector(query, idf)
     if vector is None:
         return None
-    return Similar(matrix, vector, weights)
+    return Similar(matrix, vector, prompt, weights)
 
 
 def _matrix(store: LocalStore, project: str, model_id: str, generation: str) -> _Matrix:
@@ -225,10 +234,10 @@ _WORD_TOKENS: dict[str, list[int]] = {}  # word -> its word pieces' rows in TOKE
 _UNIT_TABLE: list[Any] = []  # [model id, the table's rows as unit vectors (float32)]
 
 
-def token_closeness(similar: Similar, query: str, words_of: dict[int, tuple[str, ...]]) -> dict[int, float]:
+def token_closeness(similar: Similar, words_of: dict[int, tuple[str, ...]]) -> dict[int, float]:
     """{rowid: how closely the turn's tokens cover the prompt's} for the turns of ``words_of`` ({rowid:
     its words, as lexical scoring split them}): each prompt token's closest token in the turn (cosine),
-    averaged with the prompt's tokens weighed by their IDF (``similar.weights``). Empty where no model
+    averaged with the prompt's tokens (``similar.tokens``) weighed by their IDF. Empty where no model
     is loaded. A turn's tokens are its words' (each word tokenised once per process: a turn is not)."""
     from mem0_hooks import embedding
 
@@ -238,7 +247,7 @@ def token_closeness(similar: Similar, query: str, words_of: dict[int, tuple[str,
     import numpy as np
 
     table = model.tables[TOKEN_TABLE]
-    prompt = [i for i in model.tokens([query], embedding.QUERY_TOKENS)[0] if _in_table(model, i)]
+    prompt = [i for i in similar.tokens if _in_table(model, i)]
     weights = np.array([similar.weights.get(i, 0.0) for i in prompt], dtype=np.float32)
     if not prompt or not weights.any():
         return {}

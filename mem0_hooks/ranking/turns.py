@@ -193,7 +193,7 @@ def search_turns(
     lead: list[tuple[float, str, int]] = []  # the same with closeness token by token: the block's lead
     if similar is not None and TOKEN_WEIGHT:
         near = {rowid: words_of[rowid] for _, _, rowid in scored[:TOKEN_ROWS]}
-        closeness = semantic.token_closeness(similar, query, near)
+        closeness = semantic.token_closeness(similar, near)
         closer = dict(own)
         if _add_closeness(closer, closeness, skipped, TOKEN_WEIGHT * weight * by_words):
             candidates = [rowid for _, _, rowid in scored[:limit]]  # (only these can lead the block)
