@@ -150,6 +150,17 @@ def quick_door(home: str) -> str:
     return _join(run_dir(home), "warm.door")
 
 
+def read_door(home: str) -> "tuple[int, str, str, int] | None":
+    """(port, client token, server token, pid) from the door file, None when there is none (it is gone for
+    a moment while one warm process hands it to the next) or it does not read as one."""
+    try:
+        with open(quick_door(home), encoding="utf-8") as fh:
+            port, client, server, pid = fh.read().split()
+        return int(port), client, server, int(pid)
+    except (OSError, ValueError):
+        return None
+
+
 def start_stamp(home: str, fp: str) -> str:
     """The file whose age says a warm process for ``fp`` was started just now (see ``start_warm``)."""
     return _join(run_dir(home), f"warm-{fp}.started")

@@ -45,26 +45,17 @@ def quick(
 def _wait_for_door(data_home: Path, timeout: float = 15.0, holder: int | None = None) -> tuple[int, str, str, int]:
     """(port, client token, server token, pid) of the door once a live warm process (``holder``) holds it."""
     deadline = time.monotonic() + timeout
-    door = Path(relay.quick_door(str(data_home)))
     while time.monotonic() < deadline:
-        fields = _read_door(door).split()  # (gone for a moment while one process hands it to the next)
-        if len(fields) == 4 and [p for p in relay.describe(str(data_home)) if p["alive"]]:
-            port, client, server, pid = fields
-            if holder is None or int(pid) == holder:
-                return int(port), client, server, int(pid)
+        door = relay.read_door(str(data_home))
+        if door is not None and [p for p in relay.describe(str(data_home)) if p["alive"]]:
+            if holder is None or door[3] == holder:
+                return door
         time.sleep(0.05)
-    seen = _read_door(door) or "no door"
+    seen = relay.read_door(str(data_home)) or "no door"
     raise AssertionError(
         f"no warm process{'' if holder is None else f' {holder}'} holds the door ({seen}): "
         f"{relay.describe(str(data_home))}"
     )
-
-
-def _read_door(door: Path) -> str:
-    try:
-        return door.read_text()
-    except FileNotFoundError:
-        return ""
 
 
 @pytest.fixture

@@ -89,12 +89,8 @@ def _door(home: str, pids: set[int]) -> str:
     """The port of the quick client's door (``warm.Warm.open_door``) when a running warm process holds it."""
     from mem0_hooks import relay
 
-    try:
-        with open(relay.quick_door(home), encoding="utf-8") as fh:
-            port, _, _, pid = fh.read().split()
-        return port if int(pid) in pids else ""
-    except (OSError, ValueError):
-        return ""
+    door = relay.read_door(home)
+    return str(door[0]) if door is not None and door[3] in pids else ""
 
 
 def _warm(config: dict[str, Any]) -> dict[str, Any]:
