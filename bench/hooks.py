@@ -1895,8 +1895,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep:
             print(f"[bench] kept {bench.root}", file=sys.stderr)
         else:
-            shutil.rmtree(bench.root, ignore_errors=True)
+            remove(bench.root)
     return 0
+
+
+def remove(root: Path, seconds: float = 5.0) -> None:
+    """``rm -rf root``, again while a warm process told to stop still writes its last lines there."""
+    deadline = time.monotonic() + seconds
+    while root.exists() and time.monotonic() < deadline:
+        shutil.rmtree(root, ignore_errors=True)
+        if root.exists():
+            time.sleep(0.05)
 
 
 if __name__ == "__main__":
